@@ -1,0 +1,1 @@
+"""Adapters: storage, crypto, transport and clocks plugged into the core's ports."""

@@ -1,0 +1,30 @@
+"""Randomness: the operating system's CSPRNG, and a seeded source for reproducible demos/tests."""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+
+__all__ = ["SeededRandomness", "SystemRandomness"]
+
+
+class SystemRandomness:
+    """`secrets.token_bytes`: the only source to use in production."""
+
+    def token_bytes(self, n: int) -> bytes:
+        """`n` bytes from the operating system's CSPRNG."""
+        return secrets.token_bytes(n)
+
+
+class SeededRandomness:
+    """Deterministic bytes from a seed. Predictable by design: tests and demos only."""
+
+    def __init__(self, seed: int) -> None:
+        self._random = random.Random(seed)  # noqa: S311 - reproducibility is the point here
+        self._lock = threading.Lock()
+
+    def token_bytes(self, n: int) -> bytes:
+        """`n` bytes determined by the seed and the calls before."""
+        with self._lock:
+            return self._random.randbytes(n)

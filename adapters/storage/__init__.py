@@ -1,0 +1,1 @@
+"""Storage adapters: memory, SQLite, PostgreSQL (transactional) and Redis (replay stores)."""

@@ -1,0 +1,442 @@
+"""In-memory storage: every storage port of the core, thread-safe, held to the contract suite.
+
+A `MemoryStore` is the database. A unit of work holds the store's lock from
+`__enter__` to `__exit__` (like SQLite's `BEGIN IMMEDIATE`), applies its writes
+directly and keeps an undo log, so a rollback — explicit, or leaving the block
+without `commit()` — restores exactly the state it found. Challenges and nonces
+live in their own stores with their own locks, as they would in Redis.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import attrs
+
+from archive_core.audit import AuditRecord
+from archive_core.entities import (
+    FULL_ADMIN,
+    Application,
+    AssignedPermission,
+    Assignment,
+    Challenge,
+    Credential,
+    Permission,
+    User,
+    UserActionRecord,
+)
+from archive_core.errors import AlreadyExists, ConcurrencyConflict
+from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, PermissionId, UserId
+from archive_core.ports import ConsumeOutcome, ConsumeStatus, SigningKey
+
+__all__ = [
+    "MemoryChallengeStore",
+    "MemoryReplayGuard",
+    "MemorySigningKeyStore",
+    "MemoryStore",
+    "MemoryUnitOfWork",
+]
+
+_MISSING: Any = object()
+#: Replay stores purge expired entries after this many writes (bounded memory).
+PURGE_EVERY = 1024
+
+
+class MemoryStore:
+    """The in-memory database shared by units of work (one lock serialises them)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self.users: dict[UserId, User] = {}
+        self.org_users: dict[OrgId, list[UserId]] = {}
+        self.credentials: dict[CredentialUuid, Credential] = {}
+        self.cred_ids: dict[str, CredentialUuid] = {}
+        self.user_credentials: dict[UserId, list[CredentialUuid]] = {}
+        self.applications: dict[AppId, Application] = {}
+        self.permissions: dict[PermissionId, Permission] = {}
+        self.assignments: dict[AssignmentId, Assignment] = {}
+        self.identity_assignments: dict[UserId, list[AssignmentId]] = {}
+        self.user_actions: dict[str, UserActionRecord] = {}
+        self.audit: dict[OrgId, list[AuditRecord]] = {}
+
+    def unit_of_work(self) -> MemoryUnitOfWork:
+        """A new unit of work over this store (the `UnitOfWorkFactory`)."""
+        return MemoryUnitOfWork(self)
+
+    __call__ = unit_of_work
+
+
+class _Journal:
+    """Writes with their undo steps."""
+
+    def __init__(self) -> None:
+        self.undo: list[Callable[[], None]] = []
+
+    def put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
+        previous = table.get(key, _MISSING)
+        table[key] = value
+
+        def restore() -> None:
+            if previous is _MISSING:
+                del table[key]
+            else:
+                table[key] = previous
+
+        self.undo.append(restore)
+
+    def append(self, table: dict[Any, list[Any]], key: Any, value: Any) -> None:
+        created = key not in table
+        table.setdefault(key, []).append(value)
+
+        def restore() -> None:
+            table[key].pop()
+            if created:
+                del table[key]
+
+        self.undo.append(restore)
+
+    def delete(self, table: dict[Any, Any], key: Any) -> None:
+        previous = table.pop(key)
+        self.undo.append(lambda: table.__setitem__(key, previous))
+
+    def rollback(self) -> None:
+        while self.undo:
+            self.undo.pop()()
+
+
+class _Part:
+    def __init__(self, store: MemoryStore, journal: _Journal) -> None:
+        self._s = store
+        self._j = journal
+
+
+class MemoryUserRepository(_Part):
+    """Users of a `MemoryStore`."""
+
+    def get(self, user_id: UserId) -> User | None:
+        """The user with this id, or None."""
+        return self._s.users.get(user_id)
+
+    def add(self, user: User) -> None:
+        """Store a new user."""
+        if user.id in self._s.users:
+            raise AlreadyExists(user.id)
+        self._j.put(self._s.users, user.id, user)
+        self._j.append(self._s.org_users, user.org_id, user.id)
+
+    def update(self, user: User, *, expected_version: int) -> None:
+        """Replace the user if it is still at `expected_version`."""
+        current = self._s.users.get(user.id)
+        if current is None or current.version != expected_version:
+            raise ConcurrencyConflict(user.id)
+        self._j.put(self._s.users, user.id, user)
+
+    def has_other_active_holder(
+        self,
+        org_id: OrgId,
+        *,
+        operations: frozenset[str],
+        exclude: UserId,
+        include_service_accounts: bool,
+    ) -> bool:
+        """Whether another active user of the org holds all `operations` (or full admin)."""
+        for user_id in self._s.org_users.get(org_id, ()):
+            user = self._s.users[user_id]
+            if user_id == exclude or not user.is_active or user.is_archived:
+                continue
+            if user.is_service_account and not include_service_accounts:
+                continue
+            held: set[str] = set()
+            for assigned in _assignments_of(self._s, user_id):
+                permission = assigned.permission
+                if permission.is_archived or permission.org_id != org_id:
+                    continue
+                if permission.name == FULL_ADMIN:
+                    return True
+                held.update(permission.operations)
+            if operations <= held:
+                return True
+        return False
+
+
+class MemoryCredentialRepository(_Part):
+    """Credentials of a `MemoryStore`."""
+
+    def get_by_cred_id(self, cred_id: str) -> Credential | None:
+        """The credential named by `credId`, or None."""
+        uuid = self._s.cred_ids.get(cred_id)
+        return None if uuid is None else self._s.credentials[uuid]
+
+    def list_for_user(self, user_id: UserId) -> list[Credential]:
+        """The user's credentials in registration order."""
+        return [self._s.credentials[u] for u in self._s.user_credentials.get(user_id, ())]
+
+    def add(self, credential: Credential) -> None:
+        """Store a new credential."""
+        if credential.uuid in self._s.credentials or credential.cred_id in self._s.cred_ids:
+            raise AlreadyExists(credential.uuid)
+        self._j.put(self._s.credentials, credential.uuid, credential)
+        self._j.put(self._s.cred_ids, credential.cred_id, credential.uuid)
+        self._j.append(self._s.user_credentials, credential.user_id, credential.uuid)
+
+    def update_sign_count(
+        self, uuid: CredentialUuid, *, new_count: int, expected_count: int
+    ) -> None:
+        """Set the counter if it is still `expected_count`."""
+        current = self._s.credentials.get(uuid)
+        if current is None or current.sign_count != expected_count:
+            raise ConcurrencyConflict(uuid)
+        self._j.put(self._s.credentials, uuid, attrs.evolve(current, sign_count=new_count))
+
+
+class MemoryApplicationRepository(_Part):
+    """Applications of a `MemoryStore`."""
+
+    def get(self, app_id: AppId) -> Application | None:
+        """The application, or None."""
+        return self._s.applications.get(app_id)
+
+    def add(self, application: Application) -> None:
+        """Store a new application."""
+        if application.id in self._s.applications:
+            raise AlreadyExists(application.id)
+        self._j.put(self._s.applications, application.id, application)
+
+
+class MemoryPermissionRepository(_Part):
+    """Permissions and assignments of a `MemoryStore`."""
+
+    def add_permission(self, permission: Permission) -> None:
+        """Store a new permission."""
+        if permission.id in self._s.permissions:
+            raise AlreadyExists(permission.id)
+        self._j.put(self._s.permissions, permission.id, permission)
+
+    def get_permission(self, permission_id: PermissionId) -> Permission | None:
+        """The permission, or None."""
+        return self._s.permissions.get(permission_id)
+
+    def assign(self, assignment: Assignment) -> None:
+        """Store a new assignment (its permission must exist)."""
+        if assignment.id in self._s.assignments:
+            raise AlreadyExists(assignment.id)
+        if assignment.permission_id not in self._s.permissions:
+            raise KeyError(assignment.permission_id)
+        self._j.put(self._s.assignments, assignment.id, assignment)
+        self._j.append(self._s.identity_assignments, assignment.identity_id, assignment.id)
+
+    def assignments_of(self, user_id: UserId) -> list[AssignedPermission]:
+        """The user's assignments with their permissions."""
+        return _assignments_of(self._s, user_id)
+
+
+def _assignments_of(store: MemoryStore, user_id: UserId) -> list[AssignedPermission]:
+    result = []
+    for assignment_id in store.identity_assignments.get(user_id, ()):
+        assignment = store.assignments[assignment_id]
+        result.append(
+            AssignedPermission(
+                assignment_id=assignment.id,
+                permission=store.permissions[assignment.permission_id],
+            )
+        )
+    return result
+
+
+class MemoryUserActionStore(_Part):
+    """Issued user action grants of a `MemoryStore`."""
+
+    def add(self, record: UserActionRecord) -> None:
+        """Store a newly issued grant (expired ones are purged now and then)."""
+        if record.grant.token_id in self._s.user_actions:
+            raise AlreadyExists(record.grant.token_id)
+        self._j.put(self._s.user_actions, record.grant.token_id, record)
+        if len(self._s.user_actions) % PURGE_EVERY == 0:
+            self.purge(now=record.grant.issued_at)
+
+    def consume(self, token_id: str, *, at: datetime) -> ConsumeOutcome:
+        """Mark the grant used if it is unused."""
+        record = self._s.user_actions.get(token_id)
+        if record is None:
+            return ConsumeOutcome(ConsumeStatus.UNKNOWN)
+        if record.used_at is not None:
+            return ConsumeOutcome(ConsumeStatus.ALREADY_USED)
+        used = attrs.evolve(record, used_at=at)
+        self._j.put(self._s.user_actions, token_id, used)
+        return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget grants that expired before `now`."""
+        expired = [k for k, r in self._s.user_actions.items() if r.grant.expires_at < now]
+        for key in expired:
+            self._j.delete(self._s.user_actions, key)
+        return len(expired)
+
+
+class MemoryAuditLog(_Part):
+    """The audit log of a `MemoryStore`."""
+
+    def head(self, org_id: OrgId) -> AuditRecord | None:
+        """The org's newest record, or None."""
+        chain = self._s.audit.get(org_id)
+        return chain[-1] if chain else None
+
+    def append(self, record: AuditRecord) -> None:
+        """Append a record whose sequence follows the head."""
+        chain = self._s.audit.get(record.org_id, [])
+        if record.sequence != len(chain) + 1:
+            raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
+        self._j.append(self._s.audit, record.org_id, record)
+
+    def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
+        """Records of one org, or of all orgs ordered by org id then sequence."""
+        if org_id is not None:
+            return list(self._s.audit.get(org_id, ()))
+        return [r for org in sorted(self._s.audit) for r in self._s.audit[org]]
+
+
+class MemoryUnitOfWork:
+    """One serialised transaction over a `MemoryStore` (rollback unless committed)."""
+
+    def __init__(self, store: MemoryStore) -> None:
+        self._store = store
+        self._journal = _Journal()
+        self.users = MemoryUserRepository(store, self._journal)
+        self.credentials = MemoryCredentialRepository(store, self._journal)
+        self.applications = MemoryApplicationRepository(store, self._journal)
+        self.permissions = MemoryPermissionRepository(store, self._journal)
+        self.user_actions = MemoryUserActionStore(store, self._journal)
+        self.audit = MemoryAuditLog(store, self._journal)
+        self.committed = False
+
+    def __enter__(self) -> Self:
+        """Take the store's lock."""
+        self._store.lock.acquire()
+        self.committed = False
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Roll back what was not committed and release the lock."""
+        try:
+            self._journal.rollback()
+        finally:
+            self._store.lock.release()
+
+    def commit(self) -> None:
+        """Keep every write made so far."""
+        self._journal.undo.clear()
+        self.committed = True
+
+    def rollback(self) -> None:
+        """Undo every write made since the last commit."""
+        self._journal.rollback()
+
+
+class MemoryChallengeStore:
+    """Open challenges, taken at most once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, Challenge] = {}
+        self._writes = 0
+
+    def put(self, challenge: Challenge) -> None:
+        """Store an open challenge (expired ones are purged now and then)."""
+        with self._lock:
+            self._items[challenge.key] = challenge
+            self._writes += 1
+            if self._writes % PURGE_EVERY == 0:
+                self._purge_locked(challenge.issued_at)
+
+    def take(self, key: str, *, user_id: UserId, now: datetime) -> Challenge | None:
+        """Remove and return the caller's unexpired challenge."""
+        with self._lock:
+            challenge = self._items.get(key)
+            if challenge is None or challenge.user_id != user_id:
+                return None
+            del self._items[key]
+            return challenge if now < challenge.expires_at else None
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget expired challenges."""
+        with self._lock:
+            return self._purge_locked(now)
+
+    def _purge_locked(self, now: datetime) -> int:
+        expired = [k for k, c in self._items.items() if c.expires_at <= now]
+        for key in expired:
+            del self._items[key]
+        return len(expired)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class MemoryReplayGuard:
+    """Request nonces remembered until they expire."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._items: dict[str, datetime] = {}
+        self._writes = 0
+
+    def first_use(self, key: str, *, expires_at: datetime, now: datetime) -> bool:
+        """True for the first use of `key` while it is remembered."""
+        with self._lock:
+            known = self._items.get(key)
+            if known is not None and known > now:
+                return False
+            self._items[key] = expires_at
+            self._writes += 1
+            if self._writes % PURGE_EVERY == 0:
+                self._purge_locked(now)
+            return True
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget expired keys."""
+        with self._lock:
+            return self._purge_locked(now)
+
+    def _purge_locked(self, now: datetime) -> int:
+        expired = [k for k, e in self._items.items() if e <= now]
+        for key in expired:
+            del self._items[key]
+        return len(expired)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+class MemorySigningKeyStore:
+    """Signing keys kept in process memory (a single-process deployment)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._keys: list[SigningKey] = []
+
+    def keys(self, purpose: str) -> Sequence[SigningKey]:
+        """Keys of this purpose, oldest first."""
+        with self._lock:
+            return [k for k in self._keys if k.purpose == purpose]
+
+    def add(self, key: SigningKey) -> bool:
+        """Store a key unless its kid exists."""
+        with self._lock:
+            if any(k.kid == key.kid for k in self._keys):
+                return False
+            self._keys.append(key)
+            return True
+
+    def retire(self, kid: str, *, at: datetime) -> None:
+        """Mark a key retired from `at`."""
+        with self._lock:
+            self._keys = [attrs.evolve(k, retired_at=at) if k.kid == kid else k for k in self._keys]

@@ -1,0 +1,78 @@
+"""archive-core: archive users the way the Dfns API does, behind ports.
+
+The core holds the entities, the permission matrix, the verification steps and the
+use cases. It imports only the standard library and attrs, and reaches storage,
+time, randomness and cryptography through the ports in `archive_core.ports`.
+"""
+
+from archive_core.access import Gate
+from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chain
+from archive_core.config import Policy
+from archive_core.entities import (
+    FULL_ADMIN,
+    Application,
+    Assignment,
+    Challenge,
+    Credential,
+    CredentialKind,
+    Permission,
+    Principal,
+    TokenKind,
+    User,
+    UserActionGrant,
+    UserKind,
+)
+from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict, ErrorKind
+from archive_core.permissions import (
+    DFNS_DELETE_PRESET,
+    DFNS_PRESET,
+    Decision,
+    Operation,
+    PermissionMatrix,
+    authorize,
+)
+from archive_core.requests import Headers, Request
+from archive_core.use_cases import (
+    ArchiveUser,
+    CompleteUserAction,
+    GetUser,
+    InitUserAction,
+    Provisioning,
+)
+
+__all__ = [
+    "DFNS_DELETE_PRESET",
+    "DFNS_PRESET",
+    "FULL_ADMIN",
+    "Application",
+    "ArchiveCoreError",
+    "ArchiveUser",
+    "Assignment",
+    "AuditRecord",
+    "Catalogue",
+    "ChainVerification",
+    "Challenge",
+    "CompleteUserAction",
+    "ConcurrencyConflict",
+    "Credential",
+    "CredentialKind",
+    "Decision",
+    "ErrorKind",
+    "Gate",
+    "GetUser",
+    "Headers",
+    "InitUserAction",
+    "Operation",
+    "Permission",
+    "PermissionMatrix",
+    "Policy",
+    "Principal",
+    "Provisioning",
+    "Request",
+    "TokenKind",
+    "User",
+    "UserActionGrant",
+    "UserKind",
+    "authorize",
+    "verify_audit_chain",
+]

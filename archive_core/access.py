@@ -1,0 +1,211 @@
+"""The first steps of every request: request headers, then authentication (SPEC §2, §4).
+
+Steps, in the order of SPEC §4 (numbers match docs/architecture.md):
+
+1. headers — `X-DFNS-APPID` syntax, `X-DFNS-NONCE` parse and clock window (400);
+   strict mode requires both.
+2. authentication — `Authorization: Bearer`, token verified through the port, the
+   caller loaded and found active in the token's org (401).
+3. caller-bound headers — the app id names an active application of the caller's
+   org; the nonce is burnt in the replay guard (400). A nonce is burnt only once its
+   request is authenticated, whether or not the request then succeeds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime, timedelta
+from typing import Final
+
+import attrs
+
+from archive_core.encoding import MalformedInput, b64url_decode, parse_json_object
+from archive_core.entities import FULL_ADMIN, Principal, TokenKind
+from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.ids import AppId, is_canonical_id
+from archive_core.ports import BearerClaims, BearerTokenVerifier, Clock, ReplayGuard, UnitOfWork
+from archive_core.requests import Headers
+
+__all__ = ["Gate", "HeaderFacts", "ParsedNonce", "parse_nonce"]
+
+APP_ID_HEADER: Final = "x-dfns-appid"
+NONCE_HEADER: Final = "x-dfns-nonce"
+AUTHORIZATION_HEADER: Final = "authorization"
+MAX_BEARER_LENGTH: Final = 8192
+MAX_NONCE_LENGTH: Final = 1024
+_NONCE_UUID_MIN: Final = 13
+_NONCE_UUID_MAX: Final = 128
+_BEARER: Final = re.compile(r"[Bb][Ee][Aa][Rr][Ee][Rr] ([A-Za-z0-9_\-.]+)\Z")
+
+
+@attrs.frozen
+class ParsedNonce:
+    """A request nonce: `{"uuid": "<≥13 chars>", "date": "<ISO-8601>"}`."""
+
+    uuid: str
+    date: datetime
+
+    @property
+    def replay_key(self) -> str:
+        """The key the replay guard remembers (a digest: the nonce itself is not stored)."""
+        return "nonce:" + hashlib.sha256(self.uuid.encode("utf-8")).hexdigest()
+
+
+@attrs.frozen
+class HeaderFacts:
+    """What step 1 found in the headers, for step 3."""
+
+    app_id: AppId | None
+    nonce: ParsedNonce | None
+
+
+def _nonce_error(reason: str) -> ArchiveCoreError:
+    return ArchiveCoreError(Catalogue.NONCE_INVALID, reason=reason)
+
+
+def parse_nonce(value: str) -> ParsedNonce:
+    """Parse an `X-DFNS-NONCE` value strictly (no clock involved)."""
+    try:
+        raw = b64url_decode(value, max_length=MAX_NONCE_LENGTH)
+        document = parse_json_object(raw, max_bytes=MAX_NONCE_LENGTH, max_depth=2)
+    except MalformedInput as exc:
+        raise _nonce_error(exc.reason) from exc
+    uuid = document.get("uuid")
+    date_text = document.get("date")
+    if not isinstance(uuid, str) or not _NONCE_UUID_MIN <= len(uuid) <= _NONCE_UUID_MAX:
+        raise _nonce_error("nonce_uuid")
+    if not isinstance(date_text, str) or len(date_text) > 64:
+        raise _nonce_error("nonce_date")
+    try:
+        date = datetime.fromisoformat(date_text)
+    except ValueError as exc:
+        raise _nonce_error("nonce_date") from exc
+    if date.tzinfo is None:
+        raise _nonce_error("nonce_date_without_offset")
+    return ParsedNonce(uuid=uuid, date=date)
+
+
+def _single(headers: Headers, name: str) -> str | None:
+    values = headers.values(name)
+    if len(values) > 1:
+        raise ValueError(name)
+    return values[0] if values else None
+
+
+@attrs.frozen(kw_only=True)
+class Gate:
+    """Request headers and authentication, shared by every use case."""
+
+    clock: Clock
+    bearer_verifier: BearerTokenVerifier
+    replay_guard: ReplayGuard
+    require_app_id: bool
+    require_nonce: bool
+    nonce_window: timedelta
+
+    # step 1 -------------------------------------------------------------------------
+    def check_headers(self, headers: Headers, *, now: datetime) -> HeaderFacts:
+        """Validate `X-DFNS-APPID` and `X-DFNS-NONCE` as far as no caller is needed (400)."""
+        try:
+            app_value = _single(headers, APP_ID_HEADER)
+        except ValueError as exc:
+            raise ArchiveCoreError(Catalogue.APP_ID_INVALID, reason="app_id_repeated") from exc
+        if app_value is None:
+            if self.require_app_id:
+                raise ArchiveCoreError(Catalogue.APP_ID_INVALID, reason="app_id_missing")
+            app_id = None
+        elif is_canonical_id(app_value, "ap"):
+            app_id = AppId(app_value)
+        else:
+            raise ArchiveCoreError(Catalogue.APP_ID_INVALID, reason="app_id_malformed")
+
+        try:
+            nonce_value = _single(headers, NONCE_HEADER)
+        except ValueError as exc:
+            raise _nonce_error("nonce_repeated") from exc
+        if nonce_value is None:
+            if self.require_nonce:
+                raise _nonce_error("nonce_missing")
+            nonce = None
+        else:
+            nonce = parse_nonce(nonce_value)
+            # Inclusive at both edges: a nonce dated exactly `window` away still passes.
+            if abs(now - nonce.date) > self.nonce_window:
+                raise _nonce_error("nonce_date_outside_window")
+        return HeaderFacts(app_id=app_id, nonce=nonce)
+
+    # step 2 -------------------------------------------------------------------------
+    def verify_bearer(self, headers: Headers, *, now: datetime) -> BearerClaims:
+        """The verified claims of the `Authorization: Bearer` token (401 otherwise)."""
+        try:
+            value = _single(headers, AUTHORIZATION_HEADER)
+        except ValueError as exc:
+            raise ArchiveCoreError(
+                Catalogue.NOT_AUTHORIZED, reason="authorization_repeated"
+            ) from exc
+        if value is None:
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="authorization_missing")
+        if len(value) > MAX_BEARER_LENGTH:
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="bearer_too_long")
+        match = _BEARER.match(value)
+        if match is None:
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="bearer_malformed")
+        return self.bearer_verifier.verify(match.group(1), now=now)
+
+    def authenticate(
+        self, uow: UnitOfWork, claims: BearerClaims, *, signing: bool = False
+    ) -> Principal:
+        """Load the caller named by verified claims and check it may act.
+
+        For the user action endpoints (`signing=True`) the catalogue has its own
+        answers: an unknown (or archived) user is 401 `User not found`, a deactivated
+        one 400 `User account has been deactivated.`. Everywhere else both are 401.
+        """
+        user = uow.users.get(claims.user_id)
+        if user is None or user.is_archived:
+            if signing:
+                raise ArchiveCoreError(Catalogue.SIGNING_USER_NOT_FOUND, reason="caller_unknown")
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_unknown")
+        if user.org_id != claims.org_id:
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_org_mismatch")
+        if (claims.token_kind is TokenKind.SERVICE_ACCOUNT) != user.is_service_account:
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="token_kind_mismatch")
+        if not user.is_active:
+            if signing:
+                raise ArchiveCoreError(Catalogue.USER_DEACTIVATED, reason="caller_inactive")
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_inactive")
+        assignments = tuple(
+            a
+            for a in uow.permissions.assignments_of(user.id)
+            if not a.permission.is_archived and a.permission.org_id == user.org_id
+        )
+        operations: set[str] = set()
+        for assigned in assignments:
+            operations.update(assigned.permission.operations)
+        return Principal(
+            user=user,
+            token_kind=claims.token_kind,
+            token_id=claims.token_id,
+            operations=frozenset(operations),
+            full_admin=any(a.permission.name == FULL_ADMIN for a in assignments),
+            assignments=assignments,
+        )
+
+    # step 3 -------------------------------------------------------------------------
+    def enforce_caller_headers(
+        self, uow: UnitOfWork, facts: HeaderFacts, principal: Principal, *, now: datetime
+    ) -> None:
+        """The app id must name an active app of the caller's org; the nonce is burnt."""
+        if facts.app_id is not None:
+            app = uow.applications.get(facts.app_id)
+            if app is None or not app.is_active or app.org_id != principal.user.org_id:
+                raise ArchiveCoreError(Catalogue.APP_ID_INVALID, reason="app_unknown")
+        if facts.nonce is not None:
+            fresh = self.replay_guard.first_use(
+                facts.nonce.replay_key,
+                expires_at=facts.nonce.date + self.nonce_window,
+                now=now,
+            )
+            if not fresh:
+                raise ArchiveCoreError(Catalogue.NONCE_REPLAYED, reason="nonce_replayed")

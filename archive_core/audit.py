@@ -1,0 +1,189 @@
+"""Decision records, hash-chained per org, and their verification.
+
+Each record carries the hash of the record before it in the same org
+(`prev_hash`, the genesis value for the first) and its own hash over a canonical
+JSON form of everything else. `verify_audit_chain` recomputes both and checks the
+sequence numbers, so an edit, an insertion or a deletion inside the chain is found;
+deleting the newest records is found when the caller passes the head it expects
+(for example one kept elsewhere or printed by a previous run).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from archive_core.entities import SignedEvidence, UserState
+from archive_core.ids import OrgId, UserId
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditRecord",
+    "ChainBreak",
+    "ChainVerification",
+    "chain_record",
+    "record_hash",
+    "verify_audit_chain",
+]
+
+GENESIS_HASH: Final = "0" * 64
+
+
+@attrs.frozen
+class AuditRecord:
+    """Who did what, when, on the strength of which signed evidence and permissions."""
+
+    id: str
+    org_id: OrgId
+    sequence: int
+    action: str
+    user_action_id: str
+    actor_id: UserId
+    actor_username: str
+    actor_kind: str
+    token_kind: str
+    performed_at: datetime
+    evidence: tuple[SignedEvidence, ...]
+    permissions_required: tuple[str, ...]
+    permissions_matched: tuple[str, ...]
+    target_id: UserId
+    target_before: UserState
+    target_after: UserState
+    prev_hash: str
+    hash: str
+
+    def content(self) -> dict[str, Any]:
+        """Everything the hash covers (all fields but `hash`), JSON-ready."""
+        return {
+            "id": self.id,
+            "orgId": self.org_id,
+            "sequence": self.sequence,
+            "action": self.action,
+            "userActionId": self.user_action_id,
+            "actorId": self.actor_id,
+            "actorUsername": self.actor_username,
+            "actorKind": self.actor_kind,
+            "tokenKind": self.token_kind,
+            "performedAt": self.performed_at.isoformat(),
+            "evidence": [e.to_dict() for e in self.evidence],
+            "permissionsRequired": list(self.permissions_required),
+            "permissionsMatched": list(self.permissions_matched),
+            "targetId": self.target_id,
+            "targetBefore": self.target_before.to_dict(),
+            "targetAfter": self.target_after.to_dict(),
+            "prevHash": self.prev_hash,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The full JSON-ready record (what storage adapters keep and the CLI prints)."""
+        return {**self.content(), "hash": self.hash}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AuditRecord:
+        """Inverse of `to_dict` (no verification: that is `verify_audit_chain`'s job)."""
+        return cls(
+            id=data["id"],
+            org_id=OrgId(data["orgId"]),
+            sequence=int(data["sequence"]),
+            action=data["action"],
+            user_action_id=data["userActionId"],
+            actor_id=UserId(data["actorId"]),
+            actor_username=data["actorUsername"],
+            actor_kind=data["actorKind"],
+            token_kind=data["tokenKind"],
+            performed_at=datetime.fromisoformat(data["performedAt"]),
+            evidence=tuple(SignedEvidence.from_dict(e) for e in data["evidence"]),
+            permissions_required=tuple(data["permissionsRequired"]),
+            permissions_matched=tuple(data["permissionsMatched"]),
+            target_id=UserId(data["targetId"]),
+            target_before=UserState.from_dict(data["targetBefore"]),
+            target_after=UserState.from_dict(data["targetAfter"]),
+            prev_hash=data["prevHash"],
+            hash=data["hash"],
+        )
+
+
+def record_hash(content: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of the canonical JSON of a record's content."""
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditRecord:
+    """`record` placed after `previous` in its org's chain: sequence, prev_hash and hash set."""
+    linked = attrs.evolve(
+        record,
+        sequence=1 if previous is None else previous.sequence + 1,
+        prev_hash=GENESIS_HASH if previous is None else previous.hash,
+        hash="",
+    )
+    return attrs.evolve(linked, hash=record_hash(linked.content()))
+
+
+@attrs.frozen
+class ChainBreak:
+    """Where and how a chain fails to verify."""
+
+    org_id: str
+    sequence: int
+    reason: str
+
+
+@attrs.frozen
+class ChainVerification:
+    """The outcome of `verify_audit_chain`: ok, or the breaks found (first per org)."""
+
+    checked: int
+    breaks: tuple[ChainBreak, ...]
+    heads: Mapping[str, str]
+
+    @property
+    def ok(self) -> bool:
+        """True when no break was found."""
+        return not self.breaks
+
+
+def verify_audit_chain(
+    records: Iterable[AuditRecord],
+    *,
+    expected_heads: Mapping[str, str] | None = None,
+) -> ChainVerification:
+    """Check every org's chain: hashes recomputed, links and sequence numbers contiguous.
+
+    `expected_heads` (org id → hash of the newest record) also catches truncation.
+    """
+    by_org: dict[str, list[AuditRecord]] = {}
+    count = 0
+    for record in records:
+        by_org.setdefault(record.org_id, []).append(record)
+        count += 1
+    breaks: list[ChainBreak] = []
+    heads: dict[str, str] = {}
+    for org_id, chain in by_org.items():
+        broken = _first_break(org_id, chain)
+        if broken is not None:
+            breaks.append(broken)
+        heads[org_id] = chain[-1].hash
+    for org_id, head in (expected_heads or {}).items():
+        if heads.get(org_id, GENESIS_HASH) != head and not any(b.org_id == org_id for b in breaks):
+            last = by_org[org_id][-1].sequence if org_id in by_org else 0
+            breaks.append(ChainBreak(org_id, last, "head_mismatch"))
+    return ChainVerification(checked=count, breaks=tuple(breaks), heads=heads)
+
+
+def _first_break(org_id: str, chain: list[AuditRecord]) -> ChainBreak | None:
+    previous_hash = GENESIS_HASH
+    for expected_sequence, record in enumerate(chain, start=1):
+        if record.sequence != expected_sequence:
+            return ChainBreak(org_id, record.sequence, "sequence_gap")
+        if record.prev_hash != previous_hash:
+            return ChainBreak(org_id, record.sequence, "link_mismatch")
+        if record.hash != record_hash(record.content()):
+            return ChainBreak(org_id, record.sequence, "hash_mismatch")
+        previous_hash = record.hash
+    return None

@@ -1,0 +1,153 @@
+"""Strict decoders for everything a client sends (SPEC §6 "Parsing").
+
+The standard library is lenient where an attacker would like it to be: its
+base64 decoder drops junk characters, its JSON parser keeps the last of two
+duplicate keys, accepts `NaN`, and recurses until `RecursionError`. These
+wrappers refuse all of that and raise `MalformedInput`, which callers turn into
+the domain error their step owes.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from typing import Any, Final
+
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "MalformedInput",
+    "b64url_decode",
+    "b64url_encode",
+    "parse_json",
+    "parse_json_object",
+]
+
+MAX_JSON_DEPTH: Final = 32
+_B64URL: Final = re.compile(r"[A-Za-z0-9_-]*\Z")
+
+
+class MalformedInput(ValueError):
+    """Input that is not in the strict form required; `reason` is machine-readable."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def b64url_encode(data: bytes) -> str:
+    """base64url without padding."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str, *, max_length: int = 1 << 20) -> bytes:
+    """Decode canonical, unpadded base64url; anything else raises MalformedInput."""
+    if len(text) > max_length:
+        raise MalformedInput("base64url_too_long")
+    if len(text) % 4 == 1 or not text.isascii() or _B64URL.match(text) is None:
+        raise MalformedInput("base64url_malformed")
+    try:
+        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:  # pragma: no cover - excluded by the regex
+        raise MalformedInput("base64url_malformed") from exc
+    # Non-zero unused bits in the last character make a second spelling of the
+    # same bytes; only the canonical one is accepted.
+    if b64url_encode(data) != text:
+        raise MalformedInput("base64url_not_canonical")
+    return data
+
+
+def _reject_constant(name: str) -> Any:
+    raise MalformedInput("json_non_finite_number")
+
+
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        raise MalformedInput("json_duplicate_key")
+    return result
+
+
+_DECODER: Final = json.JSONDecoder(
+    object_pairs_hook=_unique_object, parse_constant=_reject_constant, strict=True
+)
+
+
+def _depth_exceeds(text: str, limit: int) -> bool:
+    # Fast path: a document with few brackets cannot be deep.
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    in_string = False
+    escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
+
+
+def _check_strings(value: Any) -> None:
+    # `\ud800` escapes decode to lone surrogates that cannot be encoded again.
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if not item.isascii():
+                try:
+                    item.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise MalformedInput("json_lone_surrogate") from exc
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def parse_json(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Parse UTF-8 JSON strictly: bounded size and depth, unique keys, finite numbers."""
+    if len(data) > max_bytes:
+        raise MalformedInput("json_too_large")
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise MalformedInput("json_not_utf8") from exc
+    else:
+        text = data
+    if _depth_exceeds(text, max_depth):
+        raise MalformedInput("json_too_deep")
+    try:
+        value = _DECODER.decode(text)
+    except MalformedInput:
+        raise
+    except (ValueError, RecursionError) as exc:
+        raise MalformedInput("json_malformed") from exc
+    # Lone surrogates arrive only through `\u` escapes (or a str argument).
+    if "\\u" in text or (isinstance(data, str) and not text.isascii()):
+        _check_strings(value)
+    return value
+
+
+def parse_json_object(
+    data: bytes | str, *, max_bytes: int, max_depth: int = MAX_JSON_DEPTH
+) -> dict[str, Any]:
+    """`parse_json` that also requires the document to be an object."""
+    value = parse_json(data, max_bytes=max_bytes, max_depth=max_depth)
+    if not isinstance(value, dict):
+        raise MalformedInput("json_not_object")
+    return value

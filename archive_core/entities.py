@@ -1,0 +1,297 @@
+"""Values and entities of the domain: frozen attrs classes, no behaviour that needs I/O."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any, Final
+
+import attrs
+
+from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, PermissionId, UserId
+
+__all__ = [
+    "FULL_ADMIN",
+    "Application",
+    "AssignedPermission",
+    "Assignment",
+    "Challenge",
+    "Credential",
+    "CredentialKind",
+    "Permission",
+    "Principal",
+    "RequestedAction",
+    "SignedEvidence",
+    "TokenKind",
+    "User",
+    "UserActionGrant",
+    "UserActionRecord",
+    "UserKind",
+    "UserState",
+]
+
+#: The built-in permission that grants every operation.
+FULL_ADMIN: Final = "DfnsFullAdminAccess"
+
+
+class UserKind(enum.Enum):
+    """What kind of identity a user is (SPEC §1.2 `kind`)."""
+
+    CUSTOMER_EMPLOYEE = "CustomerEmployee"
+    END_USER = "EndUser"
+
+
+class CredentialKind(enum.Enum):
+    """How a credential signs (SPEC §3)."""
+
+    FIDO2 = "Fido2"
+    KEY = "Key"
+    PASSWORD_PROTECTED_KEY = "PasswordProtectedKey"  # noqa: S105 - a kind name, not a secret
+    RECOVERY_KEY = "RecoveryKey"
+
+    @property
+    def is_key_kind(self) -> bool:
+        """True for the kinds that sign clientData directly with a key pair."""
+        return self is not CredentialKind.FIDO2
+
+
+class TokenKind(enum.Enum):
+    """What a bearer token was issued as (the `tokenKind` of SPEC §2.1)."""
+
+    LOGIN = "Login"
+    PERSONAL_ACCESS_TOKEN = "Pat"  # noqa: S105 - a kind name, not a secret
+    SERVICE_ACCOUNT = "ServiceAccount"
+
+
+@attrs.frozen
+class User:
+    """A user of an org. Archived users are inactive and carry the time they were archived."""
+
+    id: UserId
+    org_id: OrgId
+    username: str
+    kind: UserKind
+    credential_uuid: CredentialUuid
+    is_active: bool = True
+    archived_at: datetime | None = None
+    is_service_account: bool = False
+    is_registered: bool = True
+    version: int = 1
+
+    @property
+    def is_archived(self) -> bool:
+        """True once the user has been archived (a soft delete that cannot be undone)."""
+        return self.archived_at is not None
+
+    @property
+    def state(self) -> UserState:
+        """The part of the user an archive changes, for decision records."""
+        return UserState(
+            is_active=self.is_active, archived_at=self.archived_at, version=self.version
+        )
+
+    def archived(self, at: datetime) -> User:
+        """This user archived at `at`: inactive, stamped, one version later."""
+        return attrs.evolve(self, is_active=False, archived_at=at, version=self.version + 1)
+
+
+@attrs.frozen
+class UserState:
+    """The target's state before and after a decision."""
+
+    is_active: bool
+    archived_at: datetime | None
+    version: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (used by audit records and their hash)."""
+        return {
+            "isActive": self.is_active,
+            "archivedAt": None if self.archived_at is None else self.archived_at.isoformat(),
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> UserState:
+        """Inverse of `to_dict`."""
+        archived = data["archivedAt"]
+        return cls(
+            is_active=bool(data["isActive"]),
+            archived_at=None if archived is None else datetime.fromisoformat(archived),
+            version=int(data["version"]),
+        )
+
+
+@attrs.frozen
+class Credential:
+    """A user's credential: public key material, algorithm, active flag, signature counter.
+
+    `cred_id` is the opaque id clients send in assertions (`credId`); `uuid` is the
+    `cr-…` id the API reports. For Key kinds `public_key` is PEM; for Fido2 it is the
+    base64url COSE key.
+    """
+
+    uuid: CredentialUuid
+    cred_id: str
+    user_id: UserId
+    org_id: OrgId
+    kind: CredentialKind
+    public_key: str
+    algorithm: str
+    is_active: bool = True
+    sign_count: int = 0
+    encrypted_private_key: str | None = None
+
+
+@attrs.frozen
+class Application:
+    """An application of an org, named by the `X-DFNS-APPID` header."""
+
+    id: AppId
+    org_id: OrgId
+    name: str
+    is_active: bool = True
+
+
+@attrs.frozen
+class Permission:
+    """A named set of operations; `DfnsFullAdminAccess` (by name) grants every operation."""
+
+    id: PermissionId
+    org_id: OrgId
+    name: str
+    operations: tuple[str, ...]
+    is_archived: bool = False
+
+    @property
+    def is_full_admin(self) -> bool:
+        """True for the built-in permission that grants everything."""
+        return self.name == FULL_ADMIN
+
+
+@attrs.frozen
+class Assignment:
+    """Links a permission to an identity (a user)."""
+
+    id: AssignmentId
+    permission_id: PermissionId
+    identity_id: UserId
+    org_id: OrgId
+
+
+@attrs.frozen
+class AssignedPermission:
+    """An assignment together with the permission it assigns (what responses list)."""
+
+    assignment_id: AssignmentId
+    permission: Permission
+
+    def to_wire(self) -> dict[str, Any]:
+        """One `permissionAssignments` item of SPEC §1.2."""
+        return {
+            "permissionName": self.permission.name,
+            "permissionId": self.permission.id,
+            "assignmentId": self.assignment_id,
+            "operations": list(self.permission.operations),
+        }
+
+
+@attrs.frozen
+class Principal:
+    """The authenticated caller: who it is, how it authenticated, what it may do."""
+
+    user: User
+    token_kind: TokenKind
+    token_id: str
+    operations: frozenset[str]
+    full_admin: bool
+    assignments: tuple[AssignedPermission, ...]
+
+
+@attrs.frozen
+class RequestedAction:
+    """The request a user action signature is for (SPEC §3 step 1)."""
+
+    method: str
+    path: str
+    payload_sha256: str
+    server_kind: str = "Api"
+
+
+@attrs.frozen
+class Challenge:
+    """An open signing session. Stored under the SHA-256 of its identifier, never the identifier."""
+
+    key: str
+    user_id: UserId
+    org_id: OrgId
+    challenge: str
+    action: RequestedAction
+    allowed_cred_ids: tuple[str, ...]
+    issued_at: datetime
+    expires_at: datetime
+
+
+@attrs.frozen
+class SignedEvidence:
+    """What a credential signed, kept so the signature can be re-verified offline."""
+
+    credential_uuid: CredentialUuid
+    credential_kind: CredentialKind
+    cred_id: str
+    algorithm: str
+    public_key: str
+    client_data: str
+    signature: str
+    authenticator_data: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (camelCase, as in the API)."""
+        return {
+            "credentialUuid": self.credential_uuid,
+            "kind": self.credential_kind.value,
+            "credId": self.cred_id,
+            "algorithm": self.algorithm,
+            "publicKey": self.public_key,
+            "clientData": self.client_data,
+            "signature": self.signature,
+            "authenticatorData": self.authenticator_data,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SignedEvidence:
+        """Inverse of `to_dict`."""
+        return cls(
+            credential_uuid=CredentialUuid(data["credentialUuid"]),
+            credential_kind=CredentialKind(data["kind"]),
+            cred_id=data["credId"],
+            algorithm=data["algorithm"],
+            public_key=data["publicKey"],
+            client_data=data["clientData"],
+            signature=data["signature"],
+            authenticator_data=data["authenticatorData"],
+        )
+
+
+@attrs.frozen
+class UserActionGrant:
+    """What a user action token binds (SPEC §3): caller, credential, request, lifetime."""
+
+    token_id: str
+    user_id: UserId
+    org_id: OrgId
+    credential_uuid: CredentialUuid
+    method: str
+    path: str
+    payload_sha256: str
+    issued_at: datetime
+    expires_at: datetime
+
+
+@attrs.frozen
+class UserActionRecord:
+    """A grant as stored: the binding, the signed evidence behind it, and its use."""
+
+    grant: UserActionGrant
+    evidence: tuple[SignedEvidence, ...]
+    used_at: datetime | None = None

@@ -1,0 +1,135 @@
+"""Domain errors: every refusal carries an HTTP status, an exact message and a stable code.
+
+The messages of the API's error catalogue are reproduced verbatim (SPEC §4); the
+library's own messages are listed in `docs/errors.md` and must stay stable.
+"""
+
+from __future__ import annotations
+
+import attrs
+
+__all__ = [
+    "AlreadyExists",
+    "ArchiveCoreError",
+    "Catalogue",
+    "ConcurrencyConflict",
+    "ErrorKind",
+    "StorageUnavailable",
+]
+
+
+@attrs.frozen
+class ErrorKind:
+    """One entry of the error catalogue: what the caller sees."""
+
+    status: int
+    code: str
+    message: str
+
+
+class Catalogue:
+    """Every error the library answers with, in one place (rendered into docs/errors.md)."""
+
+    # --- from the API's error catalogue, verbatim (SPEC §4) ---
+    NONCE_INVALID = ErrorKind(400, "nonce_invalid", "request nonce is missing or invalid")
+    NONCE_REPLAYED = ErrorKind(400, "nonce_replayed", "request nonce has already been used")
+    USER_ACTION_REPLAYED = ErrorKind(
+        400, "user_action_replayed", "user action has already been used"
+    )
+    NOT_AUTHORIZED = ErrorKind(401, "not_authorized", "Not Authorized.")
+    PERMISSION_DENIED = ErrorKind(
+        403,
+        "permission_denied",
+        "<Kind> <id> is not authorized to perform operation (<permissions>)",
+    )
+    USER_ACTION_INVALID = ErrorKind(
+        403, "user_action_invalid", "user action signature is missing or invalid"
+    )
+    INTERNAL = ErrorKind(500, "internal_error", "Internal Server Error")
+    USER_DEACTIVATED = ErrorKind(400, "user_deactivated", "User account has been deactivated.")
+    CHALLENGE_INVALID = ErrorKind(400, "challenge_invalid", "Challenge token is not valid.")
+    SIGNING_USER_NOT_FOUND = ErrorKind(401, "signing_user_not_found", "User not found")
+    NO_USABLE_CREDENTIAL = ErrorKind(
+        401,
+        "no_usable_credential",
+        "User does not have a credential that can be used for the application.",
+    )
+
+    # --- the library's own (SPEC §4 leaves the wording to us; stable once chosen) ---
+    APP_ID_INVALID = ErrorKind(400, "app_id_invalid", "request app id is missing or invalid")
+    TARGET_NOT_FOUND = ErrorKind(404, "user_not_found", "User not found or already archived.")
+    USER_ID_MALFORMED = ErrorKind(400, "user_id_malformed", "The user id is malformed.")
+    SELF_ARCHIVE = ErrorKind(400, "self_archive", "A user cannot archive itself.")
+    SERVICE_ACCOUNT_TARGET = ErrorKind(
+        400,
+        "service_account_target",
+        "Service accounts are archived through the service account endpoint.",
+    )
+    LAST_ARCHIVER = ErrorKind(
+        400,
+        "last_archiver",
+        "Archiving this user would leave the org without an active user who can archive users.",
+    )
+    ASSERTION_INVALID = ErrorKind(
+        401, "assertion_invalid", "The credential assertion could not be verified."
+    )
+    BODY_INVALID = ErrorKind(400, "body_invalid", "The request body is invalid.")
+    CREDENTIAL_REJECTED = ErrorKind(
+        400, "credential_rejected", "The credential's public key is not acceptable."
+    )
+    CONFLICT = ErrorKind(
+        409, "conflict", "The user was changed by a concurrent request; retry the request."
+    )
+    UNAVAILABLE = ErrorKind(503, "unavailable", "Service Unavailable")
+
+    # --- the transport's own (HTTP shell around the use cases) ---
+    ROUTE_NOT_FOUND = ErrorKind(404, "route_not_found", "Not Found")
+    METHOD_NOT_ALLOWED = ErrorKind(405, "method_not_allowed", "Method Not Allowed")
+    BODY_TOO_LARGE = ErrorKind(413, "body_too_large", "The request body is too large.")
+    JSON_MALFORMED = ErrorKind(400, "json_malformed", "The request body is not valid JSON.")
+
+    @classmethod
+    def all(cls) -> tuple[ErrorKind, ...]:
+        """Every kind, in declaration order."""
+        return tuple(v for v in vars(cls).values() if isinstance(v, ErrorKind))
+
+
+class ArchiveCoreError(Exception):
+    """A refusal the caller is allowed to see: status, exact message, stable code.
+
+    `reason` is a machine-readable detail (e.g. which verification step failed);
+    it never contains secrets or caller-provided values.
+    """
+
+    def __init__(self, kind: ErrorKind, *, message: str | None = None, reason: str = "") -> None:
+        self.kind = kind
+        self.status = kind.status
+        self.code = kind.code
+        self.message = kind.message if message is None else message
+        self.reason = reason
+        super().__init__(self.message)
+
+    def __repr__(self) -> str:
+        return f"ArchiveCoreError({self.code!r}, {self.message!r}, reason={self.reason!r})"
+
+    def to_body(self) -> dict[str, dict[str, str]]:
+        """The wire form of SPEC §4: `{"error": {"message", "code"[, "reason"]}}`."""
+        error = {"message": self.message, "code": self.code}
+        if self.reason:
+            error["reason"] = self.reason
+        return {"error": error}
+
+
+class ConcurrencyConflict(Exception):
+    """A storage adapter saw a concurrent change (version mismatch, serialization failure).
+
+    Use cases retry a bounded number of times, then answer `Catalogue.CONFLICT`.
+    """
+
+
+class StorageUnavailable(Exception):
+    """A storage adapter could not reach its backend; answered as 503."""
+
+
+class AlreadyExists(Exception):
+    """A storage adapter was asked to add an entity whose id (or credId) is taken."""

@@ -1,0 +1,64 @@
+"""Identifiers of SPEC §1.3: validation of the canonical form, generation from a randomness port.
+
+An id is a short lowercase prefix (`us`, `or`, `cr`, `ap`, `pm`, `as`, ...) followed by
+dash-separated groups of ASCII lowercase letters and digits, for example
+`us-2mhcm-9r90a-92ran47bjpl60hmv`. Only the canonical form is accepted: nothing is
+case-folded, percent-decoded or normalised into a valid id.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final, NewType
+
+from archive_core.ports import Randomness
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "AppId",
+    "AssignmentId",
+    "CredentialUuid",
+    "OrgId",
+    "PermissionId",
+    "UserId",
+    "is_canonical_id",
+    "new_id",
+]
+
+UserId = NewType("UserId", str)
+OrgId = NewType("OrgId", str)
+CredentialUuid = NewType("CredentialUuid", str)
+AppId = NewType("AppId", str)
+PermissionId = NewType("PermissionId", str)
+AssignmentId = NewType("AssignmentId", str)
+
+MAX_ID_LENGTH: Final = 64
+_ALPHABET: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
+# `\Z` rather than `$`: `$` also matches before a trailing newline.
+_CANONICAL: Final = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]{1,32}){2,6}\Z")
+_GROUPS: Final = (5, 5, 16)
+
+
+def is_canonical_id(value: str, prefix: str) -> bool:
+    """True when `value` is an id of the given prefix in its canonical form."""
+    return (
+        len(value) <= MAX_ID_LENGTH
+        and value.startswith(prefix + "-")
+        and value.isascii()
+        and _CANONICAL.match(value) is not None
+    )
+
+
+def new_id(prefix: str, randomness: Randomness) -> str:
+    """A fresh random id shaped `<prefix>-xxxxx-xxxxx-xxxxxxxxxxxxxxxx` (134 bits)."""
+    number = int.from_bytes(randomness.token_bytes(18), "big")
+    chars = []
+    for _ in range(sum(_GROUPS)):
+        number, digit = divmod(number, 36)
+        chars.append(_ALPHABET[digit])
+    text = "".join(chars)
+    groups, start = [], 0
+    for length in _GROUPS:
+        groups.append(text[start : start + length])
+        start += length
+    return "-".join([prefix, *groups])

@@ -1,0 +1,219 @@
+"""The permission matrix as data, and a pure `authorize` (SPEC §1.1).
+
+One table maps an operation to its required permissions, each with the condition
+on the target under which it applies. Archive, deactivate and activate share the
+Dfns table; another preset (e.g. the later API version that archives with
+`Auth:Users:Delete`) is just another table, chosen by configuration or built
+from a mapping with `PermissionMatrix.from_mapping`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final
+
+import attrs
+
+from archive_core.entities import FULL_ADMIN, UserKind
+
+__all__ = [
+    "DFNS_DELETE_PRESET",
+    "DFNS_PRESET",
+    "PRESETS",
+    "Decision",
+    "Operation",
+    "PermissionMatrix",
+    "Requirement",
+    "authorize",
+    "denial_message",
+    "render_matrix_markdown",
+]
+
+
+class Operation:
+    """Operation names the matrix knows."""
+
+    ARCHIVE_USER: Final = "ArchiveUser"
+    DEACTIVATE_USER: Final = "DeactivateUser"
+    ACTIVATE_USER: Final = "ActivateUser"
+    GET_USER: Final = "GetUser"
+
+
+@attrs.frozen
+class Requirement:
+    """A permission an operation needs: always, or when the target is of one kind."""
+
+    permission: str
+    when_target_kind: UserKind | None = None
+
+    def applies_to(self, target_kind: UserKind | None) -> bool:
+        """Whether this requirement holds for a target of that kind (None: target unknown yet)."""
+        return self.when_target_kind is None or self.when_target_kind is target_kind
+
+    @property
+    def condition(self) -> str:
+        """The condition in words, as the API documentation prints it."""
+        if self.when_target_kind is None:
+            return "Always Required"
+        return f"When target user's kind is `{self.when_target_kind.value}`"
+
+
+@attrs.frozen
+class Decision:
+    """What an operation required, what of it the caller was granted, and what is missing."""
+
+    operation: str
+    required: tuple[str, ...]
+    granted: tuple[str, ...]
+    missing: tuple[str, ...]
+    via_full_admin: bool
+
+    @property
+    def allowed(self) -> bool:
+        """True when nothing is missing."""
+        return not self.missing
+
+    @property
+    def matched(self) -> tuple[str, ...]:
+        """What satisfied the requirements (the full admin permission, or the permissions)."""
+        return (FULL_ADMIN,) if self.via_full_admin else self.granted
+
+
+def _table(
+    operations: Mapping[str, Sequence[Requirement]],
+) -> dict[tuple[str, UserKind | None], tuple[str, ...]]:
+    table: dict[tuple[str, UserKind | None], tuple[str, ...]] = {}
+    for operation, requirements in operations.items():
+        for kind in (None, *UserKind):
+            table[operation, kind] = tuple(r.permission for r in requirements if r.applies_to(kind))
+    return table
+
+
+@attrs.frozen
+class PermissionMatrix:
+    """Operation → ordered requirements. The order is the order of denial messages."""
+
+    name: str
+    operations: Mapping[str, tuple[Requirement, ...]]
+    _required: dict[tuple[str, UserKind | None], tuple[str, ...]] = attrs.field(
+        init=False, repr=False, eq=False
+    )
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_required", _table(self.operations))
+
+    def required(self, operation: str, target_kind: UserKind | None) -> tuple[str, ...]:
+        """What the operation needs on a target of that kind (None: the unconditional part)."""
+        try:
+            return self._required[operation, target_kind]
+        except KeyError:
+            raise KeyError(f"operation {operation!r} is not in matrix {self.name!r}") from None
+
+    @classmethod
+    def from_mapping(
+        cls, name: str, data: Mapping[str, Iterable[Mapping[str, Any]]]
+    ) -> PermissionMatrix:
+        """Build a matrix from plain data:
+        `{"ArchiveUser": [{"permission": "Auth:Users:Delete"},
+                          {"permission": "Auth:Types:EndUser", "whenTargetKind": "EndUser"}]}`."""
+        operations: dict[str, tuple[Requirement, ...]] = {}
+        for operation, requirements in data.items():
+            operations[operation] = tuple(
+                Requirement(
+                    permission=str(item["permission"]),
+                    when_target_kind=(
+                        None
+                        if item.get("whenTargetKind") is None
+                        else UserKind(item["whenTargetKind"])
+                    ),
+                )
+                for item in requirements
+            )
+        return cls(name=name, operations=operations)
+
+
+def _user_management(update: str) -> tuple[Requirement, ...]:
+    return (
+        Requirement(update),
+        Requirement("Auth:Types:Employee", UserKind.CUSTOMER_EMPLOYEE),
+        Requirement("Auth:Types:EndUser", UserKind.END_USER),
+    )
+
+
+#: The matrix of the API page this library implements (SPEC §1.1).
+DFNS_PRESET: Final = PermissionMatrix(
+    name="dfns",
+    operations={
+        Operation.ARCHIVE_USER: _user_management("Auth:Users:Update"),
+        Operation.DEACTIVATE_USER: _user_management("Auth:Users:Update"),
+        Operation.ACTIVATE_USER: _user_management("Auth:Users:Update"),
+        Operation.GET_USER: (Requirement("Auth:Users:Read"),),
+    },
+)
+
+#: A later API version: archiving needs `Auth:Users:Delete` instead of `Auth:Users:Update`.
+DFNS_DELETE_PRESET: Final = PermissionMatrix(
+    name="dfns-delete",
+    operations={
+        **DFNS_PRESET.operations,
+        Operation.ARCHIVE_USER: _user_management("Auth:Users:Delete"),
+    },
+)
+
+PRESETS: Final = {m.name: m for m in (DFNS_PRESET, DFNS_DELETE_PRESET)}
+
+
+def authorize(
+    matrix: PermissionMatrix,
+    operation: str,
+    *,
+    granted: frozenset[str],
+    full_admin: bool,
+    target_kind: UserKind | None,
+) -> Decision:
+    """Decide an operation for a caller holding `granted` (pure; no exception on denial).
+
+    With `target_kind=None` only the unconditional requirements are decided: the
+    archive flow checks those before it looks the target up (SPEC §4 order).
+    """
+    required = matrix.required(operation, target_kind)
+    if full_admin:
+        return Decision(operation, required, required, (), True)
+    missing = tuple(p for p in required if p not in granted)
+    if missing:
+        held = tuple(p for p in required if p in granted)
+        return Decision(operation, required, held, missing, False)
+    return Decision(operation, required, required, (), False)
+
+
+def denial_message(caller_kind: UserKind, caller_id: str, missing: Sequence[str]) -> str:
+    """The exact denial of SPEC §1.1."""
+    return (
+        f"{caller_kind.value} {caller_id} is not authorized to perform operation "
+        f"({', '.join(missing)})"
+    )
+
+
+def render_matrix_markdown(matrices: Sequence[PermissionMatrix]) -> str:
+    """docs/permissions.md, generated from the matrices (a test keeps the file fresh)."""
+    lines = [
+        "# Permissions",
+        "",
+        "Generated from `archive_core/permissions.py` by `archive-core permissions-doc`;",
+        "a test fails when this file is stale. A caller's granted operations are the",
+        "union of the operations of its non-archived assigned permissions;",
+        f"`{FULL_ADMIN}` grants every operation. A denial lists the missing",
+        "permissions in the order of the table.",
+    ]
+    for matrix in matrices:
+        lines += ["", f"## Preset `{matrix.name}`"]
+        for operation, requirements in matrix.operations.items():
+            lines += [
+                "",
+                f"### {operation}",
+                "",
+                "| Permission | Required when |",
+                "| --- | --- |",
+            ]
+            lines += [f"| `{r.permission}` | {r.condition} |" for r in requirements]
+    return "\n".join(lines) + "\n"

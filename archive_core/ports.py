@@ -1,0 +1,383 @@
+"""Ports: everything the core needs from the world, as `typing.Protocol`s.
+
+Storage is reached through a unit of work that commits all or nothing; challenges
+and nonces have their own stores so that a multi-instance deployment can keep them
+in a shared replay store (Redis) while user action tokens, users and the audit log
+stay in the transactional one. Time, randomness and cryptography are ports too:
+the core never reads a clock, the environment or a random source itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Protocol, Self
+
+import attrs
+
+if TYPE_CHECKING:
+    from archive_core.audit import AuditRecord
+    from archive_core.entities import (
+        Application,
+        AssignedPermission,
+        Assignment,
+        Challenge,
+        Credential,
+        CredentialKind,
+        Permission,
+        TokenKind,
+        User,
+        UserActionGrant,
+        UserActionRecord,
+    )
+    from archive_core.ids import AppId, CredentialUuid, OrgId, PermissionId, UserId
+
+__all__ = [
+    "ApplicationRepository",
+    "AuditLog",
+    "AuthenticatorData",
+    "AuthenticatorDataParser",
+    "BearerClaims",
+    "BearerTokenVerifier",
+    "ChallengeStore",
+    "Clock",
+    "ConsumeOutcome",
+    "ConsumeStatus",
+    "CredentialRepository",
+    "PermissionRepository",
+    "Randomness",
+    "ReplayGuard",
+    "SignatureVerifier",
+    "SigningKey",
+    "SigningKeyStore",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserActionStore",
+    "UserActionTokenCodec",
+    "UserRepository",
+]
+
+
+# --------------------------------------------------------------------------- time, chance
+
+
+class Clock(Protocol):
+    """The only source of time the core knows."""
+
+    def now(self) -> datetime:
+        """The current time as a timezone-aware UTC datetime."""
+        ...
+
+
+class Randomness(Protocol):
+    """The only source of unpredictability the core knows (ids, challenges, token ids)."""
+
+    def token_bytes(self, n: int) -> bytes:
+        """`n` bytes from a cryptographically secure source."""
+        ...
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class UserRepository(Protocol):
+    """Users of every org."""
+
+    def get(self, user_id: UserId) -> User | None:
+        """The user with this id, archived or not, or None."""
+        ...
+
+    def add(self, user: User) -> None:
+        """Store a new user (its id must be new)."""
+        ...
+
+    def update(self, user: User, *, expected_version: int) -> None:
+        """Replace the stored user; raise ConcurrencyConflict unless it is at `expected_version`."""
+        ...
+
+    def has_other_active_holder(
+        self,
+        org_id: OrgId,
+        *,
+        operations: frozenset[str],
+        exclude: UserId,
+        include_service_accounts: bool,
+    ) -> bool:
+        """Whether an active user of the org other than `exclude` holds every one of
+        `operations` (or the full admin permission) through non-archived permissions."""
+        ...
+
+
+class CredentialRepository(Protocol):
+    """Credentials of every user."""
+
+    def get_by_cred_id(self, cred_id: str) -> Credential | None:
+        """The credential clients name by `credId`, or None."""
+        ...
+
+    def list_for_user(self, user_id: UserId) -> list[Credential]:
+        """Every credential of the user, in registration order."""
+        ...
+
+    def add(self, credential: Credential) -> None:
+        """Store a new credential (uuid and cred_id must be new)."""
+        ...
+
+    def update_sign_count(
+        self, uuid: CredentialUuid, *, new_count: int, expected_count: int
+    ) -> None:
+        """Set the signature counter; raise ConcurrencyConflict unless it is `expected_count`."""
+        ...
+
+
+class ApplicationRepository(Protocol):
+    """Applications of every org."""
+
+    def get(self, app_id: AppId) -> Application | None:
+        """The application with this id, or None."""
+        ...
+
+    def add(self, application: Application) -> None:
+        """Store a new application."""
+        ...
+
+
+class PermissionRepository(Protocol):
+    """Permissions and their assignments."""
+
+    def add_permission(self, permission: Permission) -> None:
+        """Store a new permission."""
+        ...
+
+    def get_permission(self, permission_id: PermissionId) -> Permission | None:
+        """The permission with this id, or None."""
+        ...
+
+    def assign(self, assignment: Assignment) -> None:
+        """Store a new assignment of a permission to an identity."""
+        ...
+
+    def assignments_of(self, user_id: UserId) -> list[AssignedPermission]:
+        """Every assignment to the user with its permission (archived permissions included)."""
+        ...
+
+
+class ConsumeStatus(enum.Enum):
+    """What consuming a user action token found."""
+
+    CONSUMED = "consumed"
+    ALREADY_USED = "already_used"
+    UNKNOWN = "unknown"
+
+
+@attrs.frozen
+class ConsumeOutcome:
+    """The result of `UserActionStore.consume`: the record when it was consumed now."""
+
+    status: ConsumeStatus
+    record: UserActionRecord | None = None
+
+
+class UserActionStore(Protocol):
+    """Issued user action grants; consuming one is the single-use check (transactional)."""
+
+    def add(self, record: UserActionRecord) -> None:
+        """Store a newly issued grant with its evidence."""
+        ...
+
+    def consume(self, token_id: str, *, at: datetime) -> ConsumeOutcome:
+        """Mark the grant used at `at` if it is unused; exactly one caller ever sees CONSUMED."""
+        ...
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget grants whose expiry is before `now` (used or not); return how many."""
+        ...
+
+
+class AuditLog(Protocol):
+    """Append-only, per-org hash-chained decision records."""
+
+    def head(self, org_id: OrgId) -> AuditRecord | None:
+        """The org's latest record, or None."""
+        ...
+
+    def append(self, record: AuditRecord) -> None:
+        """Append a record; raise ConcurrencyConflict when its sequence number is taken."""
+        ...
+
+    def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
+        """Records of one org (or all), ordered by org then sequence."""
+        ...
+
+
+class UnitOfWork(Protocol):
+    """One atomic transaction over the repositories: commits all or nothing.
+
+    Leaving the `with` block without `commit()` rolls everything back.
+    """
+
+    users: UserRepository
+    credentials: CredentialRepository
+    applications: ApplicationRepository
+    permissions: PermissionRepository
+    user_actions: UserActionStore
+    audit: AuditLog
+
+    def __enter__(self) -> Self:
+        """Begin the transaction."""
+        ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """End the transaction, rolling back whatever was not committed."""
+        ...
+
+    def commit(self) -> None:
+        """Make every change of this unit visible at once."""
+        ...
+
+    def rollback(self) -> None:
+        """Discard every change of this unit."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Starts units of work."""
+
+    def __call__(self) -> UnitOfWork:
+        """A new, not yet entered, unit of work."""
+        ...
+
+
+# --------------------------------------------------------------------------- replay stores
+
+
+class ChallengeStore(Protocol):
+    """Open signing sessions; each can be taken once."""
+
+    def put(self, challenge: Challenge) -> None:
+        """Store an open challenge until its expiry."""
+        ...
+
+    def take(self, key: str, *, user_id: UserId, now: datetime) -> Challenge | None:
+        """Atomically remove and return the challenge if it exists, belongs to `user_id`
+        and has not expired at `now`; a foreign caller neither sees nor burns it."""
+        ...
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget expired challenges; return how many."""
+        ...
+
+
+class ReplayGuard(Protocol):
+    """Single-use keys (request nonces) remembered until they could no longer pass."""
+
+    def first_use(self, key: str, *, expires_at: datetime, now: datetime) -> bool:
+        """Record `key` until `expires_at`; True only for the first use while remembered."""
+        ...
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget keys whose expiry has passed; return how many."""
+        ...
+
+
+# --------------------------------------------------------------------------- crypto
+
+
+@attrs.frozen
+class AuthenticatorData:
+    """The parsed WebAuthn authenticatorData of an assertion."""
+
+    rp_id_hash: bytes
+    user_present: bool
+    user_verified: bool
+    backup_eligible: bool
+    backup_state: bool
+    sign_count: int
+
+
+class AuthenticatorDataParser(Protocol):
+    """Parses WebAuthn authenticatorData (and checks its length and extensions)."""
+
+    def parse(self, raw: bytes) -> AuthenticatorData:
+        """The parsed data; raise ArchiveCoreError(ASSERTION_INVALID) when malformed."""
+        ...
+
+
+class SignatureVerifier(Protocol):
+    """Verifies signatures of one credential kind."""
+
+    def verify(self, credential: Credential, *, message: bytes, signature: bytes) -> None:
+        """Return if the signature verifies; else raise ArchiveCoreError(ASSERTION_INVALID)."""
+        ...
+
+    def validate_public_key(self, kind: CredentialKind, algorithm: str, public_key: str) -> None:
+        """Refuse unacceptable key material (ArchiveCoreError(CREDENTIAL_REJECTED))."""
+        ...
+
+
+@attrs.frozen
+class BearerClaims:
+    """What a verified bearer token says about its holder."""
+
+    token_id: str
+    user_id: UserId
+    org_id: OrgId
+    token_kind: TokenKind
+    issued_at: datetime
+    expires_at: datetime
+
+
+class BearerTokenVerifier(Protocol):
+    """Verifies bearer tokens (signature, algorithm, issuer, audience, lifetime)."""
+
+    def verify(self, token: str, *, now: datetime) -> BearerClaims:
+        """The token's claims; raise ArchiveCoreError(NOT_AUTHORIZED) for any defect."""
+        ...
+
+
+class UserActionTokenCodec(Protocol):
+    """Encodes grants as compact signed tokens and decodes them back."""
+
+    def issue(self, grant: UserActionGrant) -> str:
+        """A signed token carrying the grant."""
+        ...
+
+    def decode(self, token: str) -> UserActionGrant:
+        """The grant a genuine token carries; raise ArchiveCoreError(USER_ACTION_INVALID).
+        Expiry and binding are checked by the core against the request and the clock."""
+        ...
+
+
+@attrs.frozen
+class SigningKey:
+    """A server signing key (for bearer or user action tokens), as a key store keeps it."""
+
+    kid: str
+    purpose: str
+    algorithm: str
+    private_key: str
+    created_at: datetime
+    retired_at: datetime | None = None
+
+
+class SigningKeyStore(Protocol):
+    """Server signing keys shared by every process of a deployment (a secret store)."""
+
+    def keys(self, purpose: str) -> Sequence[SigningKey]:
+        """Every key of this purpose, oldest first, retired ones included."""
+        ...
+
+    def add(self, key: SigningKey) -> bool:
+        """Store a new key; False if a key of this kid already exists."""
+        ...
+
+    def retire(self, kid: str, *, at: datetime) -> None:
+        """Mark a key retired: it no longer verifies from `at` on."""
+        ...

@@ -1,0 +1,123 @@
+"""`POST /auth/action`: verify the signed challenge and issue a one-time user action token."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+import attrs
+
+from archive_core.access import Gate
+from archive_core.config import Policy
+from archive_core.encoding import MalformedInput, b64url_encode, parse_json_object
+from archive_core.entities import CredentialKind, UserActionGrant, UserActionRecord
+from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.ports import (
+    AuthenticatorDataParser,
+    ChallengeStore,
+    Randomness,
+    SignatureVerifier,
+    UnitOfWorkFactory,
+    UserActionTokenCodec,
+)
+from archive_core.requests import Request
+from archive_core.use_cases.init_user_action import challenge_key
+from archive_core.user_action import VerifiedAssertion, parse_factor, verify_assertion
+
+__all__ = ["CompleteUserAction"]
+
+MAX_COMPLETE_BODY: Final = 64 * 1024
+MAX_CHALLENGE_IDENTIFIER: Final = 512
+
+
+@attrs.frozen(kw_only=True)
+class CompleteUserAction:
+    """Checks a signed challenge (SPEC §3 step 3) and answers `{"userAction": token}`."""
+
+    gate: Gate
+    uow_factory: UnitOfWorkFactory
+    challenges: ChallengeStore
+    randomness: Randomness
+    token_codec: UserActionTokenCodec
+    verifiers: Mapping[CredentialKind, SignatureVerifier]
+    authenticator_parser: AuthenticatorDataParser
+    policy: Policy
+
+    def __call__(self, request: Request) -> dict[str, str]:
+        """Answer `POST /auth/action`."""
+        now = self.gate.clock.now()
+        facts = self.gate.check_headers(request.headers, now=now)
+        claims = self.gate.verify_bearer(request.headers, now=now)
+        with self.uow_factory() as uow:
+            principal = self.gate.authenticate(uow, claims, signing=True)
+            self.gate.enforce_caller_headers(uow, facts, principal, now=now)
+            try:
+                body = parse_json_object(request.body, max_bytes=MAX_COMPLETE_BODY)
+            except MalformedInput as exc:
+                raise ArchiveCoreError(Catalogue.JSON_MALFORMED, reason=exc.reason) from exc
+
+            # The challenge: genuine, unexpired, the caller's, unused. Taking it burns it,
+            # so a failed verification below cannot be retried with the same challenge.
+            identifier = body.get("challengeIdentifier")
+            if (
+                not isinstance(identifier, str)
+                or not 0 < len(identifier) <= MAX_CHALLENGE_IDENTIFIER
+            ):
+                raise ArchiveCoreError(Catalogue.CHALLENGE_INVALID, reason="identifier_malformed")
+            factors = [parse_factor(body.get("firstFactor"), "firstFactor")]
+            if body.get("secondFactor") is not None:
+                factors.append(parse_factor(body["secondFactor"], "secondFactor"))
+                if factors[1].cred_id == factors[0].cred_id:
+                    raise ArchiveCoreError(
+                        Catalogue.BODY_INVALID,
+                        message=(
+                            "The request body is invalid: secondFactor must use another credential."
+                        ),
+                        reason="second_factor_same_credential",
+                    )
+            challenge = self.challenges.take(
+                challenge_key(identifier), user_id=principal.user.id, now=now
+            )
+            if challenge is None:
+                raise ArchiveCoreError(Catalogue.CHALLENGE_INVALID, reason="challenge_unknown")
+
+            verified: list[VerifiedAssertion] = [
+                verify_assertion(
+                    assertion=factor,
+                    credential=uow.credentials.get_by_cred_id(factor.cred_id),
+                    caller=principal.user,
+                    challenge=challenge,
+                    policy=self.policy,
+                    verifiers=self.verifiers,
+                    authenticator_parser=self.authenticator_parser,
+                )
+                for factor in factors
+            ]
+
+            # Every check passed: only now are counters stored and the grant recorded.
+            for item in verified:
+                if (
+                    item.new_sign_count is not None
+                    and item.new_sign_count != item.credential.sign_count
+                ):
+                    uow.credentials.update_sign_count(
+                        item.credential.uuid,
+                        new_count=item.new_sign_count,
+                        expected_count=item.credential.sign_count,
+                    )
+            grant = UserActionGrant(
+                token_id="ua-" + b64url_encode(self.randomness.token_bytes(18)),
+                user_id=principal.user.id,
+                org_id=principal.user.org_id,
+                credential_uuid=verified[0].credential.uuid,
+                method=challenge.action.method,
+                path=challenge.action.path,
+                payload_sha256=challenge.action.payload_sha256,
+                issued_at=now,
+                expires_at=now + self.policy.user_action_ttl,
+            )
+            uow.user_actions.add(
+                UserActionRecord(grant=grant, evidence=tuple(v.evidence for v in verified))
+            )
+            uow.commit()
+        return {"userAction": self.token_codec.issue(grant)}

@@ -1,0 +1,150 @@
+"""`POST /auth/action/init`: open a signing session for one exact request (SPEC §3 step 1)."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Final
+
+import attrs
+
+from archive_core.access import Gate
+from archive_core.config import Policy
+from archive_core.encoding import MalformedInput, b64url_encode, parse_json_object
+from archive_core.entities import Challenge, Credential, CredentialKind, RequestedAction
+from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.ports import ChallengeStore, Randomness, UnitOfWorkFactory
+from archive_core.requests import Request
+
+__all__ = ["InitUserAction", "challenge_key"]
+
+MAX_INIT_BODY: Final = 1 << 20
+MAX_ACTION_PATH: Final = 2048
+METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET"})
+SERVER_KINDS: Final = frozenset({"Api", "Staff"})
+_FACTOR: Final = {
+    CredentialKind.FIDO2: "either",
+    CredentialKind.KEY: "first",
+    CredentialKind.PASSWORD_PROTECTED_KEY: "either",
+    CredentialKind.RECOVERY_KEY: "first",
+}
+
+
+def challenge_key(identifier: str) -> str:
+    """Challenges are stored under a digest of their identifier, never the identifier."""
+    return hashlib.sha256(identifier.encode("utf-8")).hexdigest()
+
+
+def _invalid(field: str, expectation: str) -> ArchiveCoreError:
+    return ArchiveCoreError(
+        Catalogue.BODY_INVALID,
+        message=f"The request body is invalid: {field} {expectation}.",
+        reason="body_field",
+    )
+
+
+def parse_init_body(body: bytes) -> RequestedAction:
+    """The requested action, from a strict reading of the init body (400 on defects)."""
+    try:
+        document = parse_json_object(body, max_bytes=MAX_INIT_BODY)
+    except MalformedInput as exc:
+        raise ArchiveCoreError(Catalogue.JSON_MALFORMED, reason=exc.reason) from exc
+    payload = document.get("userActionPayload")
+    if not isinstance(payload, str):
+        raise _invalid("userActionPayload", "must be a string (the exact request body)")
+    method = document.get("userActionHttpMethod")
+    if method not in METHODS:
+        raise _invalid("userActionHttpMethod", "must be one of POST, PUT, DELETE, GET")
+    path = document.get("userActionHttpPath")
+    if (
+        not isinstance(path, str)
+        or not path.startswith("/")
+        or len(path) > MAX_ACTION_PATH
+        or not path.isascii()
+        or not path.isprintable()
+        or " " in path
+    ):
+        raise _invalid("userActionHttpPath", "must be an absolute request path")
+    server_kind = document.get("userActionServerKind", "Api")
+    if server_kind not in SERVER_KINDS:
+        raise _invalid("userActionServerKind", "must be Api or Staff")
+    try:
+        payload_bytes = payload.encode("utf-8")
+    except UnicodeEncodeError as exc:  # pragma: no cover - parse_json refuses lone surrogates
+        raise _invalid("userActionPayload", "must be valid UTF-8") from exc
+    return RequestedAction(
+        method=str(method),
+        path=path,
+        payload_sha256=hashlib.sha256(payload_bytes).hexdigest(),
+        server_kind=str(server_kind),
+    )
+
+
+def _allow_credentials(credentials: list[Credential]) -> dict[str, list[dict[str, Any]]]:
+    key: list[dict[str, Any]] = []
+    password_protected: list[dict[str, Any]] = []
+    webauthn: list[dict[str, Any]] = []
+    for credential in credentials:
+        entry: dict[str, Any] = {"type": "public-key", "id": credential.cred_id}
+        if credential.kind is CredentialKind.FIDO2:
+            webauthn.append({**entry, "transports": []})
+        elif credential.kind is CredentialKind.PASSWORD_PROTECTED_KEY:
+            password_protected.append(
+                {**entry, "encryptedPrivateKey": credential.encrypted_private_key or ""}
+            )
+        else:
+            key.append(entry)
+    return {"key": key, "passwordProtectedKey": password_protected, "webauthn": webauthn}
+
+
+@attrs.frozen(kw_only=True)
+class InitUserAction:
+    """Opens a challenge bound to the caller and the exact request it will authorize."""
+
+    gate: Gate
+    uow_factory: UnitOfWorkFactory
+    challenges: ChallengeStore
+    randomness: Randomness
+    policy: Policy
+
+    def __call__(self, request: Request) -> dict[str, Any]:
+        """Answer `POST /auth/action/init` (SPEC §3 step 1)."""
+        now = self.gate.clock.now()
+        facts = self.gate.check_headers(request.headers, now=now)
+        claims = self.gate.verify_bearer(request.headers, now=now)
+        with self.uow_factory() as uow:
+            principal = self.gate.authenticate(uow, claims, signing=True)
+            self.gate.enforce_caller_headers(uow, facts, principal, now=now)
+            action = parse_init_body(request.body)
+            credentials = [
+                c for c in uow.credentials.list_for_user(principal.user.id) if c.is_active
+            ]
+        if not credentials:
+            raise ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="no_active_credential")
+
+        challenge = b64url_encode(self.randomness.token_bytes(32))
+        identifier = b64url_encode(self.randomness.token_bytes(32))
+        self.challenges.put(
+            Challenge(
+                key=challenge_key(identifier),
+                user_id=principal.user.id,
+                org_id=principal.user.org_id,
+                challenge=challenge,
+                action=action,
+                allowed_cred_ids=tuple(c.cred_id for c in credentials),
+                issued_at=now,
+                expires_at=now + self.policy.challenge_ttl,
+            )
+        )
+        kinds = [k for k in CredentialKind if any(c.kind is k for c in credentials)]
+        return {
+            "challenge": challenge,
+            "challengeIdentifier": identifier,
+            "supportedCredentialKinds": [
+                {"kind": k.value, "factor": _FACTOR[k], "requiresSecondFactor": False}
+                for k in kinds
+            ],
+            "allowCredentials": _allow_credentials(credentials),
+            "userVerification": self.policy.user_verification,
+            "rp": {"id": self.policy.rp_id, "name": self.policy.rp_name},
+            "externalAuthenticationUrl": "",
+        }

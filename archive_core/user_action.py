@@ -1,0 +1,330 @@
+"""User action signing (SPEC §3, §6): parsing an assertion and verifying it, step by step.
+
+Verification steps (numbers match docs/security.md):
+
+ 1. the credential is the caller's, active, of the stated kind, offered by the challenge
+ 2. clientData is canonical base64url of strict JSON, bounded in size
+ 3. clientData `type` is `key.get` (Key kinds) or `webauthn.get` (Fido2)
+ 4. clientData `challenge` equals the issued challenge (constant time)
+ 5. `origin` is on the allow-list: always for Fido2, for Key kinds when one is configured
+ 6. `crossOrigin`, when present, is a JSON boolean; true only where allowed
+ 7. `topOrigin`, when present, only with an allowed cross-origin and on its allow-list
+ 8. Fido2: authenticatorData parses; rpIdHash is SHA-256 of the rp id
+ 9. Fido2: user present; user verified when required; backup state only if eligible
+10. Fido2: `userHandle`, when present, is the caller's handle
+11. the signature verifies with the credential's key (over clientData for Key kinds,
+    over authenticatorData || SHA-256(clientData) for Fido2)
+12. Fido2: the signature counter grows when either counter is non-zero
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from typing import Any, Final
+
+import attrs
+
+from archive_core.config import Policy
+from archive_core.encoding import MalformedInput, b64url_decode, parse_json_object
+from archive_core.entities import (
+    Challenge,
+    Credential,
+    CredentialKind,
+    SignedEvidence,
+    User,
+)
+from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.ids import OrgId, UserId
+from archive_core.ports import AuthenticatorDataParser, SignatureVerifier
+
+__all__ = [
+    "Assertion",
+    "VerifiedAssertion",
+    "parse_factor",
+    "reverify_evidence",
+    "user_handle",
+    "verify_assertion",
+]
+
+MAX_CLIENT_DATA: Final = 4096
+MAX_SIGNATURE: Final = 1024
+MAX_AUTHENTICATOR_DATA: Final = 1024
+MAX_CRED_ID: Final = 1024
+_KEY_CLIENT_DATA_TYPE: Final = "key.get"
+_WEBAUTHN_CLIENT_DATA_TYPE: Final = "webauthn.get"
+
+
+def _body_error(field: str) -> ArchiveCoreError:
+    return ArchiveCoreError(
+        Catalogue.BODY_INVALID,
+        message=f"The request body is invalid: {field} is missing or malformed.",
+        reason="body_field",
+    )
+
+
+def _fail(reason: str) -> ArchiveCoreError:
+    return ArchiveCoreError(Catalogue.ASSERTION_INVALID, reason=reason)
+
+
+@attrs.frozen
+class Assertion:
+    """One factor of `POST /auth/action`, decoded but not yet verified."""
+
+    kind: CredentialKind
+    cred_id: str
+    client_data_b64: str
+    client_data: bytes
+    signature_b64: str
+    signature: bytes
+    authenticator_data_b64: str | None = None
+    authenticator_data: bytes | None = None
+    user_handle: bytes | None = None
+    algorithm: str | None = None
+
+
+def _optional_string(
+    data: Mapping[str, Any], name: str, where: str, *, max_length: int
+) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value or len(value) > max_length:
+        raise _body_error(f"{where}.{name}")
+    return value
+
+
+def _string(data: Mapping[str, Any], name: str, where: str, *, max_length: int) -> str:
+    value = _optional_string(data, name, where, max_length=max_length)
+    if value is None:
+        raise _body_error(f"{where}.{name}")
+    return value
+
+
+def _optional_b64(
+    data: Mapping[str, Any], name: str, where: str, *, max_bytes: int
+) -> tuple[str, bytes] | None:
+    # base64url spends 4 characters on 3 bytes.
+    text = _optional_string(data, name, where, max_length=(max_bytes * 4 + 2) // 3)
+    if text is None:
+        return None
+    try:
+        return text, b64url_decode(text)
+    except MalformedInput as exc:
+        raise _body_error(f"{where}.{name}") from exc
+
+
+def _b64(data: Mapping[str, Any], name: str, where: str, *, max_bytes: int) -> tuple[str, bytes]:
+    value = _optional_b64(data, name, where, max_bytes=max_bytes)
+    if value is None:
+        raise _body_error(f"{where}.{name}")
+    return value
+
+
+def parse_factor(value: Any, where: str) -> Assertion:
+    """Parse `firstFactor` / `secondFactor`: `{kind, credentialAssertion}` (400 on defects)."""
+    if not isinstance(value, dict):
+        raise _body_error(where)
+    try:
+        kind = CredentialKind(value.get("kind"))
+    except ValueError as exc:
+        raise _body_error(f"{where}.kind") from exc
+    assertion = value.get("credentialAssertion")
+    inner = f"{where}.credentialAssertion"
+    if not isinstance(assertion, dict):
+        raise _body_error(inner)
+    cred_id = _string(assertion, "credId", inner, max_length=MAX_CRED_ID)
+    client_data = _b64(assertion, "clientData", inner, max_bytes=MAX_CLIENT_DATA)
+    signature = _b64(assertion, "signature", inner, max_bytes=MAX_SIGNATURE)
+    algorithm = _optional_string(assertion, "algorithm", inner, max_length=64)
+    authenticator = None
+    handle = None
+    if kind is CredentialKind.FIDO2:
+        authenticator = _b64(
+            assertion, "authenticatorData", inner, max_bytes=MAX_AUTHENTICATOR_DATA
+        )
+        handle_field = _optional_b64(assertion, "userHandle", inner, max_bytes=256)
+        handle = None if handle_field is None else handle_field[1]
+    return Assertion(
+        kind=kind,
+        cred_id=cred_id,
+        client_data_b64=client_data[0],
+        client_data=client_data[1],
+        signature_b64=signature[0],
+        signature=signature[1],
+        authenticator_data_b64=None if authenticator is None else authenticator[0],
+        authenticator_data=None if authenticator is None else authenticator[1],
+        user_handle=handle,
+        algorithm=algorithm,
+    )
+
+
+def user_handle(user: User) -> bytes:
+    """The WebAuthn user handle of a user: its id in UTF-8."""
+    return user.id.encode("utf-8")
+
+
+@attrs.frozen
+class VerifiedAssertion:
+    """A verified factor: the evidence to keep, and the Fido2 counter to store (if any)."""
+
+    credential: Credential
+    evidence: SignedEvidence
+    new_sign_count: int | None
+
+
+def _equal(a: str | bytes, b: str | bytes) -> bool:
+    left = a.encode("utf-8") if isinstance(a, str) else a
+    right = b.encode("utf-8") if isinstance(b, str) else b
+    return hmac.compare_digest(left, right)
+
+
+def verify_assertion(
+    *,
+    assertion: Assertion,
+    credential: Credential | None,
+    caller: User,
+    challenge: Challenge,
+    policy: Policy,
+    verifiers: Mapping[CredentialKind, SignatureVerifier],
+    authenticator_parser: AuthenticatorDataParser,
+) -> VerifiedAssertion:
+    """Verify one factor against the challenge it answers, in the numbered order above."""
+    # 1. the credential
+    if (
+        credential is None
+        or credential.user_id != caller.id
+        or not credential.is_active
+        or credential.kind is not assertion.kind
+        or credential.cred_id not in challenge.allowed_cred_ids
+    ):
+        raise ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="credential_not_usable")
+    fido2 = assertion.kind is CredentialKind.FIDO2
+
+    # 2. clientData
+    try:
+        client_data = parse_json_object(assertion.client_data, max_bytes=MAX_CLIENT_DATA)
+    except MalformedInput as exc:
+        raise _fail("client_data_malformed") from exc
+
+    # 3. type
+    expected_type = _WEBAUTHN_CLIENT_DATA_TYPE if fido2 else _KEY_CLIENT_DATA_TYPE
+    if client_data.get("type") != expected_type:
+        raise _fail("client_data_type")
+
+    # 4. challenge
+    sent_challenge = client_data.get("challenge")
+    if not isinstance(sent_challenge, str) or not _equal(sent_challenge, challenge.challenge):
+        raise _fail("challenge_mismatch")
+
+    # 5. origin
+    origin = client_data.get("origin")
+    allowed_origins = policy.webauthn_origins if fido2 else policy.key_origins
+    if fido2 or allowed_origins:
+        if not isinstance(origin, str) or origin not in allowed_origins:
+            raise _fail("origin_not_allowed")
+    elif origin is not None and not isinstance(origin, str):
+        raise _fail("origin_malformed")
+
+    # 6. crossOrigin
+    cross_origin = client_data.get("crossOrigin", False)
+    if not isinstance(cross_origin, bool):
+        raise _fail("cross_origin_not_boolean")
+    if cross_origin and not policy.allow_cross_origin:
+        raise _fail("cross_origin_not_allowed")
+
+    # 7. topOrigin
+    if "topOrigin" in client_data:
+        top_origin = client_data["topOrigin"]
+        if (
+            not cross_origin
+            or not isinstance(top_origin, str)
+            or top_origin not in policy.allowed_top_origins
+        ):
+            raise _fail("top_origin_not_allowed")
+
+    new_sign_count: int | None = None
+    if fido2:
+        # 8. authenticatorData (parse_factor requires it for Fido2), rpIdHash
+        authenticator_data = assertion.authenticator_data or b""
+        data = authenticator_parser.parse(authenticator_data)
+        expected_rp_hash = hashlib.sha256(policy.rp_id.encode("utf-8")).digest()
+        if not hmac.compare_digest(data.rp_id_hash, expected_rp_hash):
+            raise _fail("rp_id_hash_mismatch")
+        # 9. flags
+        if not data.user_present:
+            raise _fail("user_not_present")
+        if policy.user_verification == "required" and not data.user_verified:
+            raise _fail("user_not_verified")
+        if data.backup_state and not data.backup_eligible:
+            raise _fail("backup_state_without_eligibility")
+        # 10. userHandle
+        if assertion.user_handle is not None and not hmac.compare_digest(
+            assertion.user_handle, user_handle(caller)
+        ):
+            raise _fail("user_handle_mismatch")
+        message = authenticator_data + hashlib.sha256(assertion.client_data).digest()
+    else:
+        message = assertion.client_data
+
+    # 11. signature
+    verifier = verifiers.get(assertion.kind)
+    if verifier is None:
+        raise _fail("kind_not_supported")
+    verifier.verify(credential, message=message, signature=assertion.signature)
+
+    # 12. counter (a counter that goes back means a cloned authenticator)
+    if fido2:
+        if (data.sign_count or credential.sign_count) and data.sign_count <= credential.sign_count:
+            raise _fail("sign_count_rollback")
+        new_sign_count = data.sign_count
+
+    return VerifiedAssertion(
+        credential=credential,
+        evidence=SignedEvidence(
+            credential_uuid=credential.uuid,
+            credential_kind=credential.kind,
+            cred_id=credential.cred_id,
+            algorithm=credential.algorithm,
+            public_key=credential.public_key,
+            client_data=assertion.client_data_b64,
+            signature=assertion.signature_b64,
+            authenticator_data=assertion.authenticator_data_b64,
+        ),
+        new_sign_count=new_sign_count,
+    )
+
+
+def reverify_evidence(
+    evidence: SignedEvidence, verifiers: Mapping[CredentialKind, SignatureVerifier]
+) -> None:
+    """Verify a kept signature again, offline, from the evidence alone (audit `--verify`).
+
+    Raises ArchiveCoreError(ASSERTION_INVALID) when it no longer verifies.
+    """
+    try:
+        client_data = b64url_decode(evidence.client_data)
+        signature = b64url_decode(evidence.signature)
+        if evidence.credential_kind is CredentialKind.FIDO2:
+            if evidence.authenticator_data is None:
+                raise _fail("evidence_incomplete")
+            authenticator = b64url_decode(evidence.authenticator_data)
+            message = authenticator + hashlib.sha256(client_data).digest()
+        else:
+            message = client_data
+    except MalformedInput as exc:
+        raise _fail("evidence_malformed") from exc
+    verifier = verifiers.get(evidence.credential_kind)
+    if verifier is None:
+        raise _fail("kind_not_supported")
+    stand_in = Credential(
+        uuid=evidence.credential_uuid,
+        cred_id=evidence.cred_id,
+        user_id=UserId(""),
+        org_id=OrgId(""),
+        kind=evidence.credential_kind,
+        public_key=evidence.public_key,
+        algorithm=evidence.algorithm,
+    )
+    verifier.verify(stand_in, message=message, signature=signature)

@@ -1,0 +1,27 @@
+"""JSON shapes of the API's answers (SPEC §1.2, §3), built from domain values."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from archive_core.entities import AssignedPermission, User
+
+__all__ = ["user_to_wire"]
+
+
+def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[str, Any]:
+    """The user as SPEC §1.2 shows it: exactly these keys, camelCase."""
+    return {
+        "username": user.username,
+        "userId": user.id,
+        "kind": user.kind.value,
+        "credentialUuid": user.credential_uuid,
+        "orgId": user.org_id,
+        "permissions": [],
+        "scopes": [],
+        "isActive": user.is_active,
+        "isServiceAccount": user.is_service_account,
+        "isRegistered": user.is_registered,
+        "permissionAssignments": [a.to_wire() for a in assignments if not a.permission.is_archived],
+    }
