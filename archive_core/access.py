@@ -33,6 +33,7 @@ APP_ID_HEADER: Final = "x-dfns-appid"
 NONCE_HEADER: Final = "x-dfns-nonce"
 AUTHORIZATION_HEADER: Final = "authorization"
 MAX_BEARER_LENGTH: Final = 8192
+NONCE_MEMORY_MARGIN: Final = timedelta(seconds=1)
 MAX_NONCE_LENGTH: Final = 1024
 _NONCE_UUID_MIN: Final = 13
 _NONCE_UUID_MAX: Final = 128
@@ -202,9 +203,12 @@ class Gate:
             if app is None or not app.is_active or app.org_id != principal.user.org_id:
                 raise ArchiveCoreError(Catalogue.APP_ID_INVALID, reason="app_unknown")
         if facts.nonce is not None:
+            # Remembered a little past the last instant it could pass the window check,
+            # so that a store whose expiry is exclusive (or a coarser clock) never forgets
+            # it one tick too early.
             fresh = self.replay_guard.first_use(
                 facts.nonce.replay_key,
-                expires_at=facts.nonce.date + self.nonce_window,
+                expires_at=facts.nonce.date + self.nonce_window + NONCE_MEMORY_MARGIN,
                 now=now,
             )
             if not fresh:

@@ -218,12 +218,35 @@ class UnitOfWork(Protocol):
     Leaving the `with` block without `commit()` rolls everything back.
     """
 
-    users: UserRepository
-    credentials: CredentialRepository
-    applications: ApplicationRepository
-    permissions: PermissionRepository
-    user_actions: UserActionStore
-    audit: AuditLog
+    @property
+    def users(self) -> UserRepository:
+        """Users."""
+        ...
+
+    @property
+    def credentials(self) -> CredentialRepository:
+        """Credentials."""
+        ...
+
+    @property
+    def applications(self) -> ApplicationRepository:
+        """Applications."""
+        ...
+
+    @property
+    def permissions(self) -> PermissionRepository:
+        """Permissions and assignments."""
+        ...
+
+    @property
+    def user_actions(self) -> UserActionStore:
+        """Issued user action grants (single use)."""
+        ...
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit log."""
+        ...
 
     def __enter__(self) -> Self:
         """Begin the transaction."""
@@ -279,7 +302,7 @@ class ReplayGuard(Protocol):
     """Single-use keys (request nonces) remembered until they could no longer pass."""
 
     def first_use(self, key: str, *, expires_at: datetime, now: datetime) -> bool:
-        """Record `key` until `expires_at`; True only for the first use while remembered."""
+        """Record `key` through `expires_at`; True only for its first use while remembered."""
         ...
 
     def purge(self, *, now: datetime) -> int:

@@ -4,6 +4,7 @@ the crypto fakes, with helpers to create actors and run the signed flow."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from collections.abc import Iterable, Mapping
 from datetime import timedelta
@@ -73,7 +74,7 @@ class World:
     ) -> None:
         self.policy = policy or Policy()
         self.store = MemoryStore()
-        self.uow_factory: UnitOfWorkFactory = uow_factory or self.store
+        self.uow_factory: UnitOfWorkFactory = self.store if uow_factory is None else uow_factory
         self.challenges: ChallengeStore = challenges or MemoryChallengeStore()
         self.replay_guard: ReplayGuard = replay_guard or MemoryReplayGuard()
         self.clock = ManualClock()
@@ -95,9 +96,7 @@ class World:
             "uow_factory": self.uow_factory,
             "policy": self.policy,
         }
-        self.init = InitUserAction(
-            **common, challenges=self.challenges, randomness=self.randomness
-        )
+        self.init = InitUserAction(**common, challenges=self.challenges, randomness=self.randomness)
         self.complete = CompleteUserAction(
             **common,
             challenges=self.challenges,
@@ -144,9 +143,7 @@ class World:
         if ops:
             self.provisioning.grant(user, ops)
         if full_admin:
-            self.provisioning.assign(
-                self.provisioning.create_permission(org, FULL_ADMIN, ()), user
-            )
+            self.provisioning.assign(self.provisioning.create_permission(org, FULL_ADMIN, ()), user)
         credential = None
         if credential_kind is not None:
             credential = self.add_credential(user, credential_kind)
@@ -221,8 +218,6 @@ class World:
         assertion: dict[str, Any] = {"credId": cred.cred_id, "clientData": b64(raw)}
         if fido2:
             auth_data = make_authenticator_data(rp_id or self.policy.rp_id, flags, sign_count)
-            import hashlib
-
             message = auth_data + hashlib.sha256(raw).digest()
             assertion["authenticatorData"] = b64(auth_data)
         else:
@@ -239,9 +234,8 @@ class World:
         **sign: Any,
     ) -> str:
         """init → sign → complete: a user action token for the request."""
-        challenge = self.init(
-            Request("POST", "/auth/action/init", self.headers(actor), self.init_body(method, path, payload))
-        )
+        init_body = self.init_body(method, path, payload)
+        challenge = self.init(Request("POST", "/auth/action/init", self.headers(actor), init_body))
         body = {
             "challengeIdentifier": challenge["challengeIdentifier"],
             "firstFactor": self.sign_challenge(actor, challenge, **sign),
@@ -258,14 +252,13 @@ class World:
         *,
         token: str | None = None,
         body: bytes = b"",
-        **headers: str,
+        extra: Mapping[str, str] | None = None,
     ) -> Request:
         path = f"/auth/users/{target_id}"
         if token is None:
             token = self.user_action(actor, "DELETE", path, body.decode())
-        return Request(
-            "DELETE", path, self.headers(actor, **{"X-DFNS-USERACTION": token}, **headers), body
-        )
+        headers = self.headers(actor, **{"X-DFNS-USERACTION": token}, **(extra or {}))
+        return Request("DELETE", path, headers, body)
 
     def archive_user(self, actor: Actor, target_id: str, **kwargs: Any) -> dict[str, Any]:
         return self.archive(self.archive_request(actor, target_id, **kwargs), target_id)

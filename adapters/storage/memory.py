@@ -63,11 +63,9 @@ class MemoryStore:
         self.user_actions: dict[str, UserActionRecord] = {}
         self.audit: dict[OrgId, list[AuditRecord]] = {}
 
-    def unit_of_work(self) -> MemoryUnitOfWork:
-        """A new unit of work over this store (the `UnitOfWorkFactory`)."""
+    def __call__(self) -> MemoryUnitOfWork:
+        """A new unit of work over this store (a store is a `UnitOfWorkFactory`)."""
         return MemoryUnitOfWork(self)
-
-    __call__ = unit_of_work
 
 
 class _Journal:
@@ -393,7 +391,7 @@ class MemoryReplayGuard:
         """True for the first use of `key` while it is remembered."""
         with self._lock:
             known = self._items.get(key)
-            if known is not None and known > now:
+            if known is not None and known >= now:
                 return False
             self._items[key] = expires_at
             self._writes += 1

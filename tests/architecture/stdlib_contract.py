@@ -8,6 +8,7 @@ outside `sys.stdlib_module_names`, the package itself and `allowed_external`.
 from __future__ import annotations
 
 import sys
+from typing import cast
 
 from importlinter import Contract, ContractCheck, fields, output
 
@@ -23,7 +24,8 @@ class StdlibOnlyContract(Contract):
     def check(self, graph, verbose: bool) -> ContractCheck:  # type: ignore[no-untyped-def]
         package = str(self.package)
         allowed = set(sys.stdlib_module_names) | {package, "__future__"}
-        allowed |= {str(name) for name in (self.allowed_external or [])}  # type: ignore[attr-defined]
+        extra = cast("list[str]", self.allowed_external or [])
+        allowed |= set(extra)
         violations: list[tuple[str, str, int | None]] = []
         for module in sorted(graph.find_descendants(package) | {package}):
             for imported in sorted(graph.find_modules_directly_imported_by(module)):

@@ -1,0 +1,58 @@
+"""Regenerate the documentation pages that are generated from code (`python -m adapters.docs`).
+
+`docs/permissions.md` comes from the permission matrices, `docs/errors.md` from the
+error catalogue; tests fail when either file is stale.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from archive_core.errors import Catalogue
+from archive_core.permissions import PRESETS, render_matrix_markdown
+
+__all__ = ["render_errors_markdown", "render_permissions_markdown", "write_generated_docs"]
+
+
+def render_permissions_markdown() -> str:
+    """docs/permissions.md: every preset of the permission matrix."""
+    return render_matrix_markdown(list(PRESETS.values()))
+
+
+def render_errors_markdown() -> str:
+    """docs/errors.md: every status, message and machine code the library answers with."""
+    lines = [
+        "# Errors",
+        "",
+        "Generated from `archive_core/errors.py` by `python -m adapters.docs`; a test fails",
+        "when this file is stale. Every error body is",
+        '`{"error": {"message": "<message>", "code": "<code>"}}`, with an optional',
+        '`"reason"` naming the exact check that failed (machine-readable, never an echo of',
+        "input). The permission denial's message is built per request:",
+        "`<Kind> <id> is not authorized to perform operation (<permissions>)`.",
+        "",
+        "| Status | Code | Message |",
+        "| --- | --- | --- |",
+    ]
+    lines += [f"| {k.status} | `{k.code}` | `{k.message}` |" for k in Catalogue.all()]
+    return "\n".join(lines) + "\n"
+
+
+def write_generated_docs(root: Path) -> list[Path]:
+    """Write every generated page under `root/docs`; return the paths written."""
+    pages = {
+        "permissions.md": render_permissions_markdown(),
+        "errors.md": render_errors_markdown(),
+    }
+    written = []
+    for name, text in pages.items():
+        path = root / "docs" / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for written_path in write_generated_docs(Path(sys.argv[1] if len(sys.argv) > 1 else ".")):
+        sys.stdout.write(f"wrote {written_path}\n")
