@@ -14,6 +14,7 @@ import attrs
 
 from adapters.clocks import ManualClock
 from adapters.randomness import SeededRandomness
+from adapters.service import Service
 from adapters.storage.memory import MemoryChallengeStore, MemoryReplayGuard, MemoryStore
 from archive_core.access import Gate
 from archive_core.config import Policy
@@ -115,6 +116,15 @@ class World:
             challenges=self.challenges,
             replay_guard=self.replay_guard,
             clock=self.clock,
+        )
+
+    def service(self) -> Service:
+        """The use cases as a transport sees them."""
+        return Service(
+            init_user_action=self.init,
+            complete_user_action=self.complete,
+            archive_user=self.archive,
+            get_user=self.get_user,
         )
 
     # ------------------------------------------------------------------ provisioning
