@@ -21,7 +21,7 @@ from typing import Final
 import attrs
 
 from archive_core.encoding import MalformedInput, b64url_decode, parse_json_object
-from archive_core.entities import FULL_ADMIN, Principal, TokenKind
+from archive_core.entities import Principal, TokenKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import AppId, is_canonical_id
 from archive_core.ports import BearerClaims, BearerTokenVerifier, Clock, ReplayGuard, UnitOfWork
@@ -189,7 +189,7 @@ class Gate:
             token_kind=claims.token_kind,
             token_id=claims.token_id,
             operations=frozenset(operations),
-            full_admin=any(a.permission.name == FULL_ADMIN for a in assignments),
+            full_admin=any(a.permission.is_full_admin for a in assignments),
             assignments=assignments,
         )
 

@@ -49,11 +49,6 @@ class CredentialKind(enum.Enum):
     PASSWORD_PROTECTED_KEY = "PasswordProtectedKey"  # noqa: S105 - a kind name, not a secret
     RECOVERY_KEY = "RecoveryKey"
 
-    @property
-    def is_key_kind(self) -> bool:
-        """True for the kinds that sign clientData directly with a key pair."""
-        return self is not CredentialKind.FIDO2
-
 
 class TokenKind(enum.Enum):
     """What a bearer token was issued as (the `tokenKind` of SPEC §2.1)."""

@@ -26,7 +26,7 @@ import attrs
 from archive_core.access import Gate, HeaderFacts
 from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
 from archive_core.config import Policy
-from archive_core.entities import FULL_ADMIN, Principal, UserActionRecord, UserKind
+from archive_core.entities import Principal, UserActionRecord, UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
 from archive_core.ids import UserId, is_canonical_id, new_id
 from archive_core.permissions import Operation, authorize, denial_message
@@ -197,7 +197,7 @@ class ArchiveUser:
             for assigned in target_assignments:
                 held.update(assigned.permission.operations)
             target_is_archiver = can_archive <= held or any(
-                a.permission.name == FULL_ADMIN for a in target_assignments
+                a.permission.is_full_admin for a in target_assignments
             )
             if target_is_archiver and not uow.users.has_other_active_holder(
                 target.org_id,

@@ -1,0 +1,346 @@
+"""Edges of the core that the scenario tests do not reach on their own."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from types import TracebackType
+from typing import Any, Self, cast
+
+import attrs
+import pytest
+
+from adapters.storage.memory import MemoryStore, MemoryUnitOfWork
+from archive_core.config import Policy
+from archive_core.encoding import MalformedInput, parse_json
+from archive_core.entities import CredentialKind, TokenKind, UserActionGrant, UserKind
+from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
+from archive_core.ports import UnitOfWorkFactory
+from archive_core.requests import Headers, Request
+from archive_core.user_action import reverify_evidence
+from tests.unit.conftest import Scene
+from tests.unit.helpers import refused
+from tests.world import ARCHIVE_OPS, World, b64
+
+# --------------------------------------------------------------------------- GetUser
+
+
+def _get(world: World, actor: Any, user_id: str) -> dict[str, Any]:
+    return world.get_user(Request("GET", f"/auth/users/{user_id}", world.headers(actor)), user_id)
+
+
+def test_get_user_needs_read(scene: Scene) -> None:
+    world = scene.world
+    refused(
+        Catalogue.PERMISSION_DENIED,
+        lambda: _get(world, scene.admin, scene.end_user.id),
+        message=f"CustomerEmployee {scene.admin.id} is not authorized to perform operation (Auth:Users:Read)",
+    )
+    reader = world.actor(scene.org, operations=["Auth:Users:Read"])
+    answer = _get(world, reader, scene.end_user.id)
+    assert answer["userId"] == scene.end_user.id
+    assert answer["isActive"] is True
+
+
+def test_get_user_scoping_and_syntax(scene: Scene) -> None:
+    world = scene.world
+    reader = world.actor(scene.org, operations=["Auth:Users:Read"])
+    stranger = world.actor(world.new_org())
+    refused(Catalogue.USER_ID_MALFORMED, lambda: _get(world, reader, "us-NOPE"))
+    refused(Catalogue.TARGET_NOT_FOUND, lambda: _get(world, reader, stranger.id))
+    world.archive_user(scene.admin, scene.end_user.id)
+    refused(Catalogue.TARGET_NOT_FOUND, lambda: _get(world, reader, scene.end_user.id))
+    refused(
+        Catalogue.NOT_AUTHORIZED,
+        lambda: world.get_user(Request("GET", "/", Headers()), stranger.id),
+    )
+
+
+# --------------------------------------------------------------------------- header edges
+
+
+def test_repeated_app_id_and_user_action_headers(scene: Scene) -> None:
+    world = scene.world
+    request = world.archive_request(scene.admin, scene.end_user.id)
+    token = request.headers.values("x-dfns-useraction")[0]
+    auth = ("Authorization", f"Bearer {scene.admin.token}")
+    twice_app = Headers([auth, ("X-DFNS-APPID", "ap-a-b"), ("X-DFNS-APPID", "ap-a-b")])
+    refused(
+        Catalogue.APP_ID_INVALID,
+        lambda: world.archive(attrs.evolve(request, headers=twice_app), scene.end_user.id),
+    )
+    twice_ua = Headers([auth, ("X-DFNS-USERACTION", token), ("X-DFNS-USERACTION", token)])
+    error = refused(
+        Catalogue.USER_ACTION_INVALID,
+        lambda: world.archive(attrs.evolve(request, headers=twice_ua), scene.end_user.id),
+    )
+    assert error.reason == "user_action_repeated"
+
+
+@pytest.mark.parametrize("token", ["", "é" * 10, "x" * 5000])
+def test_malformed_user_action_header(scene: Scene, token: str) -> None:
+    world = scene.world
+    request = Request(
+        "DELETE",
+        f"/auth/users/{scene.end_user.id}",
+        world.headers(scene.admin, **{"X-DFNS-USERACTION": token}),
+    )
+    refused(Catalogue.USER_ACTION_INVALID, lambda: world.archive(request, scene.end_user.id))
+
+
+def test_oversized_bearer_is_401(scene: Scene) -> None:
+    world = scene.world
+    request = Request(
+        "DELETE", "/auth/users/us-a-b", Headers([("Authorization", "Bearer " + "a" * 9000)])
+    )
+    assert (
+        refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(request, "us-a-b")).reason
+        == "bearer_too_long"
+    )
+
+
+def test_service_account_token_must_match_the_user(scene: Scene) -> None:
+    world = scene.world
+    now = world.clock.now()
+    token = world.bearer.issue(
+        scene.admin.user,
+        issued_at=now,
+        expires_at=now + timedelta(hours=1),
+        token_kind=TokenKind.SERVICE_ACCOUNT,
+    )
+    impostor = attrs.evolve(scene.admin, token=token)
+    error = refused(
+        Catalogue.NOT_AUTHORIZED, lambda: world.archive_user(impostor, scene.end_user.id, token="x")
+    )
+    assert error.reason == "token_kind_mismatch"
+
+
+@pytest.mark.parametrize("date", ["yesterday", "2026-13-01T00:00:00Z", "x" * 70])
+def test_nonce_date_must_be_iso(scene: Scene, date: str) -> None:
+    world = scene.world
+    nonce = b64(json.dumps({"uuid": "nonce-0123456789", "date": date}).encode())
+    refused(
+        Catalogue.NONCE_INVALID,
+        lambda: world.archive_user(scene.admin, scene.end_user.id, extra={"X-DFNS-NONCE": nonce}),
+    )
+
+
+def test_a_genuine_token_that_was_never_recorded_is_403(scene: Scene) -> None:
+    world = scene.world
+    now = world.clock.now()
+    path = f"/auth/users/{scene.end_user.id}"
+    import hashlib
+
+    grant = UserActionGrant(
+        token_id="ua-never-recorded",
+        user_id=scene.admin.user.id,
+        org_id=scene.org,
+        credential_uuid=scene.admin.user.credential_uuid,
+        method="DELETE",
+        path=path,
+        payload_sha256=hashlib.sha256(b"").hexdigest(),
+        issued_at=now,
+        expires_at=now + timedelta(minutes=5),
+    )
+    token = world.codec.issue(grant)
+    error = refused(
+        Catalogue.USER_ACTION_INVALID,
+        lambda: world.archive_user(scene.admin, scene.end_user.id, token=token),
+    )
+    assert error.reason == "user_action_unknown"
+
+
+# --------------------------------------------------------------------------- conflicts
+
+
+class ConflictingUnitOfWork:
+    """Raises ConcurrencyConflict from `users.update` while `remaining` > 0."""
+
+    def __init__(self, inner: MemoryUnitOfWork, budget: list[int]) -> None:
+        self._inner = inner
+        self._budget = budget
+        self.credentials = inner.credentials
+        self.applications = inner.applications
+        self.permissions = inner.permissions
+        self.user_actions = inner.user_actions
+        self.audit = inner.audit
+        self.users = self
+
+    def get(self, user_id: Any) -> Any:
+        return self._inner.users.get(user_id)
+
+    def add(self, user: Any) -> None:
+        self._inner.users.add(user)
+
+    def has_other_active_holder(self, *args: Any, **kwargs: Any) -> bool:
+        return self._inner.users.has_other_active_holder(*args, **kwargs)
+
+    def update(self, user: Any, *, expected_version: int) -> None:
+        if self._budget[0] > 0:
+            self._budget[0] -= 1
+            raise ConcurrencyConflict(user.id)
+        self._inner.users.update(user, expected_version=expected_version)
+
+    def __enter__(self) -> Self:
+        self._inner.__enter__()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._inner.__exit__(t, e, tb)
+
+    def commit(self) -> None:
+        self._inner.commit()
+
+    def rollback(self) -> None:
+        self._inner.rollback()
+
+
+def _conflicting_world(conflicts: int) -> tuple[World, list[int]]:
+    store = MemoryStore()
+    budget = [0]
+    world = World(
+        uow_factory=cast(
+            UnitOfWorkFactory, lambda: ConflictingUnitOfWork(MemoryUnitOfWork(store), budget)
+        )
+    )
+    world.store = store
+    budget[0] = conflicts
+    return world, budget
+
+
+def test_conflicts_are_retried_and_the_nonce_is_not_replayed_by_the_retry() -> None:
+    world, budget = _conflicting_world(0)
+    org = world.new_org()
+    admin = world.actor(org, operations=ARCHIVE_OPS)
+    target = world.actor(org)
+    request = world.archive_request(
+        admin, target.id, extra={"X-DFNS-NONCE": world.nonce("retried-nonce-01")}
+    )
+    budget[0] = 2
+    assert world.archive(request, target.id)["isActive"] is False
+    assert budget[0] == 0
+    assert len(world.store.audit[org]) == 1
+
+
+def test_conflicts_past_the_retry_budget_are_409() -> None:
+    world, budget = _conflicting_world(0)
+    org = world.new_org()
+    admin = world.actor(org, operations=ARCHIVE_OPS)
+    target = world.actor(org)
+    request = world.archive_request(admin, target.id)
+    budget[0] = 10
+    refused(Catalogue.CONFLICT, lambda: world.archive(request, target.id))
+    assert world.store.users[target.user.id].is_active
+    budget[0] = 0
+    assert world.archive(request, target.id)["isActive"] is False
+
+
+# --------------------------------------------------------------------------- provisioning
+
+
+def test_provisioning_validates_keys_and_orgs(world: World) -> None:
+    org = world.new_org()
+    user = world.provisioning.create_user(org, "u@example.co", UserKind.END_USER)
+    refused(
+        Catalogue.CREDENTIAL_REJECTED,
+        lambda: world.provisioning.register_credential(
+            user, kind=CredentialKind.KEY, cred_id="c1", public_key="bad-key", algorithm="x"
+        ),
+    )
+    bare = attrs.evolve(world.provisioning, verifiers={})
+    refused(
+        Catalogue.CREDENTIAL_REJECTED,
+        lambda: bare.register_credential(
+            user, kind=CredentialKind.KEY, cred_id="c2", public_key="pk", algorithm="x"
+        ),
+    )
+    other = world.provisioning.create_permission(
+        world.new_org(), "Elsewhere", ["Auth:Users:Update"]
+    )
+    with pytest.raises(ValueError, match="within its org"):
+        world.provisioning.assign(other, user)
+
+
+def test_first_credential_takes_the_reserved_uuid(world: World) -> None:
+    org = world.new_org()
+    user = world.provisioning.create_user(org, "u@example.co", UserKind.END_USER)
+    first = world.add_credential(user, CredentialKind.KEY)
+    second = world.add_credential(user, CredentialKind.KEY)
+    assert first.uuid == user.credential_uuid
+    assert second.uuid != user.credential_uuid
+
+
+# --------------------------------------------------------------------------- evidence
+
+
+def test_fido2_evidence_reverifies_offline() -> None:
+    world = World()
+    org = world.new_org()
+    admin = world.actor(org, full_admin=True, credential_kind=CredentialKind.FIDO2)
+    target = world.actor(org)
+    world.archive_user(admin, target.id)
+    [evidence] = world.store.audit[org][0].evidence
+    assert evidence.authenticator_data is not None
+    reverify_evidence(evidence, world.verifiers)
+    with pytest.raises(ArchiveCoreError) as incomplete:
+        reverify_evidence(attrs.evolve(evidence, authenticator_data=None), world.verifiers)
+    assert incomplete.value.reason == "evidence_incomplete"
+    with pytest.raises(ArchiveCoreError) as malformed:
+        reverify_evidence(attrs.evolve(evidence, signature="@@"), world.verifiers)
+    assert malformed.value.reason == "evidence_malformed"
+    with pytest.raises(ArchiveCoreError) as unsupported:
+        reverify_evidence(evidence, {})
+    assert unsupported.value.reason == "kind_not_supported"
+
+
+def test_assertion_of_an_unsupported_kind() -> None:
+    world = World()
+    world.complete = attrs.evolve(world.complete, verifiers={})
+    org = world.new_org()
+    actor = world.actor(org)
+    error = refused(Catalogue.ASSERTION_INVALID, lambda: world.user_action(actor, "DELETE", "/x"))
+    assert error.reason == "kind_not_supported"
+
+
+# --------------------------------------------------------------------------- small values
+
+
+def test_escapes_and_surrogates_deep_inside_documents() -> None:
+    inner = '{"k": ["\\ud800"]}, 1, null, "\\"["'
+    text = "[" * 33 + inner + "]" * 33
+    with pytest.raises(MalformedInput) as caught:
+        parse_json(text, max_bytes=4096, max_depth=64)
+    assert caught.value.reason == "json_lone_surrogate"
+    ok = '{"a": ["\\u00e9\\"[[[[", {"b": "x"}]}'
+    assert parse_json(ok, max_bytes=4096, max_depth=3) == {"a": ['é"[[[[', {"b": "x"}]}
+    assert parse_json('["é"]', max_bytes=64) == ["é"]
+
+
+def test_policy_windows_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="nonce_window"):
+        Policy(nonce_window=timedelta(0))
+
+
+def test_errors_render_and_hide_nothing_they_should_not() -> None:
+    error = ArchiveCoreError(Catalogue.NONCE_INVALID, reason="nonce_uuid")
+    assert error.to_body() == {
+        "error": {
+            "message": "request nonce is missing or invalid",
+            "code": "nonce_invalid",
+            "reason": "nonce_uuid",
+        }
+    }
+    assert "nonce_uuid" in repr(error)
+    assert ArchiveCoreError(Catalogue.INTERNAL).to_body() == {
+        "error": {"message": "Internal Server Error", "code": "internal_error"}
+    }
+    codes = [kind.code for kind in Catalogue.all()]
+    assert len(codes) == len(set(codes))
+
+
+def test_headers_never_show_their_values() -> None:
+    headers = Headers.of({"Authorization": "Bearer secret-token"})
+    assert "secret-token" not in repr(headers)
+    assert headers.values("AUTHORIZATION") == ("Bearer secret-token",)
