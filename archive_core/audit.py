@@ -116,13 +116,12 @@ def record_hash(content: Mapping[str, Any]) -> str:
 
 def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditRecord:
     """`record` placed after `previous` in its org's chain: sequence, prev_hash and hash set."""
-    linked = attrs.evolve(
-        record,
-        sequence=1 if previous is None else previous.sequence + 1,
-        prev_hash=GENESIS_HASH if previous is None else previous.hash,
-        hash="",
-    )
-    return attrs.evolve(linked, hash=record_hash(linked.content()))
+    sequence = 1 if previous is None else previous.sequence + 1
+    prev_hash = GENESIS_HASH if previous is None else previous.hash
+    content = record.content()
+    content["sequence"] = sequence
+    content["prevHash"] = prev_hash
+    return attrs.evolve(record, sequence=sequence, prev_hash=prev_hash, hash=record_hash(content))
 
 
 @attrs.frozen

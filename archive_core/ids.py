@@ -36,7 +36,9 @@ MAX_ID_LENGTH: Final = 64
 _ALPHABET: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 # `\Z` rather than `$`: `$` also matches before a trailing newline.
 _CANONICAL: Final = re.compile(r"[a-z]{2,4}(?:-[a-z0-9]{1,32}){2,6}\Z")
-_GROUPS: Final = (5, 5, 16)
+_ID_CHARS: Final = 26
+_BYTE_TO_CHAR: Final = bytes(ord(_ALPHABET[b % 36]) for b in range(256))
+_REJECTED: Final = bytes(range(252, 256))
 
 
 def is_canonical_id(value: str, prefix: str) -> bool:
@@ -50,15 +52,11 @@ def is_canonical_id(value: str, prefix: str) -> bool:
 
 
 def new_id(prefix: str, randomness: Randomness) -> str:
-    """A fresh random id shaped `<prefix>-xxxxx-xxxxx-xxxxxxxxxxxxxxxx` (134 bits)."""
-    number = int.from_bytes(randomness.token_bytes(18), "big")
-    chars = []
-    for _ in range(sum(_GROUPS)):
-        number, digit = divmod(number, 36)
-        chars.append(_ALPHABET[digit])
-    text = "".join(chars)
-    groups, start = [], 0
-    for length in _GROUPS:
-        groups.append(text[start : start + length])
-        start += length
-    return "-".join([prefix, *groups])
+    """A fresh random id shaped `<prefix>-xxxxx-xxxxx-xxxxxxxxxxxxxxxx` (134 bits).
+
+    Bytes of 252 and above are rejected so that every character is uniform over 36.
+    """
+    chars = ""
+    while len(chars) < _ID_CHARS:
+        chars += randomness.token_bytes(32).translate(_BYTE_TO_CHAR, _REJECTED).decode("ascii")
+    return f"{prefix}-{chars[:5]}-{chars[5:10]}-{chars[10:_ID_CHARS]}"

@@ -263,7 +263,7 @@ class MemoryUserActionStore(_Part):
             return ConsumeOutcome(ConsumeStatus.UNKNOWN)
         if record.used_at is not None:
             return ConsumeOutcome(ConsumeStatus.ALREADY_USED)
-        used = attrs.evolve(record, used_at=at)
+        used = UserActionRecord(grant=record.grant, evidence=record.evidence, used_at=at)
         self._j.put(self._s.user_actions, token_id, used)
         return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
 
