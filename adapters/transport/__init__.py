@@ -1,0 +1,20 @@
+"""HTTP transports around the use cases: one framework-free handler (`http`), an ASGI
+application (`asgi`), a WSGI application (`wsgi`), the OpenAPI document (`openapi`) and
+leaf modules that mount the same handler in FastAPI, Flask and Django (`embeddings`).
+
+Nothing here imports a web framework except the embedding modules, each of which
+imports only its own framework.
+"""
+
+from adapters.transport.asgi import AsgiApplication
+from adapters.transport.http import MAX_BODY, Exchange, HttpHandler, HttpResponse
+from adapters.transport.wsgi import WsgiApplication
+
+__all__ = [
+    "MAX_BODY",
+    "AsgiApplication",
+    "Exchange",
+    "HttpHandler",
+    "HttpResponse",
+    "WsgiApplication",
+]

@@ -1,0 +1,178 @@
+"""The reference ASGI 3 application: no web framework, the shared `HttpHandler` inside.
+
+Per request: route and framing checks on the event loop (cheap, no I/O), the body read
+with the 64 KiB limit enforced while it streams in, then the synchronous use case in a
+bounded worker pool so a slow store never blocks the loop.
+
+    app = AsgiApplication(service)          # uvicorn module:app
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Final
+from urllib.parse import quote
+
+from adapters.service import Service
+from adapters.transport.http import MAX_BODY, HttpHandler, HttpResponse
+
+__all__ = ["AsgiApplication", "Receive", "Scope", "Send", "header_pairs", "raw_target"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Characters a path keeps unescaped when it has to be re-encoded (RFC 3986 pchar + "/").
+PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
+
+
+def raw_target(scope: Scope, *, prefix: str = "") -> str:
+    """The request path as the client sent it (percent-encoding intact), minus the mount.
+
+    `raw_path` when the server provides it, else `path` re-encoded. `root_path` (and an
+    embedding's `prefix`) is removed when the path starts with it.
+    """
+    raw: bytes | None = scope.get("raw_path")
+    root: str = scope.get("root_path", "")
+    if raw is not None:
+        text = raw.decode("latin-1")
+        cut = text.find("?")
+        if cut >= 0:
+            text = text[:cut]
+        if root:
+            mount = quote(root.encode("utf-8", "surrogateescape"), safe=PATH_SAFE)
+            if text.startswith(mount):
+                text = text[len(mount) :]
+    else:
+        path: str = scope.get("path", "")
+        if root and path.startswith(root):
+            path = path[len(root) :]
+        text = quote(path.encode("utf-8", "surrogateescape"), safe=PATH_SAFE)
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix) :]
+    return text
+
+
+def header_pairs(scope: Scope) -> list[tuple[str, str]]:
+    """Every header as sent (repeated names kept), bytes read as latin-1: never a crash."""
+    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+
+
+def _encode_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+
+
+class AsgiApplication:
+    """An ASGI 3 application serving the four endpoints and `GET /openapi.json`.
+
+    `max_workers` bounds the threads that run the synchronous use cases (default: the
+    standard library's `min(32, cpu_count + 4)`).
+    """
+
+    def __init__(
+        self,
+        service: Service | None = None,
+        *,
+        handler: HttpHandler | None = None,
+        max_body: int = MAX_BODY,
+        max_workers: int | None = None,
+    ) -> None:
+        if handler is None:
+            if service is None:
+                raise TypeError("AsgiApplication needs a service or a handler")
+            handler = HttpHandler(service, max_body=max_body)
+        self.handler = handler
+        self._max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+
+    # ------------------------------------------------------------------ ASGI entry
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind == "http":
+            response = await self.respond(scope, receive)
+            if response is None:  # the client went away before the body was complete
+                return
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": response.status,
+                    "headers": _encode_headers(response),
+                }
+            )
+            await send({"type": "http.response.body", "body": response.body})
+        elif kind == "lifespan":
+            await self._lifespan(receive, send)
+        elif kind == "websocket":
+            await receive()  # websocket.connect
+            await send({"type": "websocket.close", "code": 1003})
+
+    async def respond(
+        self, scope: Scope, receive: Receive, *, prefix: str = ""
+    ) -> HttpResponse | None:
+        """The answer to one HTTP request (None when the client disconnected first).
+
+        Embeddings in ASGI frameworks call this with the framework's scope and receive.
+        """
+        handler = self.handler
+        started = handler.begin(
+            scope["method"], raw_target(scope, prefix=prefix), header_pairs(scope)
+        )
+        if isinstance(started, HttpResponse):
+            return started
+        body = await _read_body(receive, started.limit)
+        if body is None:
+            return None
+        if len(body) > started.limit:
+            return handler.too_large(started)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool(), handler.finish, started, body)
+
+    # ------------------------------------------------------------------ internals
+    def _pool(self) -> ThreadPoolExecutor:
+        executor = self._executor
+        if executor is None:
+            executor = self._executor = ThreadPoolExecutor(
+                max_workers=self._max_workers, thread_name_prefix="archive-core-http"
+            )
+        return executor
+
+    def close(self) -> None:
+        """Stop the worker threads (also done on lifespan shutdown); reusable afterwards."""
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self._pool()
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await asyncio.get_running_loop().run_in_executor(None, self.close)
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """At most `limit + 1` bytes: reading stops as soon as the limit is passed."""
+    message = await receive()
+    if message["type"] != "http.request":
+        return None
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body", False) or len(body) > limit:
+        return body
+    chunks = [body]
+    size = len(body)
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit or not message.get("more_body", False):
+            return b"".join(chunks)

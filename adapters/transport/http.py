@@ -1,0 +1,343 @@
+"""Framework-free HTTP handling shared by every transport (ASGI, WSGI, embeddings).
+
+A transport does three things, in this order, and nothing else:
+
+1. `HttpHandler.begin(method, target, headers)`: routing (404, 405), request framing
+   (`Content-Length` syntax and the 64 KiB limit: 400, 413). It answers at once with an
+   `HttpResponse`, or returns an `Exchange` that says how much body to read.
+2. read at most `exchange.limit` bytes of body, stopping as soon as more arrive
+   (`HttpHandler.too_large(exchange)` answers 413 then);
+3. `HttpHandler.finish(exchange, body)`: the use case, the error mapping and the log
+   record. It is synchronous: async transports run it in a worker thread.
+
+`target` is the **raw** request target as received (percent-encoding intact); only the
+query string is dropped. A user id is never percent-decoded here: `us-a%2Fb` reaches
+the core as is, and the core refuses it (400).
+
+Every answer is JSON. Error mapping: `ArchiveCoreError` → its status and body;
+`ConcurrencyConflict` → 409; `StorageUnavailable` → 503; anything else → 500
+`Internal Server Error`, logged with the exception's type only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final, NamedTuple
+
+from adapters.service import Service
+from archive_core.errors import (
+    ArchiveCoreError,
+    Catalogue,
+    ConcurrencyConflict,
+    StorageUnavailable,
+)
+from archive_core.requests import Headers, Request
+
+__all__ = [
+    "MAX_BODY",
+    "ROUTE_NAMES",
+    "Exchange",
+    "HttpHandler",
+    "HttpResponse",
+]
+
+MAX_BODY: Final = 64 * 1024
+USERS_PREFIX: Final = "/auth/users/"
+ROUTE_NAMES: Final = (
+    "init_user_action",
+    "complete_user_action",
+    "archive_user",
+    "get_user",
+    "openapi",
+)
+_MAX_CONTENT_LENGTH_DIGITS: Final = 19
+# Methods logged by name; anything else is logged as "OTHER" (a method is caller input).
+_KNOWN_METHODS: Final = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
+_BASE_HEADERS: Final = (
+    ("content-type", "application/json"),
+    ("cache-control", "no-store"),
+    ("x-content-type-options", "nosniff"),
+)
+_encode_json: Final = json.JSONEncoder(
+    ensure_ascii=True, allow_nan=False, check_circular=False, separators=(",", ":")
+).encode
+
+log: Final = logging.getLogger("archive_core.http")
+
+Call = Callable[[Request, str], Mapping[str, Any]]
+
+
+class HttpResponse(NamedTuple):
+    """What a transport sends: status, header pairs (lowercase names), body bytes."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+
+class _Endpoint(NamedTuple):
+    name: str
+    call: Call
+
+
+class _Route(NamedTuple):
+    name: str
+    methods: Mapping[str, _Endpoint]
+    allow: str
+
+
+class Exchange:
+    """A routed request whose body is still to be read (made by `HttpHandler.begin`)."""
+
+    __slots__ = ("endpoint", "expected_length", "headers", "limit", "method", "param", "path")
+
+    def __init__(
+        self,
+        *,
+        endpoint: _Endpoint,
+        method: str,
+        path: str,
+        param: str,
+        headers: Headers,
+        expected_length: int | None,
+        limit: int,
+    ) -> None:
+        self.endpoint = endpoint
+        self.method = method
+        self.path = path
+        self.param = param
+        self.headers = headers
+        #: the declared `Content-Length`, or None when the body is streamed (chunked)
+        self.expected_length = expected_length
+        #: read at most this many bytes; one more means 413
+        self.limit = limit
+
+
+def render(status: int, document: Mapping[str, Any], *, allow: str | None = None) -> HttpResponse:
+    """A JSON response with the standard headers."""
+    body = _encode_json(document).encode("ascii")
+    headers: tuple[tuple[str, str], ...] = (*_BASE_HEADERS, ("content-length", str(len(body))))
+    if allow is not None:
+        headers = (*headers, ("allow", allow))
+    return HttpResponse(status, headers, body)
+
+
+def _as_refusal(exc: Exception) -> ArchiveCoreError:
+    """The one error mapping: what the caller may see of any exception."""
+    if isinstance(exc, ArchiveCoreError):
+        return exc
+    if isinstance(exc, ConcurrencyConflict):
+        return ArchiveCoreError(Catalogue.CONFLICT, reason="concurrent_change")
+    if isinstance(exc, StorageUnavailable):
+        return ArchiveCoreError(Catalogue.UNAVAILABLE, reason="storage_unavailable")
+    return ArchiveCoreError(Catalogue.INTERNAL)
+
+
+def _log(
+    method: str,
+    route: str,
+    status: int,
+    code: str,
+    *,
+    reason: str = "",
+    exception: str = "",
+) -> None:
+    if status == 500:
+        level = logging.ERROR
+    elif status in (409, 503):
+        level = logging.WARNING
+    else:
+        level = logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    shown = method if method in _KNOWN_METHODS else "OTHER"
+    log.log(
+        level,
+        "%s %s -> %d %s",
+        shown,
+        route,
+        status,
+        code,
+        extra={
+            "method": shown,
+            "route": route,
+            "status": status,
+            "code": code,
+            "reason": reason,
+            "exception": exception,
+        },
+    )
+
+
+def strip_query(target: str) -> str:
+    """The path part of a raw request target (query string and fragment dropped)."""
+    cut = target.find("?")
+    if cut >= 0:
+        target = target[:cut]
+    cut = target.find("#")
+    return target if cut < 0 else target[:cut]
+
+
+class HttpHandler:
+    """Routes requests to a `Service` and turns every outcome into a JSON `HttpResponse`."""
+
+    def __init__(
+        self,
+        service: Service,
+        *,
+        max_body: int = MAX_BODY,
+        openapi_document: bytes | None = None,
+    ) -> None:
+        if openapi_document is None:
+            from adapters.transport.openapi import openapi_json  # noqa: PLC0415 - import cycle
+
+            openapi_document = openapi_json()
+        self.max_body = max_body
+        init = _Endpoint("init_user_action", lambda r, _: service.init_user_action(r))
+        complete = _Endpoint("complete_user_action", lambda r, _: service.complete_user_action(r))
+        archive = _Endpoint("archive_user", service.archive_user)
+        get = _Endpoint("get_user", service.get_user)
+        self._openapi = HttpResponse(
+            200,
+            (
+                *_BASE_HEADERS,
+                ("content-length", str(len(openapi_document))),
+            ),
+            openapi_document,
+        )
+        self._static: dict[str, _Route] = {
+            "/auth/action/init": _Route("init_user_action", {"POST": init}, "POST"),
+            "/auth/action": _Route("complete_user_action", {"POST": complete}, "POST"),
+            "/openapi.json": _Route("openapi", {"GET": _Endpoint("openapi", _no_call)}, "GET"),
+        }
+        self._users = _Route("user", {"DELETE": archive, "GET": get}, "DELETE, GET")
+
+    # -------------------------------------------------------------------- phase 1
+    def begin(
+        self, method: str, target: str, header_pairs: Iterable[tuple[str, str]]
+    ) -> Exchange | HttpResponse:
+        """Route the request and check its framing; an `HttpResponse` is the final answer."""
+        try:
+            path = strip_query(target)
+            route = self._static.get(path)
+            param = ""
+            if route is None and path.startswith(USERS_PREFIX):
+                param = path[len(USERS_PREFIX) :]
+                if param and "/" not in param:
+                    route = self._users
+            if route is None:
+                return self._refuse(
+                    method, "unmatched", ArchiveCoreError(Catalogue.ROUTE_NOT_FOUND)
+                )
+            endpoint = route.methods.get(method)
+            if endpoint is None:
+                refusal = ArchiveCoreError(Catalogue.METHOD_NOT_ALLOWED)
+                _log(method, route.name, refusal.status, refusal.code)
+                return render(refusal.status, refusal.to_body(), allow=route.allow)
+            if endpoint.name == "openapi":
+                _log(method, "openapi", 200, "ok")
+                return self._openapi
+            headers = Headers(header_pairs)
+            declared = headers.values("content-length")
+            expected: int | None = None
+            if declared:
+                if len(declared) > 1 or headers.values("transfer-encoding"):
+                    # Two framings (or two lengths) for one body: refuse the ambiguity.
+                    return self._refuse(method, endpoint.name, _framing("framing_ambiguous"))
+                text = declared[0].strip(" \t")
+                if not (text.isascii() and text.isdigit()) or (
+                    len(text) > _MAX_CONTENT_LENGTH_DIGITS
+                ):
+                    return self._refuse(method, endpoint.name, _framing("content_length_invalid"))
+                expected = int(text)
+                if expected > self.max_body:
+                    return self._refuse(
+                        method,
+                        endpoint.name,
+                        ArchiveCoreError(Catalogue.BODY_TOO_LARGE, reason="content_length"),
+                    )
+            return Exchange(
+                endpoint=endpoint,
+                method=method,
+                path=path,
+                param=param,
+                headers=headers,
+                expected_length=expected,
+                limit=self.max_body if expected is None else expected,
+            )
+        except Exception as exc:  # the transport's last line: never a crash
+            return self._refuse(method, "unmatched", _as_refusal(exc), exception=exc)
+
+    # -------------------------------------------------------------------- phase 2
+    def too_large(self, exchange: Exchange) -> HttpResponse:
+        """The answer when the body being read grew past the limit (reading stopped)."""
+        if exchange.expected_length is not None:
+            # More bytes than the declared length: the framing lied.
+            return self._refuse(
+                exchange.method, exchange.endpoint.name, _framing("content_length_mismatch")
+            )
+        return self._refuse(
+            exchange.method,
+            exchange.endpoint.name,
+            ArchiveCoreError(Catalogue.BODY_TOO_LARGE, reason="body_length"),
+        )
+
+    # -------------------------------------------------------------------- phase 3
+    def finish(self, exchange: Exchange, body: bytes) -> HttpResponse:
+        """Run the use case on the complete body and answer (never raises)."""
+        name = exchange.endpoint.name
+        if len(body) > exchange.limit:
+            return self.too_large(exchange)
+        if exchange.expected_length is not None and len(body) != exchange.expected_length:
+            return self._refuse(exchange.method, name, _framing("content_length_mismatch"))
+        try:
+            request = Request(exchange.method, exchange.path, exchange.headers, body)
+            document = exchange.endpoint.call(request, exchange.param)
+            response = render(200, document)
+        except Exception as exc:  # mapped by the one error mapping
+            return self._refuse(exchange.method, name, _as_refusal(exc), exception=exc)
+        _log(exchange.method, name, 200, "ok")
+        return response
+
+    def handle(
+        self,
+        method: str,
+        target: str,
+        header_pairs: Iterable[tuple[str, str]],
+        body: bytes,
+    ) -> HttpResponse:
+        """All three phases for a body already in memory (tests, simple embeddings)."""
+        started = self.begin(method, target, header_pairs)
+        if isinstance(started, HttpResponse):
+            return started
+        if len(body) > started.limit:
+            return self.too_large(started)
+        return self.finish(started, body)
+
+    # -------------------------------------------------------------------- helpers
+    @staticmethod
+    def _refuse(
+        method: str, route: str, refusal: ArchiveCoreError, *, exception: Exception | None = None
+    ) -> HttpResponse:
+        unexpected = exception is not None and not isinstance(exception, ArchiveCoreError)
+        _log(
+            method,
+            route,
+            refusal.status,
+            refusal.code,
+            reason=refusal.reason,
+            exception=type(exception).__name__ if unexpected else "",
+        )
+        return render(refusal.status, refusal.to_body())
+
+
+def _framing(reason: str) -> ArchiveCoreError:
+    return ArchiveCoreError(Catalogue.BODY_INVALID, reason=reason)
+
+
+def _no_call(request: Request, param: str) -> Mapping[str, Any]:  # pragma: no cover
+    raise AssertionError("the OpenAPI route is answered in begin()")

@@ -1,0 +1,534 @@
+"""The OpenAPI 3.1 description of the HTTP service, served at `GET /openapi.json`.
+
+The document is data in this module; `docs/openapi.yaml` is rendered from it
+(`python -m adapters.transport.openapi docs/openapi.yaml`) and a test proves that the
+file and the served document agree.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Final
+
+from archive_core.errors import Catalogue
+
+__all__ = ["document", "openapi_json", "render_yaml"]
+
+_JSON: Final = "application/json"
+_ID_PATTERN: Final = r"^[a-z]{2,4}(-[a-z0-9]{1,32}){2,6}$"
+
+
+def _ref(kind: str, name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _error_response(description: str, kinds: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {
+            _JSON: {
+                "schema": _ref("schemas", "Error"),
+                "examples": {
+                    kind.code: {
+                        "value": {"error": {"message": kind.message, "code": kind.code}},
+                    }
+                    for kind in kinds
+                },
+            }
+        },
+    }
+
+
+def _ok(description: str, schema: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": _ref("schemas", schema)}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {str(status): _ref("responses", _RESPONSE_NAMES[status]) for status in statuses}
+
+
+_RESPONSE_NAMES: Final = {
+    400: "BadRequest",
+    401: "NotAuthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    413: "TooLarge",
+    500: "InternalError",
+    503: "Unavailable",
+}
+
+_STRING: Final = {"type": "string"}
+
+
+def _schemas() -> dict[str, Any]:
+    string_list = {"type": "array", "items": _STRING}
+    credential_entry: dict[str, Any] = {
+        "type": "object",
+        "required": ["type", "id"],
+        "properties": {"type": {"const": "public-key"}, "id": _STRING},
+    }
+    return {
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "additionalProperties": False,
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["message", "code"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "message": {"type": "string", "description": "Exact, stable message."},
+                        "code": {
+                            "type": "string",
+                            "enum": sorted({kind.code for kind in Catalogue.all()}),
+                            "description": "Stable machine-readable code (docs/errors.md).",
+                        },
+                        "reason": {
+                            "type": "string",
+                            "description": "Which check refused; never an echo of input.",
+                        },
+                    },
+                }
+            },
+        },
+        "InitUserActionRequest": {
+            "type": "object",
+            "required": ["userActionPayload", "userActionHttpMethod", "userActionHttpPath"],
+            "properties": {
+                "userActionPayload": {
+                    "type": "string",
+                    "description": 'The exact body of the request to sign ("" for none).',
+                },
+                "userActionHttpMethod": {"enum": ["POST", "PUT", "DELETE", "GET"]},
+                "userActionHttpPath": {"type": "string", "pattern": "^/"},
+                "userActionServerKind": {"enum": ["Api", "Staff"]},
+            },
+        },
+        "InitUserActionResponse": {
+            "type": "object",
+            "required": [
+                "challenge",
+                "challengeIdentifier",
+                "supportedCredentialKinds",
+                "allowCredentials",
+                "userVerification",
+                "rp",
+                "externalAuthenticationUrl",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "challenge": _STRING,
+                "challengeIdentifier": _STRING,
+                "supportedCredentialKinds": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["kind", "factor", "requiresSecondFactor"],
+                        "properties": {
+                            "kind": _ref("schemas", "CredentialKind"),
+                            "factor": {"enum": ["first", "second", "either"]},
+                            "requiresSecondFactor": {"type": "boolean"},
+                        },
+                    },
+                },
+                "allowCredentials": {
+                    "type": "object",
+                    "required": ["key", "passwordProtectedKey", "webauthn"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "key": {"type": "array", "items": credential_entry},
+                        "passwordProtectedKey": {
+                            "type": "array",
+                            "items": {
+                                **credential_entry,
+                                "required": ["type", "id", "encryptedPrivateKey"],
+                                "properties": {
+                                    **credential_entry["properties"],
+                                    "encryptedPrivateKey": _STRING,
+                                },
+                            },
+                        },
+                        "webauthn": {
+                            "type": "array",
+                            "items": {
+                                **credential_entry,
+                                "required": ["type", "id", "transports"],
+                                "properties": {
+                                    **credential_entry["properties"],
+                                    "transports": string_list,
+                                },
+                            },
+                        },
+                    },
+                },
+                "userVerification": {"enum": ["required", "preferred", "discouraged"]},
+                "rp": {
+                    "type": "object",
+                    "required": ["id", "name"],
+                    "properties": {"id": _STRING, "name": _STRING},
+                },
+                "externalAuthenticationUrl": _STRING,
+            },
+        },
+        "CredentialKind": {"enum": ["Fido2", "Key", "PasswordProtectedKey", "RecoveryKey"]},
+        "CredentialAssertion": {
+            "type": "object",
+            "required": ["credId", "clientData", "signature"],
+            "properties": {
+                "credId": _STRING,
+                "clientData": {"type": "string", "description": "base64url, no padding"},
+                "signature": {"type": "string", "description": "base64url, no padding"},
+                "authenticatorData": {"type": "string", "description": "Fido2 only"},
+                "userHandle": {"type": "string", "description": "Fido2 only"},
+                "algorithm": _STRING,
+            },
+        },
+        "Factor": {
+            "type": "object",
+            "required": ["kind", "credentialAssertion"],
+            "properties": {
+                "kind": _ref("schemas", "CredentialKind"),
+                "credentialAssertion": _ref("schemas", "CredentialAssertion"),
+            },
+        },
+        "CompleteUserActionRequest": {
+            "type": "object",
+            "required": ["challengeIdentifier", "firstFactor"],
+            "properties": {
+                "challengeIdentifier": _STRING,
+                "firstFactor": _ref("schemas", "Factor"),
+                "secondFactor": _ref("schemas", "Factor"),
+            },
+        },
+        "CompleteUserActionResponse": {
+            "type": "object",
+            "required": ["userAction"],
+            "additionalProperties": False,
+            "properties": {
+                "userAction": {
+                    "type": "string",
+                    "description": "One-time token for the exact signed request.",
+                }
+            },
+        },
+        "User": {
+            "type": "object",
+            "required": [
+                "username",
+                "userId",
+                "kind",
+                "credentialUuid",
+                "orgId",
+                "permissions",
+                "scopes",
+                "isActive",
+                "isServiceAccount",
+                "isRegistered",
+                "permissionAssignments",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "username": _STRING,
+                "userId": _STRING,
+                "kind": {"enum": ["CustomerEmployee", "EndUser"]},
+                "credentialUuid": _STRING,
+                "orgId": _STRING,
+                "permissions": string_list,
+                "scopes": string_list,
+                "isActive": {"type": "boolean"},
+                "isServiceAccount": {"type": "boolean"},
+                "isRegistered": {"type": "boolean"},
+                "permissionAssignments": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": [
+                            "permissionName",
+                            "permissionId",
+                            "assignmentId",
+                            "operations",
+                        ],
+                        "additionalProperties": False,
+                        "properties": {
+                            "permissionName": _STRING,
+                            "permissionId": _STRING,
+                            "assignmentId": _STRING,
+                            "operations": string_list,
+                        },
+                    },
+                },
+            },
+        },
+    }
+
+
+def _responses() -> dict[str, Any]:
+    c = Catalogue
+    return {
+        "BadRequest": _error_response(
+            "Malformed or refused request (headers, body, ids, archive rules, replays).",
+            [
+                c.NONCE_INVALID,
+                c.NONCE_REPLAYED,
+                c.APP_ID_INVALID,
+                c.USER_ACTION_REPLAYED,
+                c.USER_DEACTIVATED,
+                c.CHALLENGE_INVALID,
+                c.USER_ID_MALFORMED,
+                c.SELF_ARCHIVE,
+                c.SERVICE_ACCOUNT_TARGET,
+                c.LAST_ARCHIVER,
+                c.BODY_INVALID,
+                c.JSON_MALFORMED,
+            ],
+        ),
+        "NotAuthorized": _error_response(
+            "Authentication failed.",
+            [
+                c.NOT_AUTHORIZED,
+                c.SIGNING_USER_NOT_FOUND,
+                c.NO_USABLE_CREDENTIAL,
+                c.ASSERTION_INVALID,
+            ],
+        ),
+        "Forbidden": _error_response(
+            "The permission matrix denies, or the user action signature is missing or invalid.",
+            [c.PERMISSION_DENIED, c.USER_ACTION_INVALID],
+        ),
+        "NotFound": _error_response(
+            "The user does not exist, lives in another org, or is already archived.",
+            [c.TARGET_NOT_FOUND],
+        ),
+        "Conflict": _error_response("A concurrent request changed the user.", [c.CONFLICT]),
+        "TooLarge": _error_response("The request body is over 64 KiB.", [c.BODY_TOO_LARGE]),
+        "InternalError": _error_response("Anything unexpected.", [c.INTERNAL]),
+        "Unavailable": _error_response("The storage backend is unreachable.", [c.UNAVAILABLE]),
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the service (a fresh copy on every call)."""
+    headers = [_ref("parameters", "AppId"), _ref("parameters", "Nonce")]
+    bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "archive-core",
+            "version": "0.1.0",
+            "description": (
+                "Archive users the way the Dfns API does (DELETE /auth/users/{userId}): "
+                "bearer authentication, one-time signed user actions, a permission matrix. "
+                "Every answer is JSON; every error is "
+                '{"error": {"message", "code"[, "reason"]}} with an exact message.'
+            ),
+        },
+        "paths": {
+            "/auth/action/init": {
+                "post": {
+                    "operationId": "initUserAction",
+                    "summary": "Open a signing session for one exact request.",
+                    "security": bearer,
+                    "parameters": headers,
+                    "requestBody": {
+                        "required": True,
+                        "content": {_JSON: {"schema": _ref("schemas", "InitUserActionRequest")}},
+                    },
+                    "responses": {
+                        "200": _ok("The challenge to sign.", "InitUserActionResponse"),
+                        **_errors(400, 401, 409, 413, 500, 503),
+                    },
+                }
+            },
+            "/auth/action": {
+                "post": {
+                    "operationId": "completeUserAction",
+                    "summary": "Verify the signed challenge; issue a one-time user action token.",
+                    "security": bearer,
+                    "parameters": headers,
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            _JSON: {"schema": _ref("schemas", "CompleteUserActionRequest")}
+                        },
+                    },
+                    "responses": {
+                        "200": _ok("The user action token.", "CompleteUserActionResponse"),
+                        **_errors(400, 401, 409, 413, 500, 503),
+                    },
+                }
+            },
+            "/auth/users/{userId}": {
+                "parameters": [_ref("parameters", "UserId")],
+                "delete": {
+                    "operationId": "archiveUser",
+                    "summary": "Archive a user of the caller's org (soft delete, irreversible).",
+                    "description": (
+                        "Needs Auth:Users:Update, plus Auth:Types:Employee or "
+                        "Auth:Types:EndUser for the target's kind. The user action token "
+                        'binds the exact body bytes: no body is the payload "", the body '
+                        '{} is the payload "{}".'
+                    ),
+                    "security": bearer,
+                    "parameters": [*headers, _ref("parameters", "UserAction")],
+                    "requestBody": {
+                        "required": False,
+                        "content": {_JSON: {"schema": {}}},
+                    },
+                    "responses": {
+                        "200": _ok("The user as it now stands (isActive false).", "User"),
+                        **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+                    },
+                },
+                "get": {
+                    "operationId": "getUser",
+                    "summary": "Read a user of the caller's org (needs Auth:Users:Read).",
+                    "security": bearer,
+                    "parameters": headers,
+                    "responses": {
+                        "200": _ok("The user.", "User"),
+                        **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+                    },
+                },
+            },
+            "/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document.",
+                    "security": [],
+                    "responses": {
+                        "200": {
+                            "description": "The OpenAPI 3.1 document.",
+                            "content": {_JSON: {"schema": {"type": "object"}}},
+                        }
+                    },
+                }
+            },
+        },
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+            },
+            "parameters": {
+                "UserId": {
+                    "name": "userId",
+                    "in": "path",
+                    "required": True,
+                    "description": (
+                        "A user id in canonical form (us-…); anything else is a 400, "
+                        "never percent-decoded."
+                    ),
+                    "schema": {"type": "string", "pattern": _ID_PATTERN, "maxLength": 64},
+                },
+                "AppId": {
+                    "name": "X-DFNS-APPID",
+                    "in": "header",
+                    "required": False,
+                    "description": "The application the call is made through (ap-…).",
+                    "schema": _STRING,
+                },
+                "Nonce": {
+                    "name": "X-DFNS-NONCE",
+                    "in": "header",
+                    "required": False,
+                    "description": (
+                        'base64url of JSON {"uuid": "<≥13 chars>", "date": "<ISO-8601>"}'
+                    ),
+                    "schema": _STRING,
+                },
+                "UserAction": {
+                    "name": "X-DFNS-USERACTION",
+                    "in": "header",
+                    "required": True,
+                    "description": "The one-time user action token for this exact request.",
+                    "schema": _STRING,
+                },
+            },
+            "schemas": _schemas(),
+            "responses": _responses(),
+        },
+    }
+
+
+def openapi_json() -> bytes:
+    """The document as served at `GET /openapi.json` (compact, ASCII)."""
+    return json.dumps(document(), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+# ------------------------------------------------------------------------------ YAML
+_PLAIN: Final = re.compile(r"[A-Za-z_$/][A-Za-z0-9_$/.{}-]*\Z")
+# Words YAML 1.1 readers (PyYAML) would not read back as strings.
+_RESERVED: Final = frozenset({"y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"})
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, int):
+        return str(value)
+    text = str(value)
+    if _PLAIN.match(text) and text.lower() not in _RESERVED:
+        return text
+    return json.dumps(text, ensure_ascii=False)  # a JSON string is a YAML double-quoted scalar
+
+
+def _emit(value: Any, indent: int, lines: list[str]) -> None:
+    pad = "  " * indent
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            name = _scalar(str(key))
+            if isinstance(item, (Mapping, list)) and item:
+                lines.append(f"{pad}{name}:")
+                _emit(item, indent + 1, lines)
+            else:
+                lines.append(f"{pad}{name}: {_inline(item)}")
+        return
+    for item in value:
+        if isinstance(item, Mapping) and item:
+            nested: list[str] = []
+            _emit(item, indent + 1, nested)
+            first = nested[0].lstrip()
+            lines.append(f"{pad}- {first}")
+            lines.extend(nested[1:])
+        else:
+            lines.append(f"{pad}- {_inline(item)}")
+
+
+def _inline(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "{}"
+    if isinstance(value, list):
+        return "[]"
+    return _scalar(value)
+
+
+def render_yaml(doc: Mapping[str, Any] | None = None) -> str:
+    """The document as YAML (what `docs/openapi.yaml` holds)."""
+    lines = [
+        "# Generated from adapters/transport/openapi.py",
+        "# (python -m adapters.transport.openapi docs/openapi.yaml); do not edit by hand.",
+    ]
+    _emit(document() if doc is None else doc, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the YAML rendering to the given path (or print it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    text = render_yaml()
+    if args:
+        Path(args[0]).write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

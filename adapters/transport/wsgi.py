@@ -1,0 +1,129 @@
+"""The reference WSGI application: the same `HttpHandler`, behind PEP 3333.
+
+    app = WsgiApplication(service)          # gunicorn module:app
+
+Differences from ASGI that WSGI imposes (see docs/http.md): servers fold a repeated
+header into one comma-joined value (which the core then refuses as malformed), and
+the raw path is read from `REQUEST_URI`/`RAW_URI` when the server provides it, else
+rebuilt from `PATH_INFO` (where `%2F` is already indistinguishable from `/`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from http import HTTPStatus
+from typing import IO, Any, Final
+from urllib.parse import quote, urlsplit
+
+from adapters.service import Service
+from adapters.transport.asgi import PATH_SAFE
+from adapters.transport.http import MAX_BODY, HttpHandler, HttpResponse
+
+__all__ = ["WsgiApplication", "environ_headers", "raw_target"]
+
+StartResponse = Callable[..., Any]
+Environ = Mapping[str, Any]
+
+_STATUS_LINES: Final = {status.value: f"{status.value} {status.phrase}" for status in HTTPStatus}
+_READ_CHUNK: Final = 16 * 1024
+
+
+def raw_target(environ: Environ, *, prefix: str = "") -> str:
+    """The request path as the client sent it (percent-encoding intact), minus the mount.
+
+    `REQUEST_URI` or `RAW_URI` when present (uWSGI, gunicorn, Werkzeug), else
+    `SCRIPT_NAME + PATH_INFO` re-encoded. `SCRIPT_NAME` and `prefix` are removed.
+    """
+    script = quote(environ.get("SCRIPT_NAME", "").encode("latin-1", "replace"), safe=PATH_SAFE)
+    raw = environ.get("REQUEST_URI") or environ.get("RAW_URI")
+    text: str | None = None
+    if isinstance(raw, str) and raw:
+        if raw.startswith("/"):
+            text = raw.partition("?")[0]
+        else:  # absolute-form request target
+            try:
+                text = urlsplit(raw).path or None
+            except ValueError:
+                text = None
+        if text is not None and script and text.startswith(script):
+            text = text[len(script) :]
+    if text is None:
+        path_info = environ.get("PATH_INFO", "")
+        text = quote(path_info.encode("latin-1", "replace"), safe=PATH_SAFE)
+    if prefix and text.startswith(prefix):
+        text = text[len(prefix) :]
+    return text
+
+
+def environ_headers(environ: Environ) -> list[tuple[str, str]]:
+    """The request headers of a WSGI environ (`HTTP_*`, `CONTENT_TYPE`, `CONTENT_LENGTH`)."""
+    pairs = [
+        (key[5:].replace("_", "-"), value)
+        for key, value in environ.items()
+        if key.startswith("HTTP_") and isinstance(value, str)
+    ]
+    for key, name in (("CONTENT_TYPE", "content-type"), ("CONTENT_LENGTH", "content-length")):
+        value = environ.get(key)
+        if isinstance(value, str) and value:
+            pairs.append((name, value))
+    return pairs
+
+
+def _read(stream: IO[bytes], amount: int) -> bytes:
+    """Up to `amount` bytes, looping over short reads; fewer only at end of stream."""
+    chunks: list[bytes] = []
+    remaining = amount
+    while remaining > 0:
+        chunk = stream.read(min(remaining, _READ_CHUNK))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+class WsgiApplication:
+    """A WSGI application with the behaviour of `AsgiApplication`."""
+
+    def __init__(
+        self,
+        service: Service | None = None,
+        *,
+        handler: HttpHandler | None = None,
+        max_body: int = MAX_BODY,
+    ) -> None:
+        if handler is None:
+            if service is None:
+                raise TypeError("WsgiApplication needs a service or a handler")
+            handler = HttpHandler(service, max_body=max_body)
+        self.handler = handler
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        response = self.respond(environ)
+        start_response(
+            _STATUS_LINES.get(response.status, str(response.status)), list(response.headers)
+        )
+        return [response.body]
+
+    def respond(self, environ: Environ, *, prefix: str = "") -> HttpResponse:
+        """The answer to one request (embeddings in WSGI frameworks call this)."""
+        handler = self.handler
+        started = handler.begin(
+            environ.get("REQUEST_METHOD", "GET"),
+            raw_target(environ, prefix=prefix),
+            environ_headers(environ),
+        )
+        if isinstance(started, HttpResponse):
+            return started
+        stream: IO[bytes] = environ["wsgi.input"]
+        if started.expected_length is not None:
+            # Never read past the declared length (PEP 3333); one byte more is not asked.
+            body = _read(stream, started.expected_length)
+        elif environ.get("wsgi.input_terminated"):
+            # A streamed (chunked) body: stop as soon as it passes the limit.
+            body = _read(stream, started.limit + 1)
+            if len(body) > started.limit:
+                return handler.too_large(started)
+        else:
+            body = b""
+        return handler.finish(started, body)
