@@ -1,0 +1,472 @@
+"""Tokens: JWT bearer tokens (PyJWT) and one-time user action tokens (HMAC-SHA256).
+
+Both kinds are signed with keys of a `SigningKeyRing` (generated on first use,
+shared through the `SigningKeyStore`, rotated and retired there), and neither is
+ever accepted as the other: a bearer token is a JWS whose header says
+`"typ": "at+jwt"`, a user action token is a compact `ua1.` token (format below).
+
+Bearer verification, in order (reasons in brackets; every failure is 401
+`Not Authorized.`):
+
+ 1. size bounds before any decoding [token_too_long, segment_too_large], three
+    segments [token_malformed; a `ua1.` token: typ_mismatch]
+ 2. header: strict JSON [header_malformed]; only `alg`, `typ`, `kid`: `jku`, `x5u`,
+    `jwk`, `x5c`, `x5t` name keys we do not choose [header_jku, ...], `crit` names
+    extensions we do not implement [crit_unsupported], anything else [header_unknown]
+ 3. `typ` is `at+jwt` [typ_mismatch]
+ 4. `alg` is on the ring's allow-list (never `none`, never HS*) [alg_not_allowed]
+ 5. `kid` well-formed [kid_missing, kid_malformed], known [kid_unknown], not retired
+    [kid_retired], and the key's own algorithm is `alg` [alg_key_mismatch]
+ 6. the signature verifies with that key (PyJWT's algorithm) [signature_invalid]
+ 7. claims: strict JSON [payload_malformed]; `iss` and `aud` present and exactly
+    equal [iss_missing, iss_mismatch, aud_missing, aud_mismatch]; `exp`, `iat`
+    present [exp_missing, iat_missing]; shapes [claims_malformed, sub_mismatch,
+    token_kind_unknown]
+ 8. time, from the `now` argument with the configured leeway: not expired
+    [token_expired], not issued or valid only in the future [token_issued_in_future,
+    token_not_yet_valid]
+
+A verified token is cached (by its SHA-256) with its claims, so the three calls of
+one signed flow pay for one signature check; a cache hit re-runs step 8 and the
+key's retirement check against the `now` of that call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+import jwt
+
+from adapters.crypto.boundary import Boundary
+from adapters.crypto.cache import BoundedCache
+from adapters.crypto.signing_keys import (
+    EDDSA,
+    ES256,
+    HS256,
+    KID_PATTERN,
+    LoadedSigningKey,
+    SigningKeyRing,
+)
+from archive_core.encoding import b64url_decode, b64url_encode, parse_json_object
+from archive_core.entities import TokenKind, User, UserActionGrant
+from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.ids import CredentialUuid, OrgId, UserId, is_canonical_id
+from archive_core.ports import BearerClaims, Clock
+
+__all__ = [
+    "APP_METADATA_CLAIM",
+    "BEARER_TYP",
+    "USER_ACTION_PREFIX",
+    "HmacUserActionCodec",
+    "JwtBearerTokens",
+]
+
+BEARER_TYP: Final = "at+jwt"
+APP_METADATA_CLAIM: Final = "https://custom/app_metadata"
+USER_ACTION_PREFIX: Final = "ua1"
+
+MAX_BEARER_TOKEN: Final = 4096
+MAX_HEADER_SEGMENT: Final = 512
+MAX_PAYLOAD_SEGMENT: Final = 2048
+MAX_SIGNATURE_SEGMENT: Final = 256
+MAX_CLAIM_TEXT: Final = 256
+
+_HEADER_PARAMETERS: Final = frozenset({"alg", "typ", "kid"})
+_KEY_REFERENCES: Final = {
+    "jku": "header_jku",
+    "x5u": "header_x5u",
+    "jwk": "header_jwk",
+    "x5c": "header_x5c",
+    "x5t": "header_x5t",
+    "x5t#S256": "header_x5t",
+}
+_TOKEN_KINDS: Final = {kind.value: kind for kind in TokenKind}
+
+
+def _unauthorized(reason: str) -> ArchiveCoreError:
+    return ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason=reason)
+
+
+def _is_int(value: object) -> bool:
+    return type(value) is int
+
+
+def _text(value: object) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= MAX_CLAIM_TEXT
+
+
+@attrs.frozen
+class _Verified:
+    """A verified bearer token as cached: its claims and what must be re-checked."""
+
+    claims: BearerClaims
+    kid: str
+    issued_at: int
+    not_before: int | None
+    expires_at: int
+
+
+_HEADER: Final = Boundary(Catalogue.NOT_AUTHORIZED, "header_malformed")
+_BEARER_SIGNATURE: Final = Boundary(Catalogue.NOT_AUTHORIZED, "signature_invalid")
+_PAYLOAD: Final = Boundary(Catalogue.NOT_AUTHORIZED, "payload_malformed")
+
+
+class JwtBearerTokens:
+    """`BearerTokenVerifier` (and issuer) for signed JWTs, EdDSA or ES256."""
+
+    def __init__(
+        self,
+        ring: SigningKeyRing,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: timedelta = timedelta(seconds=30),
+        max_cached_tokens: int = 10_000,
+    ) -> None:
+        if not ring.allowed_algorithms <= {EDDSA, ES256}:
+            raise ValueError("bearer tokens are signed with EdDSA or ES256 only")
+        if not issuer or not audience:
+            raise ValueError("issuer and audience are required")
+        if leeway < timedelta(0):
+            raise ValueError("leeway cannot be negative")
+        self.ring = ring
+        self.issuer = issuer
+        self.audience = audience
+        self.leeway = leeway
+        self._leeway_seconds = leeway.total_seconds()
+        self._verified: BoundedCache[bytes, _Verified] = BoundedCache(max_cached_tokens)
+
+    # ------------------------------------------------------------------ issue
+    def issue(self, user: User, *, now: datetime, ttl: timedelta, token_kind: TokenKind) -> str:
+        """A signed bearer token for `user`, valid from `now` for `ttl`."""
+        if ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+        key = self.ring.signing_key(now=now)
+        issued_at = int(now.timestamp())
+        claims = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": user.id,
+            "iat": issued_at,
+            "exp": issued_at + max(1, int(ttl.total_seconds())),
+            "jti": "tk-" + secrets.token_urlsafe(18),
+            APP_METADATA_CLAIM: {
+                "orgId": user.org_id,
+                "userId": user.id,
+                "tokenKind": token_kind.value,
+            },
+        }
+        return jwt.encode(
+            claims,
+            key.signer,  # type: ignore[arg-type]  # a PEM-loaded private key object
+            algorithm=key.algorithm,
+            headers={"kid": key.kid, "typ": BEARER_TYP},
+        )
+
+    # ------------------------------------------------------------------ verify
+    def verify(self, token: str, *, now: datetime) -> BearerClaims:
+        """The token's claims; raise ArchiveCoreError(NOT_AUTHORIZED) for any defect."""
+        if len(token) > MAX_BEARER_TOKEN:
+            raise _unauthorized("token_too_long")
+        if not token.isascii():
+            raise _unauthorized("token_malformed")
+        digest = hashlib.sha256(token.encode("ascii")).digest()
+        verified = self._verified.get(digest)
+        if verified is None:
+            verified = self._verify_signed(token, now)
+            self._verified.put(digest, verified)
+        self._check_time(verified, now)
+        return verified.claims
+
+    def _check_time(self, verified: _Verified, now: datetime) -> None:
+        # 8. time, from the caller's clock (exp is exclusive: valid while now < exp)
+        at = now.timestamp()
+        leeway = self._leeway_seconds
+        if at >= verified.expires_at + leeway:
+            raise _unauthorized("token_expired")
+        if verified.issued_at > at + leeway:
+            raise _unauthorized("token_issued_in_future")
+        if verified.not_before is not None and verified.not_before > at + leeway:
+            raise _unauthorized("token_not_yet_valid")
+        # A key retired since the token was cached takes its tokens with it.
+        key = self.ring.verification_key(verified.kid, now=now)
+        if key is None or not key.usable_at(now):
+            raise _unauthorized("kid_retired")
+
+    def _verify_signed(self, token: str, now: datetime) -> _Verified:
+        # 1. shape and sizes, before decoding anything
+        parts = token.split(".")
+        if len(parts) != 3:
+            is_user_action = token.startswith(USER_ACTION_PREFIX + ".")
+            raise _unauthorized("typ_mismatch" if is_user_action else "token_malformed")
+        header_b64, payload_b64, signature_b64 = parts
+        if (
+            len(header_b64) > MAX_HEADER_SEGMENT
+            or len(payload_b64) > MAX_PAYLOAD_SEGMENT
+            or len(signature_b64) > MAX_SIGNATURE_SEGMENT
+        ):
+            raise _unauthorized("segment_too_large")
+
+        # 2. header
+        with _HEADER:
+            header = parse_json_object(
+                b64url_decode(header_b64), max_bytes=MAX_HEADER_SEGMENT, max_depth=2
+            )
+        for name in header:
+            if name in _KEY_REFERENCES:
+                raise _unauthorized(_KEY_REFERENCES[name])
+            if name == "crit":
+                raise _unauthorized("crit_unsupported")
+            if name not in _HEADER_PARAMETERS:
+                raise _unauthorized("header_unknown")
+        # 3. typ
+        if header.get("typ") != BEARER_TYP:
+            raise _unauthorized("typ_mismatch")
+        # 4. alg on the allow-list
+        alg = header.get("alg")
+        if not isinstance(alg, str) or alg not in self.ring.allowed_algorithms:
+            raise _unauthorized("alg_not_allowed")
+        # 5. kid → key → its algorithm
+        key = self._key_for(header.get("kid"), now)
+        if key.algorithm != alg:
+            raise _unauthorized("alg_key_mismatch")
+        # 6. signature
+        with _BEARER_SIGNATURE:
+            signature = b64url_decode(signature_b64)
+            signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
+            genuine = key.jwt_algorithm.verify(signing_input, key.verifier, signature)
+        if not genuine:
+            raise _unauthorized("signature_invalid")
+        # 7. claims
+        with _PAYLOAD:
+            claims = parse_json_object(
+                b64url_decode(payload_b64), max_bytes=MAX_PAYLOAD_SEGMENT, max_depth=3
+            )
+        return self._claims(claims, key.kid)
+
+    def _key_for(self, kid: object, now: datetime) -> LoadedSigningKey:
+        if kid is None:
+            raise _unauthorized("kid_missing")
+        if not isinstance(kid, str) or KID_PATTERN.match(kid) is None:
+            raise _unauthorized("kid_malformed")
+        key = self.ring.verification_key(kid, now=now)
+        if key is None:
+            raise _unauthorized("kid_unusable" if self.ring.is_unusable(kid) else "kid_unknown")
+        if not key.usable_at(now):
+            raise _unauthorized("kid_retired")
+        return key
+
+    def _claims(self, claims: dict[str, Any], kid: str) -> _Verified:
+        if "iss" not in claims:
+            raise _unauthorized("iss_missing")
+        if claims["iss"] != self.issuer:
+            raise _unauthorized("iss_mismatch")
+        if "aud" not in claims:
+            raise _unauthorized("aud_missing")
+        audience = claims["aud"]
+        audiences = audience if isinstance(audience, list) else [audience]
+        if not any(isinstance(a, str) and a == self.audience for a in audiences):
+            raise _unauthorized("aud_mismatch")
+        if "exp" not in claims:
+            raise _unauthorized("exp_missing")
+        if "iat" not in claims:
+            raise _unauthorized("iat_missing")
+        expires_at, issued_at = claims["exp"], claims["iat"]
+        not_before = claims.get("nbf")
+        subject, token_id = claims.get("sub"), claims.get("jti")
+        metadata = claims.get(APP_METADATA_CLAIM)
+        if (
+            not _is_int(expires_at)
+            or not _is_int(issued_at)
+            or (not_before is not None and not _is_int(not_before))
+            or not _text(subject)
+            or not _text(token_id)
+            or not isinstance(metadata, dict)
+        ):
+            raise _unauthorized("claims_malformed")
+        user_id, org_id = metadata.get("userId"), metadata.get("orgId")
+        if (
+            not isinstance(user_id, str)
+            or not isinstance(org_id, str)
+            or not is_canonical_id(user_id, "us")
+            or not is_canonical_id(org_id, "or")
+            or expires_at <= issued_at
+        ):
+            raise _unauthorized("claims_malformed")
+        if subject != user_id:
+            raise _unauthorized("sub_mismatch")
+        kind_value = metadata.get("tokenKind")
+        token_kind = _TOKEN_KINDS.get(kind_value) if isinstance(kind_value, str) else None
+        if token_kind is None:
+            raise _unauthorized("token_kind_unknown")
+        try:
+            issued, expires = _from_seconds(issued_at), _from_seconds(expires_at)
+        except (OverflowError, ValueError, OSError) as exc:
+            raise _unauthorized("claims_malformed") from exc
+        return _Verified(
+            claims=BearerClaims(
+                token_id=str(token_id),
+                user_id=UserId(user_id),
+                org_id=OrgId(org_id),
+                token_kind=token_kind,
+                issued_at=issued,
+                expires_at=expires,
+            ),
+            kid=kid,
+            issued_at=issued_at,
+            not_before=not_before,
+            expires_at=expires_at,
+        )
+
+
+def _from_seconds(value: int) -> datetime:
+    return datetime.fromtimestamp(value, UTC)
+
+
+# --------------------------------------------------------------------------- user actions
+
+_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+_MAX_MICROS: Final = (datetime(9999, 1, 1, tzinfo=UTC) - _EPOCH) // _MICROSECOND
+MAX_USER_ACTION_TOKEN: Final = 4096
+_USER_ACTION_SEGMENTS: Final = 12
+_MAC_LENGTH: Final = 43  # base64url of 32 bytes, unpadded
+_METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET", "PATCH"})
+_SHA256_HEX: Final = frozenset("0123456789abcdef")
+_USER_ACTION_PATH: Final = Boundary(Catalogue.USER_ACTION_INVALID, "payload_malformed")
+
+
+def _user_action_error(reason: str) -> ArchiveCoreError:
+    return ArchiveCoreError(Catalogue.USER_ACTION_INVALID, reason=reason)
+
+
+def _micros(moment: datetime) -> str:
+    value = (moment - _EPOCH) // _MICROSECOND
+    if not 0 <= value <= _MAX_MICROS:
+        raise ValueError("grant time out of range")
+    return str(value)
+
+
+def _plain(value: str) -> str:
+    # Fields travel as dot-separated segments: they must be ASCII without dots.
+    if not value or not value.isascii() or "." in value or not value.isprintable():
+        raise ValueError("grant field cannot travel in a user action token")
+    return value
+
+
+class HmacUserActionCodec:
+    """`UserActionTokenCodec`: a compact token authenticated with HMAC-SHA256.
+
+    Format (twelve dot-separated segments, all ASCII):
+
+        ua1.<kid>.<tokenId>.<userId>.<orgId>.<credentialUuid>.<method>.<payloadSha256>
+           .<issuedAtMicros>.<expiresAtMicros>.<base64url(path)>.<mac>
+
+    `mac` is base64url(HMAC-SHA256(key, everything before its dot)). The `ua1` marker
+    (kind and version) is inside the authenticated input, so a token of another kind
+    or version never verifies as this one; a bearer JWT (three segments, `eyJ…`) is
+    refused before any key is looked up. Times are integer microseconds since the
+    epoch, so a grant comes back exactly as it was issued. Expiry and binding are
+    checked by the core; single use by the user action store.
+    """
+
+    def __init__(self, ring: SigningKeyRing, *, clock: Clock) -> None:
+        if ring.allowed_algorithms != {HS256}:
+            raise ValueError("user action tokens are authenticated with HS256 only")
+        self.ring = ring
+        self._clock = clock
+
+    def issue(self, grant: UserActionGrant) -> str:
+        """A signed token carrying the grant."""
+        key = self.ring.signing_key(now=self._clock.now())
+        signing_input = ".".join(
+            (
+                USER_ACTION_PREFIX,
+                key.kid,
+                _plain(grant.token_id),
+                _plain(grant.user_id),
+                _plain(grant.org_id),
+                _plain(grant.credential_uuid),
+                _plain(grant.method),
+                _plain(grant.payload_sha256),
+                _micros(grant.issued_at),
+                _micros(grant.expires_at),
+                b64url_encode(grant.path.encode("utf-8")),
+            )
+        )
+        mac = hmac.digest(key.signer, signing_input.encode("ascii"), "sha256")  # type: ignore[arg-type]
+        return f"{signing_input}.{b64url_encode(mac)}"
+
+    def decode(self, token: str) -> UserActionGrant:
+        """The grant a genuine token carries; raise ArchiveCoreError(USER_ACTION_INVALID)."""
+        # 1. sizes, kind marker and shape, before any key is looked up
+        if len(token) > MAX_USER_ACTION_TOKEN:
+            raise _user_action_error("token_too_long")
+        if not token.isascii():
+            raise _user_action_error("token_malformed")
+        if not token.startswith(USER_ACTION_PREFIX + "."):
+            raise _user_action_error("typ_mismatch")
+        parts = token.split(".")
+        if len(parts) != _USER_ACTION_SEGMENTS:
+            raise _user_action_error("token_malformed")
+        # 2. the key its kid names
+        kid = parts[1]
+        if KID_PATTERN.match(kid) is None:
+            raise _user_action_error("kid_malformed")
+        now = self._clock.now()
+        key = self.ring.verification_key(kid, now=now)
+        if key is None:
+            raise _user_action_error(
+                "kid_unusable" if self.ring.is_unusable(kid) else "kid_unknown"
+            )
+        if not key.usable_at(now):
+            raise _user_action_error("kid_retired")
+        # 3. the MAC, in constant time
+        mac = parts[11]
+        signing_input = token[: len(token) - len(mac) - 1].encode("ascii")
+        expected = hmac.digest(key.signer, signing_input, "sha256")  # type: ignore[arg-type]
+        if len(mac) != _MAC_LENGTH or not hmac.compare_digest(b64url_encode(expected), mac):
+            raise _user_action_error("signature_invalid")
+        # 4. the grant (authenticated, so ours: its shape is checked all the same)
+        return _grant(parts)
+
+
+def _grant(parts: list[str]) -> UserActionGrant:
+    _prefix, _kid, token_id, user_id, org_id, credential, method, digest, issued, expires = parts[
+        :10
+    ]
+    if (
+        method not in _METHODS
+        or len(digest) != 64
+        or not _SHA256_HEX.issuperset(digest)
+        or not issued.isdigit()
+        or not expires.isdigit()
+        or not 0 < len(token_id) <= MAX_CLAIM_TEXT
+        or not user_id
+        or not org_id
+        or not credential
+    ):
+        raise _user_action_error("payload_malformed")
+    issued_micros, expires_micros = int(issued), int(expires)
+    if not issued_micros <= expires_micros <= _MAX_MICROS:
+        raise _user_action_error("payload_malformed")
+    with _USER_ACTION_PATH:
+        path = b64url_decode(parts[10]).decode("utf-8")
+    if not path:
+        raise _user_action_error("payload_malformed")
+    return UserActionGrant(
+        token_id=token_id,
+        user_id=UserId(user_id),
+        org_id=OrgId(org_id),
+        credential_uuid=CredentialUuid(credential),
+        method=method,
+        path=path,
+        payload_sha256=digest,
+        issued_at=_EPOCH + timedelta(0, 0, issued_micros),
+        expires_at=_EPOCH + timedelta(0, 0, expires_micros),
+    )
