@@ -154,10 +154,8 @@ def call_wsgi(
     for name, value in _with_length(headers, data, chunked):
         key = name.decode("latin-1").upper().replace("-", "_")
         text = value.decode("latin-1")
-        if key in ("CONTENT_LENGTH", "CONTENT_TYPE"):
-            environ[key] = text
-            continue
-        key = "HTTP_" + key
+        if key not in ("CONTENT_LENGTH", "CONTENT_TYPE"):
+            key = "HTTP_" + key
         environ[key] = f"{environ[key]},{text}" if key in environ else text
     started: list[Any] = []
 
