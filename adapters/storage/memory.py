@@ -405,7 +405,8 @@ class MemoryReplayGuard:
             return self._purge_locked(now)
 
     def _purge_locked(self, now: datetime) -> int:
-        expired = [k for k, e in self._items.items() if e <= now]
+        # Remembered *through* its expiry (first_use refuses while `expiry >= now`).
+        expired = [k for k, e in self._items.items() if e < now]
         for key in expired:
             del self._items[key]
         return len(expired)

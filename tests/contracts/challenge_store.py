@@ -1,0 +1,124 @@
+"""The contract of `ChallengeStore`: open signing sessions, each taken at most once,
+only by its owner, only before it expires."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from datetime import timedelta
+from typing import ClassVar
+
+import attrs
+import pytest
+
+from archive_core.ids import UserId
+from archive_core.ports import ChallengeStore
+from tests.contracts import samples
+from tests.contracts.samples import T0
+from tests.contracts.unit_of_work import THREADS, race
+
+OWNER = UserId("us-owner-test")
+STRANGER = UserId("us-stranger-test")
+
+
+class ChallengeStoreContract(abc.ABC):
+    """What every challenge store guarantees."""
+
+    #: A store adds at most this many challenges before it purges expired ones by itself.
+    #: None for a store whose backend expires entries on its own (Redis TTLs).
+    purge_every: ClassVar[int | None]
+
+    @abc.abstractmethod
+    def open(self, request: pytest.FixtureRequest) -> AbstractContextManager[ChallengeStore]:
+        """A fresh, empty store; closed when the context ends."""
+
+    @abc.abstractmethod
+    def stored(self, store: ChallengeStore) -> int:
+        """How many challenges the store holds right now."""
+
+    @pytest.fixture
+    def store(self, request: pytest.FixtureRequest) -> Iterator[ChallengeStore]:
+        with self.open(request) as opened:
+            yield opened
+
+    def test_the_owner_takes_its_challenge_once(self, store: ChallengeStore) -> None:
+        opened = samples.challenge(OWNER)
+        store.put(opened)
+        assert store.take(opened.key, user_id=OWNER, now=T0) == opened
+        assert store.take(opened.key, user_id=OWNER, now=T0) is None
+
+    def test_an_unknown_key_is_none(self, store: ChallengeStore) -> None:
+        assert store.take("0" * 64, user_id=OWNER, now=T0) is None
+
+    def test_a_stranger_neither_sees_nor_burns_it(self, store: ChallengeStore) -> None:
+        opened = samples.challenge(OWNER)
+        store.put(opened)
+        assert store.take(opened.key, user_id=STRANGER, now=T0) is None
+        assert store.take(opened.key, user_id=OWNER, now=T0) == opened
+
+    def test_an_expired_challenge_is_burnt_and_not_returned(self, store: ChallengeStore) -> None:
+        opened = samples.challenge(OWNER)
+        store.put(opened)
+        assert store.take(opened.key, user_id=OWNER, now=opened.expires_at) is None
+        assert store.take(opened.key, user_id=OWNER, now=T0) is None
+
+    def test_it_can_be_taken_until_the_instant_before_expiry(self, store: ChallengeStore) -> None:
+        opened = samples.challenge(OWNER)
+        store.put(opened)
+        last = opened.expires_at - timedelta(microseconds=1)
+        assert store.take(opened.key, user_id=OWNER, now=last) == opened
+
+    def test_putting_a_key_again_replaces_the_challenge(self, store: ChallengeStore) -> None:
+        first = samples.challenge(OWNER)
+        replacement = attrs.evolve(samples.challenge(STRANGER), key=first.key)
+        store.put(first)
+        store.put(replacement)
+        assert store.take(first.key, user_id=OWNER, now=T0) is None
+        assert store.take(first.key, user_id=STRANGER, now=T0) == replacement
+
+    def test_challenges_are_independent(self, store: ChallengeStore) -> None:
+        mine = [samples.challenge(OWNER) for _ in range(3)]
+        for opened in mine:
+            store.put(opened)
+        assert store.take(mine[1].key, user_id=OWNER, now=T0) == mine[1]
+        assert store.take(mine[0].key, user_id=OWNER, now=T0) == mine[0]
+        assert store.take(mine[2].key, user_id=OWNER, now=T0) == mine[2]
+
+    def test_purge_forgets_expired_challenges_only(self, store: ChallengeStore) -> None:
+        expired = samples.challenge(OWNER, issued_at=T0 - timedelta(minutes=10))
+        at_edge = samples.challenge(OWNER, issued_at=T0 - timedelta(minutes=5))
+        live = samples.challenge(OWNER, issued_at=T0)
+        for opened in (expired, at_edge, live):
+            store.put(opened)
+        purged = store.purge(now=T0)
+        if self.purge_every is None:
+            assert purged == 0  # the backend expires entries by itself
+        else:
+            assert purged == 2
+            assert store.purge(now=T0) == 0
+        assert store.take(live.key, user_id=OWNER, now=T0) == live
+        assert store.take(expired.key, user_id=OWNER, now=T0) is None
+
+    def test_racing_threads_take_it_once(self, store: ChallengeStore) -> None:
+        opened = samples.challenge(OWNER)
+        store.put(opened)
+        taken = race(THREADS, lambda _: store.take(opened.key, user_id=OWNER, now=T0))
+        assert taken.count(opened) == 1
+        assert taken.count(None) == THREADS - 1
+
+    def test_storage_stays_bounded_under_steady_load(self, store: ChallengeStore) -> None:
+        """One challenge a second, each living 60 s, never taken nor purged explicitly."""
+        if self.purge_every is None:
+            pytest.skip("the backend expires entries itself (see the adapter's own TTL test)")
+        live = 61
+        peak = 0
+        total = 10 * (live + self.purge_every)
+        for step in range(total):
+            store.put(
+                samples.challenge(
+                    OWNER, issued_at=T0 + timedelta(seconds=step), ttl=timedelta(seconds=60)
+                )
+            )
+            peak = max(peak, self.stored(store))
+        assert peak <= live + self.purge_every
