@@ -53,10 +53,12 @@ CREATE TABLE permissions (
 
 CREATE INDEX permissions_by_org_name ON permissions (org_id, name);
 
+-- The primary key's columns come first: SQLite 3.40's integrity_check misreports NULLs
+-- in WITHOUT ROWID tables whose key columns are not leading.
 CREATE TABLE permission_operations (
     permission_id TEXT NOT NULL REFERENCES permissions (id),
-    org_id        TEXT NOT NULL,
     operation     TEXT NOT NULL,
+    org_id        TEXT NOT NULL,
     PRIMARY KEY (permission_id, operation)
 ) WITHOUT ROWID;
 
