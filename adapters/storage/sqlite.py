@@ -19,9 +19,10 @@ The embedded default: a file path is all a deployment gives.
   survive that unit's rollback, so `SqliteReplayStore` keeps them in a second file
   (by default `<path>-replay`) with its own short transactions.
 - **Errors.** Driver errors become the core's: a busy timeout, an I/O error, a full
-  disk, a read-only or corrupt file → `StorageUnavailable`; a taken id →
+  disk, a read-only, corrupt or unopenable file → `StorageUnavailable`; a taken id →
   `AlreadyExists`; a version or sequence that moved → `ConcurrencyConflict`.
-  Programming errors (bad SQL, misuse of the driver) surface unchanged.
+  Programming errors (bad SQL, misuse of the driver) surface unchanged. A busy
+  timeout is "unavailable", not a conflict: retrying would wait as long again.
 - **Retention.** `purge` on each store forgets expired grants, challenges and nonces;
   each store also purges by itself every `purge_every` writes.
 
@@ -97,20 +98,45 @@ _MAX_IDLE: Final = 16
 # --------------------------------------------------------------------------- errors
 
 
+#: Primary result codes that mean the file cannot serve now.
+_UNAVAILABLE: Final = frozenset(
+    {
+        sqlite3.SQLITE_BUSY,  # another connection held the write lock past the busy timeout
+        sqlite3.SQLITE_LOCKED,
+        sqlite3.SQLITE_NOMEM,
+        sqlite3.SQLITE_READONLY,
+        sqlite3.SQLITE_INTERRUPT,
+        sqlite3.SQLITE_IOERR,
+        sqlite3.SQLITE_CORRUPT,
+        sqlite3.SQLITE_FULL,
+        sqlite3.SQLITE_CANTOPEN,
+        sqlite3.SQLITE_PROTOCOL,
+        sqlite3.SQLITE_NOTADB,
+        sqlite3.SQLITE_PERM,
+        sqlite3.SQLITE_NOLFS,
+        sqlite3.SQLITE_AUTH,
+    }
+)
+
+
 def translate_error(exc: sqlite3.Error) -> Exception:
     """The core's error for a driver error, or `exc` itself for a programming error.
 
-    Every `DatabaseError` but integrity and programming errors means the file cannot
-    serve now (busy past the timeout, locked, I/O error, disk full, read-only, not a
-    database, corrupt): `StorageUnavailable`. Integrity errors are handled where they
-    have a meaning (ids taken, sequence taken); elsewhere they are bugs.
+    A result code saying the file cannot serve now (busy past the timeout, locked,
+    I/O error, disk full, read-only, not a database, corrupt, cannot open) becomes
+    `StorageUnavailable`. Integrity errors are handled where they have a meaning (an
+    id taken, a sequence taken); elsewhere they, like SQL errors, are bugs and surface
+    unchanged.
     """
-    if isinstance(exc, sqlite3.IntegrityError | sqlite3.ProgrammingError):
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is None:
+        unavailable = isinstance(exc, sqlite3.OperationalError)
+    else:
+        unavailable = code & 0xFF in _UNAVAILABLE
+    if not unavailable:
         return exc
-    if isinstance(exc, sqlite3.DatabaseError):
-        name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-        return StorageUnavailable(f"sqlite: {name}: {exc}")
-    return exc
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    return StorageUnavailable(f"sqlite: {name}: {exc}")
 
 
 def _fail(exc: sqlite3.Error) -> NoReturn:
