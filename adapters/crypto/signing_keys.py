@@ -170,12 +170,15 @@ class SigningKeyRing:
         self._unusable: frozenset[str] = frozenset()
         self._newest_generation = 0
         self._refreshed_at: datetime | None = None
+        self._current: LoadedSigningKey | None = None
 
     # ------------------------------------------------------------------ reading
     def signing_key(self, *, now: datetime) -> LoadedSigningKey:
         """The key that signs at `now`: the newest usable one, created on first use."""
         self._refresh_if_due(now)
-        key = self._newest_usable(now)
+        key = self._current
+        if key is None or not key.usable_at(now):
+            key = self._newest_usable(now)
         if key is not None:
             return key
         with self._lock:
@@ -269,6 +272,7 @@ class SigningKeyRing:
         self._unusable = frozenset(unusable)
         self._newest_generation = max(generations, default=0)
         self._refreshed_at = now
+        self._current = self._newest_usable(now)
 
     def _create_locked(self, now: datetime) -> LoadedSigningKey:
         for _attempt in range(_MAX_CREATE_ATTEMPTS):

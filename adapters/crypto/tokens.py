@@ -33,6 +33,7 @@ key's retirement check against the `now` of that call.
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 import hmac
 import secrets
@@ -52,7 +53,7 @@ from adapters.crypto.signing_keys import (
     LoadedSigningKey,
     SigningKeyRing,
 )
-from archive_core.encoding import b64url_decode, b64url_encode, parse_json_object
+from archive_core.encoding import b64url_decode, parse_json_object
 from archive_core.entities import TokenKind, User, UserActionGrant
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import CredentialUuid, OrgId, UserId, is_canonical_id
@@ -352,11 +353,13 @@ def _micros(moment: datetime) -> str:
     return str(value)
 
 
-def _plain(value: str) -> str:
-    # Fields travel as dot-separated segments: they must be ASCII without dots.
-    if not value or not value.isascii() or "." in value or not value.isprintable():
-        raise ValueError("grant field cannot travel in a user action token")
-    return value
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE: Final = bytes.maketrans(b"-_+/", b"+/-_")
+
+
+def _b64url(data: bytes) -> str:
+    # `b64url_encode` without the `base64` module's wrappers (this runs twice per token).
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 class HmacUserActionCodec:
@@ -384,23 +387,29 @@ class HmacUserActionCodec:
     def issue(self, grant: UserActionGrant) -> str:
         """A signed token carrying the grant."""
         key = self.ring.signing_key(now=self._clock.now())
-        signing_input = ".".join(
-            (
-                USER_ACTION_PREFIX,
-                key.kid,
-                _plain(grant.token_id),
-                _plain(grant.user_id),
-                _plain(grant.org_id),
-                _plain(grant.credential_uuid),
-                _plain(grant.method),
-                _plain(grant.payload_sha256),
-                _micros(grant.issued_at),
-                _micros(grant.expires_at),
-                b64url_encode(grant.path.encode("utf-8")),
-            )
+        fields = (
+            grant.token_id,
+            grant.user_id,
+            grant.org_id,
+            grant.credential_uuid,
+            grant.method,
+            grant.payload_sha256,
+        )
+        plain = ".".join(fields)
+        # These travel as dot-separated segments: non-empty printable ASCII without dots.
+        if (
+            not all(fields)
+            or plain.count(".") != 5
+            or not plain.isascii()
+            or not plain.isprintable()
+        ):
+            raise ValueError("grant field cannot travel in a user action token")
+        signing_input = (
+            f"{USER_ACTION_PREFIX}.{key.kid}.{plain}.{_micros(grant.issued_at)}"
+            f".{_micros(grant.expires_at)}.{_b64url(grant.path.encode('utf-8'))}"
         )
         mac = hmac.digest(key.signer, signing_input.encode("ascii"), "sha256")  # type: ignore[arg-type]
-        return f"{signing_input}.{b64url_encode(mac)}"
+        return f"{signing_input}.{_b64url(mac)}"
 
     def decode(self, token: str) -> UserActionGrant:
         """The grant a genuine token carries; raise ArchiveCoreError(USER_ACTION_INVALID)."""
@@ -430,7 +439,7 @@ class HmacUserActionCodec:
         mac = parts[11]
         signing_input = token[: len(token) - len(mac) - 1].encode("ascii")
         expected = hmac.digest(key.signer, signing_input, "sha256")  # type: ignore[arg-type]
-        if len(mac) != _MAC_LENGTH or not hmac.compare_digest(b64url_encode(expected), mac):
+        if len(mac) != _MAC_LENGTH or not hmac.compare_digest(_b64url(expected), mac):
             raise _user_action_error("signature_invalid")
         # 4. the grant (authenticated, so ours: its shape is checked all the same)
         return _grant(parts)
@@ -455,8 +464,12 @@ def _grant(parts: list[str]) -> UserActionGrant:
     issued_micros, expires_micros = int(issued), int(expires)
     if not issued_micros <= expires_micros <= _MAX_MICROS:
         raise _user_action_error("payload_malformed")
+    encoded_path = parts[10]
     with _USER_ACTION_PATH:
-        path = b64url_decode(parts[10]).decode("utf-8")
+        path = binascii.a2b_base64(
+            (encoded_path + "=" * (-len(encoded_path) % 4)).encode().translate(_FROM_URLSAFE),
+            strict_mode=True,
+        ).decode("utf-8")
     if not path:
         raise _user_action_error("payload_malformed")
     return UserActionGrant(
