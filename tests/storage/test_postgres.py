@@ -1,0 +1,252 @@
+"""What only the PostgreSQL adapter promises: its error translation (each on a real server
+error), its per-org lock against the lock-out guard's write skew, its isolation level,
+its pool, and its append-only audit table."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from adapters.storage.postgres import PostgresStore, PostgresUnitOfWork, translate_error
+from archive_core.errors import ConcurrencyConflict, StorageUnavailable
+from archive_core.ids import OrgId, UserId
+from archive_core.ports import UnitOfWork
+from tests.contracts import samples
+from tests.contracts.samples import ARCHIVE_OPS, T0
+from tests.contracts.unit_of_work import THREADS, committed, race, store
+from tests.services import PgSchema
+
+
+@pytest.fixture
+def pg(pg_schema: PgSchema) -> Iterator[PostgresStore]:
+    with PostgresStore(pg_schema.dsn, schema=pg_schema.schema) as opened:
+        yield opened
+
+
+def _raw(place: PgSchema) -> psycopg.Connection[tuple[object, ...]]:
+    conn = psycopg.connect(place.dsn, autocommit=True)
+    conn.execute(f"SET search_path TO {place.schema}")
+    return conn
+
+
+def _backend_pid(uow: PostgresUnitOfWork) -> int:
+    # Fault injection needs the connection the unit of work holds.
+    conn = uow._tx.conn
+    assert conn is not None
+    return conn.info.backend_pid
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_an_unreachable_server_is_unavailable() -> None:
+    with pytest.raises(StorageUnavailable):
+        PostgresStore("postgresql://postgres@127.0.0.1:1/test?connect_timeout=1", timeout=1)
+
+
+def test_an_exhausted_pool_is_unavailable(pg_schema: PgSchema) -> None:
+    with PostgresStore(pg_schema.dsn, schema=pg_schema.schema, pool_size=1, timeout=0.2) as pg:
+        with pg() as holding:
+            holding.users.get(UserId("us-x"))
+            with pytest.raises(StorageUnavailable), pg():
+                pass
+        with pg() as uow:
+            assert uow.users.get(UserId("us-x")) is None
+
+
+def test_a_connection_killed_mid_unit_is_unavailable_and_the_pool_recovers(
+    pg: PostgresStore, pg_schema: PgSchema
+) -> None:
+    who = samples.user(samples.org_id())
+    store(pg, who)
+    admin = psycopg.connect(pg_schema.dsn, autocommit=True)
+
+    def read_while_killed() -> None:
+        with pg() as uow:
+            uow.users.get(who.id)
+            admin.execute("SELECT pg_terminate_backend(%s)", (_backend_pid(uow),))
+            uow.users.get(who.id)
+
+    try:
+        with pytest.raises(StorageUnavailable):
+            read_while_killed()
+    finally:
+        admin.close()
+    with pg() as uow:
+        assert uow.users.get(who.id) == who
+
+
+def test_a_deadlock_is_a_conflict(pg: PostgresStore) -> None:
+    org = samples.org_id()
+    first, second = samples.user(org), samples.user(org)
+    store(pg, first, second)
+    barrier = threading.Barrier(2)
+
+    def cross(i: int) -> str:
+        order = (first, second) if i == 0 else (second, first)
+        try:
+            with pg() as uow:
+                for step, who in enumerate(order):
+                    uow.users.update(who, expected_version=1)
+                    if step == 0:
+                        barrier.wait()
+                uow.commit()
+        except ConcurrencyConflict:
+            return "conflict"
+        return "committed"
+
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = sorted(pool.map(cross, range(2)))
+    assert outcomes == ["committed", "conflict"]
+
+
+def test_serialization_failures_and_lock_timeouts_are_conflicts(pg_schema: PgSchema) -> None:
+    PostgresStore(pg_schema.dsn, schema=pg_schema.schema).close()
+    store_conn, other = _raw(pg_schema), _raw(pg_schema)
+    try:
+        store_conn.execute(
+            "INSERT INTO applications (id, org_id, name, is_active) VALUES ('ap-1', 'or-1', 'a', true)"
+        )
+        store_conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        store_conn.execute("SELECT * FROM applications")
+        other.execute("UPDATE applications SET name = 'b'")
+        with pytest.raises(psycopg.errors.SerializationFailure) as serialization:
+            store_conn.execute("UPDATE applications SET name = 'c'")
+        store_conn.execute("ROLLBACK")
+        other.execute("BEGIN")
+        other.execute("SELECT * FROM applications FOR UPDATE")
+        with pytest.raises(psycopg.errors.LockNotAvailable) as lock:
+            store_conn.execute("SELECT * FROM applications FOR UPDATE NOWAIT")
+        other.execute("ROLLBACK")
+    finally:
+        store_conn.close()
+        other.close()
+    assert isinstance(translate_error(serialization.value), ConcurrencyConflict)
+    assert isinstance(translate_error(lock.value), ConcurrencyConflict)
+
+
+def test_a_cancelled_statement_is_unavailable_and_sql_errors_surface_unchanged(
+    pg_schema: PgSchema,
+) -> None:
+    conn = psycopg.connect(pg_schema.dsn, autocommit=True)
+    try:
+        conn.execute("SET statement_timeout = 1")
+        with pytest.raises(psycopg.errors.QueryCanceled) as cancelled:
+            conn.execute("SELECT pg_sleep(1)")
+        with pytest.raises(psycopg.errors.SyntaxError) as syntax:
+            conn.execute("SELEC 1")
+    finally:
+        conn.close()
+    translated = translate_error(cancelled.value)
+    assert isinstance(translated, StorageUnavailable)
+    assert "57014" in str(translated)
+    assert translate_error(syntax.value) is syntax.value
+
+
+def test_the_audit_log_is_append_only(pg: PostgresStore, pg_schema: PgSchema) -> None:
+    store(pg, samples.audit_record(samples.org_id(), None))
+    raw = _raw(pg_schema)
+    try:
+        for statement in ("UPDATE audit SET record = '{}'", "DELETE FROM audit", "TRUNCATE audit"):
+            with pytest.raises(psycopg.errors.IntegrityConstraintViolation, match="append-only"):
+                raw.execute(statement)
+    finally:
+        raw.close()
+
+
+# --------------------------------------------------------------------------- isolation, locks
+
+
+def test_units_of_work_are_read_committed_whatever_the_server_default(
+    pg_schema: PgSchema,
+) -> None:
+    dsn = f"{pg_schema.dsn}?options=-c%20default_transaction_isolation%3Dserializable"
+    with PostgresStore(dsn, schema=pg_schema.schema) as pg, pg() as uow:
+        assert uow._tx.one("SHOW transaction_isolation")[0] == "read committed"
+
+
+def test_the_lockout_guard_takes_the_org_lock_so_the_last_two_admins_stay(
+    pg: PostgresStore, pg_schema: PgSchema
+) -> None:
+    """The write skew, forced: A archives B; B's unit of work, started meanwhile, has
+    read A as active. A commits only once B's guard query has either answered or is
+    seen waiting for a lock: without the org lock B's query answers at once (A still
+    active, so B archives A too — the bug); with it, B's query waits for A's commit
+    and then sees B archived."""
+    org = samples.org_id()
+    granted = samples.permission(org)
+    a, b = samples.user(org), samples.user(org)
+    store(pg, granted, a, b, samples.assignment(granted, a), samples.assignment(granted, b))
+    a_decided = threading.Event()
+    b_has_read = threading.Event()
+    b_answered = threading.Event()
+    b_backend: list[int] = []
+
+    def guard(uow: UnitOfWork, exclude: UserId) -> bool:
+        return uow.users.has_other_active_holder(
+            org, operations=frozenset(ARCHIVE_OPS), exclude=exclude, include_service_accounts=False
+        )
+
+    def b_is_waiting_for_a_lock(observer: psycopg.Connection[tuple[object, ...]]) -> bool:
+        row = observer.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid = %s AND NOT granted", (b_backend[0],)
+        ).fetchone()
+        return row is not None and row[0] == 1
+
+    def a_archives_b() -> bool:
+        observer = psycopg.connect(pg_schema.dsn, autocommit=True)
+        try:
+            with pg() as uow:
+                target = uow.users.get(b.id)
+                assert target is not None
+                allowed = guard(uow, b.id)
+                a_decided.set()
+                assert b_has_read.wait(timeout=30)
+                while not (b_answered.wait(0.01) or b_is_waiting_for_a_lock(observer)):
+                    pass
+                uow.users.update(target.archived(T0), expected_version=target.version)
+                uow.commit()
+                return allowed
+        finally:
+            observer.close()
+
+    def b_archives_a() -> bool:
+        assert a_decided.wait(timeout=30)
+        with pg() as uow:
+            target = uow.users.get(a.id)
+            assert target is not None and target.is_active
+            b_backend.append(_backend_pid(uow))
+            b_has_read.set()
+            allowed = guard(uow, a.id)
+            b_answered.set()
+            if not allowed:
+                return False
+            uow.users.update(target.archived(T0), expected_version=target.version)
+            uow.commit()
+            return True
+
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(a_archives_b)
+        second = pool.submit(b_archives_a)
+        assert first.result() is True
+        assert second.result() is False
+    with pg() as uow:
+        still = uow.users.get(a.id)
+        assert still is not None and still.is_active
+
+
+def test_racing_appends_in_one_org_wait_their_turn_instead_of_conflicting(
+    pg: PostgresStore,
+) -> None:
+    org = OrgId("or-one-busy-org")
+
+    def append(_: int) -> None:
+        committed(pg, lambda uow: uow.audit.append(samples.audit_record(org, uow.audit.head(org))))
+
+    race(THREADS, append)  # no retry: a ConcurrencyConflict would fail the test
+    with pg() as uow:
+        assert [r.sequence for r in uow.audit.records(org)] == list(range(1, THREADS + 1))
