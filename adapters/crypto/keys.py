@@ -312,7 +312,7 @@ class KeySignatureVerifier:
     def verify(self, credential: Credential, *, message: bytes, signature: bytes) -> None:
         """Return if the signature verifies; else raise ArchiveCoreError(ASSERTION_INVALID)."""
         check = self._keys.get((credential.algorithm, credential.public_key))
-        if check is None:
+        if check is None or credential.kind is CredentialKind.FIDO2:
             check = self._load(credential)
         with _SIGNATURE:
             check(message, signature)

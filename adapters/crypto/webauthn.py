@@ -194,7 +194,7 @@ class Fido2SignatureVerifier:
     def verify(self, credential: Credential, *, message: bytes, signature: bytes) -> None:
         """Verify the signature over `authenticatorData || SHA-256(clientDataJSON)`."""
         check = self._keys.get((credential.algorithm, credential.public_key))
-        if check is None:
+        if check is None or credential.kind is not CredentialKind.FIDO2:
             check = self._load(credential)
         with _SIGNATURE:
             check(message, signature)

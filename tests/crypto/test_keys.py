@@ -271,3 +271,19 @@ def test_non_ascii_pem_is_malformed() -> None:
         "credential_rejected",
         "public_key_malformed",
     )
+
+
+def test_a_cached_key_does_not_let_another_kind_through() -> None:
+    private_pem, public_pem, algorithm = generate_key_credential("ed25519")
+    client_data, signature = sdk_assertion(private_pem)
+    verifier = KeySignatureVerifier()
+    verifier.verify(key_credential(public_pem, algorithm), message=client_data, signature=signature)
+    expect_error(
+        lambda: verifier.verify(
+            key_credential(public_pem, algorithm, CredentialKind.FIDO2),
+            message=client_data,
+            signature=signature,
+        ),
+        "assertion_invalid",
+        "kind_not_supported",
+    )

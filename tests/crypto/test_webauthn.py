@@ -184,3 +184,24 @@ def test_a_damaged_stored_cose_key_is_an_assertion_failure() -> None:
         "assertion_invalid",
         "public_key_too_large",
     )
+
+
+def test_a_cached_cose_key_does_not_let_another_kind_through() -> None:
+    device = SoftwareAuthenticator("EdDSA")
+    verifier = Fido2SignatureVerifier()
+    credential = fido2_credential(device.public_key, device.cose_algorithm)
+    verifier.verify(credential, message=MESSAGE, signature=device.sign(MESSAGE))
+    as_key = Credential(
+        uuid=credential.uuid,
+        cred_id=credential.cred_id,
+        user_id=credential.user_id,
+        org_id=credential.org_id,
+        kind=CredentialKind.RECOVERY_KEY,
+        public_key=credential.public_key,
+        algorithm=credential.algorithm,
+    )
+    expect_error(
+        lambda: verifier.verify(as_key, message=MESSAGE, signature=device.sign(MESSAGE)),
+        "assertion_invalid",
+        "kind_not_supported",
+    )
