@@ -52,7 +52,7 @@ def parse_init_body(body: bytes) -> RequestedAction:
     if not isinstance(payload, str):
         raise _invalid("userActionPayload", "must be a string (the exact request body)")
     method = document.get("userActionHttpMethod")
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise _invalid("userActionHttpMethod", "must be one of POST, PUT, DELETE, GET")
     path = document.get("userActionHttpPath")
     if (
@@ -65,17 +65,17 @@ def parse_init_body(body: bytes) -> RequestedAction:
     ):
         raise _invalid("userActionHttpPath", "must be an absolute request path")
     server_kind = document.get("userActionServerKind", "Api")
-    if server_kind not in SERVER_KINDS:
+    if not isinstance(server_kind, str) or server_kind not in SERVER_KINDS:
         raise _invalid("userActionServerKind", "must be Api or Staff")
     try:
         payload_bytes = payload.encode("utf-8")
     except UnicodeEncodeError as exc:  # pragma: no cover - parse_json refuses lone surrogates
         raise _invalid("userActionPayload", "must be valid UTF-8") from exc
     return RequestedAction(
-        method=str(method),
+        method=method,
         path=path,
         payload_sha256=hashlib.sha256(payload_bytes).hexdigest(),
-        server_kind=str(server_kind),
+        server_kind=server_kind,
     )
 
 

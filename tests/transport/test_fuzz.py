@@ -255,11 +255,6 @@ def test_handler_answers_any_json_body(target: str, document: Any) -> None:
     assert answer.status in {200, 400, 401}
 
 
-@pytest.mark.xfail(
-    reason="core bug found by this fuzz: parse_init_body tests `method not in METHODS` on an "
-    "unhashable JSON value (TypeError, answered 500); reported to the core's owner",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "field", ["userActionHttpMethod", "userActionServerKind"], ids=["method", "server_kind"]
 )

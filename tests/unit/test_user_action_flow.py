@@ -127,6 +127,19 @@ def test_init_by_unknown_or_archived_user_is_401_user_not_found(scene: Scene) ->
             "userActionHttpMethod",
         ),
         (
+            {"userActionPayload": "", "userActionHttpMethod": [], "userActionHttpPath": "/x"},
+            "userActionHttpMethod",
+        ),
+        (
+            {
+                "userActionPayload": "",
+                "userActionHttpMethod": "GET",
+                "userActionHttpPath": "/x",
+                "userActionServerKind": {},
+            },
+            "userActionServerKind",
+        ),
+        (
             {"userActionPayload": "", "userActionHttpMethod": "DELETE", "userActionHttpPath": "x"},
             "userActionHttpPath",
         ),
