@@ -1,0 +1,252 @@
+"""Open storage from a URL: the one place that turns a configuration string into adapters.
+
+    open_storage("archive.db")                                   # SQLite file (the default)
+    open_storage("sqlite:///relative/archive.db")                # SQLAlchemy's convention:
+    open_storage("sqlite:////var/lib/archive-core/archive.db")   # 3 slashes relative, 4 absolute
+    open_storage("postgresql://user@db/app?schema=archive_core&pool_size=20")
+    open_storage("postgresql://user@db/app", replay_url="redis://cache:6379/0?prefix=ac:")
+    open_storage("memory:")                                      # tests and demos
+
+What each gives:
+
+| URL | units of work, signing keys | challenges and nonces (default) |
+| --- | --- | --- |
+| path / `sqlite:` | the SQLite file | a second SQLite file, `<path>-replay` |
+| `postgresql:` | the schema (default `archive_core`) | the same schema, autocommit |
+| `memory:` | process memory | process memory |
+
+`replay_url` moves challenges and nonces elsewhere: `redis://…` / `rediss://…`
+(option `prefix`), or a SQLite path / `sqlite:` URL.
+
+Options are query parameters and are removed before the URL reaches the driver:
+SQLite `synchronous` (FULL, the default, or NORMAL/EXTRA), `busy_timeout` (seconds),
+`purge_every`, `replay` (the replay file's path); PostgreSQL `schema`, `pool_size`,
+`timeout` (seconds), `purge_every`; Redis `prefix`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Self
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+from adapters.storage.memory import (
+    MemoryChallengeStore,
+    MemoryReplayGuard,
+    MemorySigningKeyStore,
+    MemoryStore,
+)
+from adapters.storage.sqlite import (
+    DEFAULT_BUSY_TIMEOUT,
+    DEFAULT_PURGE_EVERY,
+    SqliteReplayStore,
+    SqliteStore,
+)
+from archive_core.ports import ChallengeStore, ReplayGuard, SigningKeyStore, UnitOfWorkFactory
+
+__all__ = ["Storage", "open_storage"]
+
+
+@attrs.define
+class Storage:
+    """The storage ports of one deployment, and how to close them."""
+
+    uow_factory: UnitOfWorkFactory
+    challenges: ChallengeStore
+    replay_guard: ReplayGuard
+    signing_keys: SigningKeyStore
+    closers: list[Callable[[], None]] = attrs.field(factory=list)
+
+    def close(self) -> None:
+        """Close every connection this bundle opened (idempotent)."""
+        closers, self.closers = self.closers, []
+        for close in reversed(closers):
+            close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _split_options(url: str, names: frozenset[str]) -> tuple[str, dict[str, str]]:
+    """The URL without our query options, and the options."""
+    parts = urlsplit(url)
+    kept: list[tuple[str, str]] = []
+    options: dict[str, str] = {}
+    for name, value in parse_qsl(parts.query, keep_blank_values=True):
+        if name in names:
+            options[name] = value
+        else:
+            kept.append((name, value))
+    return urlunsplit(parts._replace(query=urlencode(kept))), options
+
+
+_SQLITE_OPTIONS = frozenset({"synchronous", "busy_timeout", "purge_every", "replay"})
+_POSTGRES_OPTIONS = frozenset({"schema", "pool_size", "timeout", "purge_every"})
+_REDIS_OPTIONS = frozenset({"prefix"})
+
+
+def _scheme(url: str) -> str:
+    scheme = urlsplit(url).scheme.lower()
+    # A one-letter "scheme" is a Windows drive (C:\...): a path.
+    return "" if len(scheme) == 1 else scheme
+
+
+def _sqlite_path(url: str) -> tuple[str, dict[str, str]]:
+    if _scheme(url) != "sqlite":
+        return url, {}
+    parts = urlsplit(url)
+    options = dict(parse_qsl(parts.query, keep_blank_values=True))
+    unknown = set(options) - _SQLITE_OPTIONS
+    if unknown:
+        raise ValueError(f"unknown sqlite: URL options {sorted(unknown)}")
+    if parts.netloc:
+        raise ValueError("a sqlite: URL has no host: use sqlite:///relative or sqlite:////absolute")
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    if not path:
+        raise ValueError("a sqlite: URL needs a file path")
+    return path, options
+
+
+def _open_sqlite(url: str, replay_url: str | None) -> Storage:
+    path, options = _sqlite_path(url)
+    synchronous = options.get("synchronous", "FULL")
+    busy_timeout = float(options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
+    purge_every = int(options.get("purge_every", DEFAULT_PURGE_EVERY))
+    store = SqliteStore(
+        path, synchronous=synchronous, busy_timeout=busy_timeout, purge_every=purge_every
+    )
+    try:
+        replay = _open_replay(
+            replay_url or options.get("replay") or f"{path}-replay",
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
+            purge_every=purge_every,
+        )
+    except BaseException:
+        store.close()
+        raise
+    return Storage(
+        uow_factory=store,
+        challenges=replay.challenges,
+        replay_guard=replay.replay_guard,
+        signing_keys=store.signing_keys,
+        closers=[store.close, replay.close],
+    )
+
+
+def _open_postgres(url: str, replay_url: str | None) -> Storage:
+    # psycopg is an optional dependency: imported only when a postgresql: URL is used.
+    from adapters.storage.postgres import DEFAULT_SCHEMA, PostgresStore  # noqa: PLC0415
+
+    dsn, options = _split_options(url, _POSTGRES_OPTIONS)
+    store = PostgresStore(
+        dsn,
+        schema=options.get("schema", DEFAULT_SCHEMA),
+        pool_size=int(options.get("pool_size", "10")),
+        timeout=float(options.get("timeout", "10")),
+        purge_every=int(options.get("purge_every", DEFAULT_PURGE_EVERY)),
+    )
+    if replay_url is None:
+        return Storage(
+            uow_factory=store,
+            challenges=store.challenges,
+            replay_guard=store.replay_guard,
+            signing_keys=store.signing_keys,
+            closers=[store.close],
+        )
+    try:
+        replay = _open_replay(replay_url)
+    except BaseException:
+        store.close()
+        raise
+    return Storage(
+        uow_factory=store,
+        challenges=replay.challenges,
+        replay_guard=replay.replay_guard,
+        signing_keys=store.signing_keys,
+        closers=[store.close, replay.close],
+    )
+
+
+def _open_memory(replay_url: str | None) -> Storage:
+    if replay_url is None:
+        return Storage(
+            uow_factory=MemoryStore(),
+            challenges=MemoryChallengeStore(),
+            replay_guard=MemoryReplayGuard(),
+            signing_keys=MemorySigningKeyStore(),
+        )
+    replay = _open_replay(replay_url)
+    return Storage(
+        uow_factory=MemoryStore(),
+        challenges=replay.challenges,
+        replay_guard=replay.replay_guard,
+        signing_keys=MemorySigningKeyStore(),
+        closers=[replay.close],
+    )
+
+
+@attrs.frozen
+class _Replay:
+    challenges: ChallengeStore
+    replay_guard: ReplayGuard
+    close: Callable[[], None]
+
+
+def _open_replay(
+    url: str,
+    *,
+    synchronous: str = "FULL",
+    busy_timeout: float | None = None,
+    purge_every: int = DEFAULT_PURGE_EVERY,
+) -> _Replay:
+    """The challenge store and replay guard `url` names."""
+    scheme = _scheme(url)
+    if scheme in ("redis", "rediss", "unix"):
+        # redis-py is an optional dependency: imported only when a redis: URL is used.
+        from adapters.storage.redis import (  # noqa: PLC0415
+            DEFAULT_PREFIX,
+            RedisChallengeStore,
+            RedisReplayGuard,
+            open_redis,
+        )
+
+        plain, options = _split_options(url, _REDIS_OPTIONS)
+        prefix = options.get("prefix", DEFAULT_PREFIX)
+        client = open_redis(plain)
+        return _Replay(
+            challenges=RedisChallengeStore(client, prefix=prefix),
+            replay_guard=RedisReplayGuard(client, prefix=prefix),
+            close=client.close,
+        )
+    if scheme in ("", "sqlite"):
+        path, options = _sqlite_path(url)
+        store = SqliteReplayStore(
+            path,
+            synchronous=options.get("synchronous", synchronous),
+            busy_timeout=float(options.get("busy_timeout", busy_timeout or DEFAULT_BUSY_TIMEOUT)),
+            purge_every=int(options.get("purge_every", purge_every)),
+        )
+        return _Replay(
+            challenges=store.challenges, replay_guard=store.replay_guard, close=store.close
+        )
+    raise ValueError(f"no replay store for URLs of scheme {scheme!r}")
+
+
+def open_storage(url: str | os.PathLike[str], *, replay_url: str | None = None) -> Storage:
+    """Open the storage a URL (or a file path) names; see the module docstring."""
+    text = os.fspath(url)
+    scheme = _scheme(text)
+    if text in ("memory:", "memory://"):
+        return _open_memory(replay_url)
+    if scheme in ("", "sqlite"):
+        return _open_sqlite(text, replay_url)
+    if scheme in ("postgresql", "postgres"):
+        return _open_postgres(text, replay_url)
+    raise ValueError(f"no storage for URLs of scheme {scheme!r}")
