@@ -175,45 +175,34 @@ class RsaSignature:
 
 _P: Final = 2**255 - 19
 _D: Final = -121665 * pow(121666, _P - 2, _P) % _P
-_SQRT_M1: Final = pow(2, (_P - 1) // 4, _P)
-
-
-def _ed25519_double(x: int, y: int) -> tuple[int, int]:
-    # Twisted Edwards (a = -1) doubling: complete, since d is not a square.
-    xx, yy = x * x % _P, y * y % _P
-    dxxyy = _D * xx % _P * yy % _P
-    return (
-        2 * x * y * pow(1 + dxxyy, _P - 2, _P) % _P,
-        (yy + xx) * pow(1 - dxxyy, _P - 2, _P) % _P,
-    )
+#: y of the points of order 8 (the other one is p - y); with y = 1 (identity), y = p - 1
+#: (order 2) and y = 0 (order 4) these are the y-coordinates of all eight points of
+#: small order, whichever sign x takes.
+_Y_ORDER_8: Final = int.from_bytes(
+    bytes.fromhex("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05"), "little"
+)
+_SMALL_ORDER_Y: Final = frozenset({0, 1, _P - 1, _Y_ORDER_8, _P - _Y_ORDER_8})
 
 
 def check_ed25519_point(raw: bytes) -> str | None:
     """Why an Ed25519 public key is unacceptable, or None.
 
-    Refuses non-canonical encodings (y ≥ p, or "negative zero" x), points that are
-    not on the curve, and the eight points of small order (8·A is the identity): a
-    signature under such a key can be forged for every message.
+    Refuses non-canonical encodings (y ≥ p, or a "negative zero" x), the eight points
+    of small order (a signature under such a key can be forged for every message), and
+    y-coordinates with no point on the curve.
     """
     if len(raw) != 32:
         return "public_key_malformed"
     value = int.from_bytes(raw, "little")
     sign, y = value >> 255, value & ((1 << 255) - 1)
-    if y >= _P:
+    if y >= _P or (sign and y in (1, _P - 1)):  # x = 0 exactly when y = ±1
         return "ed25519_non_canonical"
-    yy = y * y % _P
-    x2 = (yy - 1) * pow(_D * yy + 1, _P - 2, _P) % _P
-    x = pow(x2, (_P + 3) // 8, _P)
-    if (x * x - x2) % _P:
-        x = x * _SQRT_M1 % _P
-    if (x * x - x2) % _P:
-        return "ed25519_not_on_curve"
-    if x == 0 and sign:
-        return "ed25519_non_canonical"
-    for _ in range(3):
-        x, y = _ed25519_double(x, y)
-    if x == 0 and y == 1:
+    if y in _SMALL_ORDER_Y:
         return "ed25519_small_order"
+    # x² = (y² - 1) / (d·y² + 1) must have a root: Euler's criterion on u·v (v ≠ 0).
+    yy = y * y % _P
+    if pow((yy - 1) * (_D * yy + 1) % _P, (_P - 1) // 2, _P) > 1:
+        return "ed25519_not_on_curve"
     return None
 
 
@@ -230,7 +219,7 @@ def check_rsa_key(key: rsa.RSAPublicKey) -> str | None:
 
 _PEM: Final = re.compile(
     r"-----BEGIN (PUBLIC KEY|RSA PUBLIC KEY)-----\r?\n"
-    r"((?:[A-Za-z0-9+/]{1,76}={0,2}\r?\n)+)"
+    r"((?:[A-Za-z0-9+/=]+\r?\n)+)"
     r"-----END \1-----\r?\n?\Z"
 )
 

@@ -287,3 +287,63 @@ def test_a_cached_key_does_not_let_another_kind_through() -> None:
         "assertion_invalid",
         "kind_not_supported",
     )
+
+
+_P = 2**255 - 19
+_D = -121665 * pow(121666, _P - 2, _P) % _P
+
+
+def _times_eight_is_identity(raw: bytes) -> bool:
+    """An independent oracle: decode the point (RFC 8032 §5.1.3), double it three times."""
+    value = int.from_bytes(raw, "little")
+    sign, y = value >> 255, value & ((1 << 255) - 1)
+    u, v = (y * y - 1) % _P, (_D * y * y + 1) % _P
+    x = u * pow(v, 3, _P) * pow(u * pow(v, 7, _P), (_P - 5) // 8, _P) % _P
+    if (v * x * x - u) % _P:
+        x = x * pow(2, (_P - 1) // 4, _P) % _P
+    assert (v * x * x - u) % _P == 0, "not on the curve"
+    if x & 1 != sign:
+        x = _P - x
+    for _ in range(3):
+        xx, yy = x * x % _P, y * y % _P
+        dxxyy = _D * xx * yy % _P
+        x, y = (
+            2 * x * y * pow(1 + dxxyy, _P - 2, _P) % _P,
+            (yy + xx) * pow(1 - dxxyy, _P - 2, _P) % _P,
+        )
+    return (x, y) == (0, 1)
+
+
+@pytest.mark.parametrize("encoding", SMALL_ORDER_ED25519)
+def test_the_small_order_list_is_what_the_curve_says(encoding: str) -> None:
+    assert _times_eight_is_identity(bytes.fromhex(encoding))
+
+
+def test_ordinary_keys_are_not_small_order_by_the_oracle_either() -> None:
+    for _ in range(5):
+        raw = (
+            ed25519.Ed25519PrivateKey.generate()
+            .public_key()
+            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        )
+        assert not _times_eight_is_identity(raw)
+        assert check_ed25519_point(raw) is None
+
+
+def test_a_compressed_ec_point_is_not_the_canonical_encoding() -> None:
+    import base64
+
+    point = (
+        ec.generate_private_key(ec.SECP256R1())
+        .public_key()
+        .public_bytes(serialization.Encoding.X962, serialization.PublicFormat.CompressedPoint)
+    )
+    spki = bytes.fromhex("3039301306072a8648ce3d020106082a8648ce3d030107032200") + point
+    pem = (
+        f"-----BEGIN PUBLIC KEY-----\n{base64.b64encode(spki).decode()}\n-----END PUBLIC KEY-----\n"
+    )
+    expect_error(
+        lambda: KeySignatureVerifier().validate_public_key(CredentialKind.KEY, ECDSA_P256, pem),
+        "credential_rejected",
+        "public_key_not_canonical",
+    )
