@@ -201,16 +201,13 @@ json_values = st.recursive(
     ),
     max_leaves=10,
 )
-json_scalars = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
 init_like = st.fixed_dictionaries(
     {},
     optional={
         "userActionPayload": json_values,
-        # Scalars only until the core refuses unhashable values here (see
-        # test_init_with_a_list_as_method_is_a_400 below); everything else is fuzzed.
-        "userActionHttpMethod": st.sampled_from(["DELETE", "GET", "POST", "PUT"]) | json_scalars,
+        "userActionHttpMethod": st.sampled_from(["DELETE", "GET", "POST", "PUT"]) | json_values,
         "userActionHttpPath": st.sampled_from(["/auth/users/{employee}", "/"]) | json_values,
-        "userActionServerKind": st.sampled_from(["Api", "Staff"]) | json_scalars,
+        "userActionServerKind": st.sampled_from(["Api", "Staff"]) | json_values,
     },
 )
 factor_like = st.fixed_dictionaries(
@@ -260,6 +257,7 @@ def test_handler_answers_any_json_body(target: str, document: Any) -> None:
 )
 @pytest.mark.parametrize("value", [[], {}], ids=["list", "object"])
 def test_init_with_an_unhashable_enum_field_is_a_400(field: str, value: object) -> None:
+    """A 500 this fuzz found (`method not in METHODS` on a list), fixed in the core."""
     scene, handler = fuzz_world()
     document = {
         "userActionPayload": "",
