@@ -214,7 +214,7 @@ class HttpHandler:
             "/auth/action": _Route("complete_user_action", {"POST": complete}, "POST"),
             "/openapi.json": _Route("openapi", {"GET": _Endpoint("openapi", _no_call)}, "GET"),
         }
-        self._users = _Route("user", {"DELETE": archive, "GET": get}, "DELETE, GET")
+        self._users = _Route("users", {"DELETE": archive, "GET": get}, "DELETE, GET")
 
     # -------------------------------------------------------------------- phase 1
     def begin(
