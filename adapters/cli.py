@@ -1,0 +1,262 @@
+"""`archive-core`: the command line of the reference deployment.
+
+    archive-core demo                       the whole story over real HTTP (start here)
+    archive-core serve [--db URL] ...       the reference server on uvicorn
+    archive-core bootstrap [--db URL]       a new org with an admin, a key and a token
+    archive-core users create --org ORG ... a user, optionally with permissions, key, token
+    archive-core audit [--verify]           the audit trail, re-verified
+    archive-core purge                      forget expired challenges, nonces and grants
+
+Readable output by default, `--json` for scripts. `--db` takes a SQLite path (default
+`./archive-core.db`) or a `postgresql://` URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from adapters.bootstrap import Deployment, build
+from adapters.operations import KEY_CHOICES, bootstrap_org, check_audit, create_user
+from archive_core.config import Policy
+from archive_core.entities import UserKind
+from archive_core.errors import ArchiveCoreError
+from archive_core.ids import OrgId, is_canonical_id
+
+__all__ = ["main"]
+
+DEFAULT_DB = "./archive-core.db"
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="archive-core", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def db(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+
+    def as_json(command: argparse.ArgumentParser) -> None:
+        command.add_argument("--json", action="store_true", help="machine-readable output")
+
+    serve = commands.add_parser("serve", help="run the reference server")
+    db(serve)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--redis", help="redis:// URL for challenges and nonces (multi-instance)")
+    serve.add_argument("--require-app-id", action="store_true", help="X-DFNS-APPID required")
+    serve.add_argument("--require-nonce", action="store_true", help="X-DFNS-NONCE required")
+    serve.add_argument(
+        "--origin",
+        action="append",
+        default=[],
+        help="allowed origin (repeatable): always checked for Fido2, and for Key kinds once set",
+    )
+    serve.add_argument("--rp-id", default="localhost", help="WebAuthn relying party id")
+
+    boot = commands.add_parser("bootstrap", help="a new org with an admin, a key and a token")
+    db(boot)
+    boot.add_argument("--key-algorithm", choices=KEY_CHOICES, default="ed25519")
+    boot.add_argument("--username", help="the admin's username")
+    as_json(boot)
+
+    users = commands.add_parser("users", help="manage users")
+    user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+    create = user_commands.add_parser("create", help="create a user")
+    create.add_argument("--org", required=True)
+    create.add_argument("--username", required=True)
+    create.add_argument("--kind", required=True, choices=[k.value for k in UserKind])
+    create.add_argument(
+        "--permission",
+        action="append",
+        default=[],
+        metavar="OP",
+        help="an operation to grant (repeatable); DfnsFullAdminAccess grants everything",
+    )
+    create.add_argument("--key-algorithm", choices=KEY_CHOICES, help="register a Key credential")
+    create.add_argument("--token", action="store_true", help="also issue a bearer token")
+    db(create)
+    as_json(create)
+
+    audit = commands.add_parser("audit", help="show (and re-verify) the audit trail")
+    db(audit)
+    audit.add_argument("--org", help="one org only")
+    audit.add_argument("--verify", action="store_true", help="re-check chain and signatures")
+    as_json(audit)
+
+    purge = commands.add_parser("purge", help="forget expired challenges, nonces and grants")
+    db(purge)
+    purge.add_argument("--redis", help="redis:// URL for challenges and nonces")
+    as_json(purge)
+
+    demo = commands.add_parser("demo", help="the whole flow over real HTTP, explained")
+    demo.add_argument("--db", help="SQLite path (default: a fresh temporary file)")
+    return parser
+
+
+def _print_json(document: Any, out: TextIO) -> None:
+    out.write(json.dumps(document, indent=2) + "\n")
+
+
+def _serve(args: argparse.Namespace, out: TextIO) -> int:
+    from adapters.server import ReadyServer, uvicorn_config  # noqa: PLC0415 - uvicorn only here
+
+    origins = frozenset(args.origin)
+    policy = Policy(
+        require_app_id=args.require_app_id,
+        require_nonce=args.require_nonce,
+        rp_id=args.rp_id,
+        key_origins=origins,
+        webauthn_origins=origins or Policy().webauthn_origins,
+    )
+    with build(db_url=args.db, replay_url=args.redis, policy=policy) as deployment:
+
+        def ready(host: str, port: int) -> None:
+            out.write(f"archive-core serving on http://{host}:{port}\n")
+            out.flush()
+
+        server = ReadyServer(
+            uvicorn_config(deployment.service, host=args.host, port=args.port), ready
+        )
+        # uvicorn turns SIGINT/SIGTERM into a graceful shutdown (requests in flight finish),
+        # then re-raises the signal to whatever handler was there before: with this one
+        # in place, that ends the command normally instead of killing the process.
+        for stop_signal in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(stop_signal, lambda signum, frame: None)
+        server.run()
+    out.write("archive-core stopped\n")
+    return 0
+
+
+def _bootstrap(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
+    admin, app_id = bootstrap_org(
+        deployment, key_algorithm=args.key_algorithm, username=args.username
+    )
+    document = {"appId": app_id, **admin.to_json()}
+    document.pop("kind")
+    if args.json:
+        _print_json(document, out)
+        return 0
+    out.write(
+        f"org         {admin.user.org_id}\n"
+        f"application {app_id}\n"
+        f"admin       {admin.user.id} ({admin.user.username}), DfnsFullAdminAccess\n"
+        f"credential  {document['credId']} ({args.key_algorithm})\n"
+        f"token       {admin.auth_token}\n\n{admin.private_key_pem}"
+    )
+    return 0
+
+
+def _users_create(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
+    if not is_canonical_id(args.org, "or"):
+        out.write("error: --org must be an org id like or-xxxxx-xxxxx-xxxxxxxxxxxxxxxx\n")
+        return 2
+    new = create_user(
+        deployment,
+        OrgId(args.org),
+        args.username,
+        UserKind(args.kind),
+        operations=args.permission,
+        key_algorithm=args.key_algorithm,
+        token=args.token,
+    )
+    if args.json:
+        _print_json(new.to_json(), out)
+        return 0
+    out.write(
+        f"user {new.user.id} ({new.user.username}, {new.user.kind.value}) in {new.user.org_id}\n"
+    )
+    if new.credential is not None:
+        out.write(f"credential {new.credential.cred_id}\n\n{new.private_key_pem}\n")
+    if new.auth_token is not None:
+        out.write(f"token {new.auth_token}\n")
+    return 0
+
+
+def _audit(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
+    if args.org is not None and not is_canonical_id(args.org, "or"):
+        out.write("error: --org must be an org id\n")
+        return 2
+    check = check_audit(deployment, OrgId(args.org) if args.org else None)
+    if args.json:
+        document: Any = [r.to_dict() for r in check.records]
+        if args.verify:
+            document = {
+                "records": document,
+                "ok": check.ok,
+                "heads": dict(check.chain.heads),
+                "chainBreaks": [attr_dict(b) for b in check.chain.breaks],
+                "evidenceFailures": [
+                    {"recordId": r, "reason": why} for r, why in check.evidence_failures
+                ],
+            }
+        _print_json(document, out)
+    else:
+        for record in check.records:
+            out.write(
+                f"{record.org_id} #{record.sequence} {record.performed_at.isoformat()} "
+                f"{record.action} by {record.actor_username} ({record.actor_id})\n"
+            )
+        if args.verify:
+            for broken in check.chain.breaks:
+                out.write(f"BROKEN chain {broken.org_id} at #{broken.sequence}: {broken.reason}\n")
+            for record_id, reason in check.evidence_failures:
+                out.write(f"BROKEN evidence of {record_id}: {reason}\n")
+            for org_id, head in sorted(check.chain.heads.items()):
+                out.write(f"head {org_id} {head}\n")
+            verdict = "verified" if check.ok else "VERIFICATION FAILED"
+            out.write(f"{len(check.records)} records: {verdict}\n")
+    return 0 if (check.ok or not args.verify) else 1
+
+
+def attr_dict(value: Any) -> dict[str, Any]:
+    """A small attrs value as a camelCase-free plain dict (for JSON output)."""
+    import attrs  # noqa: PLC0415
+
+    return attrs.asdict(value)
+
+
+def _purge(args: argparse.Namespace, out: TextIO) -> int:
+    with build(db_url=args.db, replay_url=args.redis) as deployment:
+        report = deployment.purge()
+    document = {
+        "challenges": report.challenges,
+        "nonces": report.nonces,
+        "userActions": report.user_actions,
+    }
+    if args.json:
+        _print_json(document, out)
+    else:
+        out.write(" ".join(f"{k}={v}" for k, v in document.items()) + " purged\n")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
+    """Run one command; the exit status (0 on success)."""
+    out = out or sys.stdout
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args, out)
+        if args.command == "demo":
+            from adapters.demo import run_demo  # noqa: PLC0415 - the demo's imports only here
+
+            return run_demo(db=args.db, out=out)
+        if args.command == "purge":
+            return _purge(args, out)
+        with build(db_url=args.db) as deployment:
+            if args.command == "bootstrap":
+                return _bootstrap(args, deployment, out)
+            if args.command == "users":
+                return _users_create(args, deployment, out)
+            return _audit(args, deployment, out)
+    except ArchiveCoreError as exc:
+        out.write(f"error: {exc.message}\n")
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+"""End-to-end fixtures: the `archive-core` CLI in subprocesses, `serve` on loopback."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import attrs
+import pytest
+
+from tests.services import pg_schema, redis_prefix
+
+__all__ = ["Served", "cli", "pg_schema", "redis_prefix", "serve"]
+
+ROOT = Path(__file__).resolve().parents[2]
+_READY = re.compile(r"archive-core serving on (http://\S+)")
+
+
+def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run `archive-core ARGS` in a new process."""
+    result = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "adapters.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"archive-core {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}"
+        )
+    return result
+
+
+def cli_json(*args: str) -> Any:
+    """Run a `--json` command; its parsed output."""
+    return json.loads(cli(*args, "--json").stdout)
+
+
+@attrs.define
+class Served:
+    """A running `archive-core serve` process."""
+
+    process: subprocess.Popen[str]
+    url: str
+
+    def stop(self) -> tuple[int, str]:
+        """SIGTERM, then the exit status and the rest of its output."""
+        self.process.send_signal(signal.SIGTERM)
+        out, _ = self.process.communicate(timeout=30)
+        return self.process.returncode, out
+
+
+def start_serve(*args: str) -> Served:
+    """Start `archive-core serve --port 0 ARGS` and wait for its URL."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-u", "-m", "adapters.cli", "serve", "--port", "0", *args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert process.stdout is not None
+    seen = []
+    for line in process.stdout:
+        seen.append(line)
+        match = _READY.search(line)
+        if match:
+            return Served(process, match.group(1))
+    process.kill()
+    raise AssertionError("serve did not start:\n" + "".join(seen))
+
+
+@pytest.fixture
+def serve() -> Iterator[Any]:
+    """A factory of `serve` processes, all stopped after the test."""
+    started: list[Served] = []
+
+    def factory(*args: str) -> Served:
+        served = start_serve(*args)
+        started.append(served)
+        return served
+
+    yield factory
+    for served in started:
+        if served.process.poll() is None:
+            served.stop()
