@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NamedTuple
 
 from adapters.service import Service
+from adapters.transport.openapi import openapi_json
 from archive_core.errors import (
     ArchiveCoreError,
     Catalogue,
@@ -193,8 +194,6 @@ class HttpHandler:
         openapi_document: bytes | None = None,
     ) -> None:
         if openapi_document is None:
-            from adapters.transport.openapi import openapi_json  # noqa: PLC0415 - import cycle
-
             openapi_document = openapi_json()
         self.max_body = max_body
         init = _Endpoint("init_user_action", lambda r, _: service.init_user_action(r))
