@@ -45,6 +45,7 @@ from types import TracebackType
 from typing import Any, Final, NoReturn, Self
 
 from adapters.storage.codec import (
+    Memo,
     audit_from_json,
     audit_to_json,
     challenge_from_json,
@@ -332,6 +333,10 @@ def _abandon(conn: sqlite3.Connection) -> bool:
 # --------------------------------------------------------------------------- unit of work
 
 
+def _outside() -> RuntimeError:
+    return RuntimeError("the unit of work is used outside its `with` block")
+
+
 class _Transaction:
     """The connection a unit of work holds: `BEGIN IMMEDIATE` before the first statement
     (again after a commit or rollback), errors translated."""
@@ -345,11 +350,13 @@ class _Transaction:
     def _connection(self) -> sqlite3.Connection:
         conn = self.conn
         if conn is None:
-            raise RuntimeError("the unit of work is used outside its `with` block")
+            raise _outside()
         return conn
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        conn = self._connection()
+        conn = self.conn
+        if conn is None:
+            raise _outside()
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
@@ -358,7 +365,9 @@ class _Transaction:
             _fail(exc)
 
     def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        conn = self._connection()
+        conn = self.conn
+        if conn is None:
+            raise _outside()
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
@@ -367,7 +376,9 @@ class _Transaction:
             _fail(exc)
 
     def all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        conn = self._connection()
+        conn = self.conn
+        if conn is None:
+            raise _outside()
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
@@ -646,13 +657,13 @@ class SqliteApplicationRepository(_Part):
             raise AlreadyExists(a.id)
 
 
-def _permission(row: Any, offset: int = 0) -> Permission:
+def _permission(row: tuple[Any, ...]) -> Permission:
     return Permission(
-        id=PermissionId(row[offset]),
-        org_id=OrgId(row[offset + 1]),
-        name=row[offset + 2],
-        operations=tuple(json.loads(row[offset + 3])),
-        is_archived=bool(row[offset + 4]),
+        id=PermissionId(row[0]),
+        org_id=OrgId(row[1]),
+        name=row[2],
+        operations=tuple(json.loads(row[3])),
+        is_archived=bool(row[4]),
     )
 
 
@@ -683,7 +694,7 @@ class SqlitePermissionRepository(_Part):
             "SELECT id, org_id, name, operations, is_archived FROM permissions WHERE id = ?",
             (permission_id,),
         )
-        return None if row is None else _permission(row)
+        return None if row is None else self._store.memo.permissions.get(row)
 
     def assign(self, assignment: Assignment) -> None:
         """Store a new assignment; KeyError if the permission is unknown, AlreadyExists if
@@ -708,10 +719,8 @@ class SqlitePermissionRepository(_Part):
             " WHERE a.identity_id = ? ORDER BY a.seq",
             (user_id,),
         )
-        return [
-            AssignedPermission(assignment_id=AssignmentId(row[0]), permission=_permission(row, 1))
-            for row in rows
-        ]
+        assigned = self._store.memo.assignments.get
+        return [assigned(row) for row in rows]
 
 
 class SqliteUserActionStore(_Part):
@@ -723,6 +732,7 @@ class SqliteUserActionStore(_Part):
         """Store a newly issued grant; AlreadyExists if its token id is taken."""
         grant = record.grant
         used = record.used_at
+        text = user_action_to_json(record)
         cursor = self._tx.execute(
             "INSERT INTO user_actions (token_id, expires_us, used_at, record)"
             " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
@@ -730,11 +740,12 @@ class SqliteUserActionStore(_Part):
                 grant.token_id,
                 micros(grant.expires_at),
                 None if used is None else used.isoformat(),
-                user_action_to_json(record),
+                text,
             ),
         )
         if cursor.rowcount == 0:
             raise AlreadyExists(grant.token_id)
+        self._store.memo.grants.put(text, UserActionRecord(grant=grant, evidence=record.evidence))
         if next(self._store.writes) % self._store.purge_every == 0:
             self.purge(now=grant.issued_at)
 
@@ -746,7 +757,9 @@ class SqliteUserActionStore(_Part):
             (at.isoformat(), token_id),
         )
         if rows:
-            return ConsumeOutcome(ConsumeStatus.CONSUMED, user_action_from_json(rows[0][0], at))
+            issued = self._store.memo.grants.get(rows[0][0])
+            used = UserActionRecord(grant=issued.grant, evidence=issued.evidence, used_at=at)
+            return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
         if self._tx.one("SELECT 1 FROM user_actions WHERE token_id = ?", (token_id,)) is None:
             return ConsumeOutcome(ConsumeStatus.UNKNOWN)
         return ConsumeOutcome(ConsumeStatus.ALREADY_USED)
@@ -768,10 +781,11 @@ class SqliteAuditLog(_Part):
         row = self._tx.one(
             "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1", (org_id,)
         )
-        return None if row is None else audit_from_json(row[0])
+        return None if row is None else self._store.memo.audit.get(row[0])
 
     def append(self, record: AuditRecord) -> None:
         """Append a record; ConcurrencyConflict unless its sequence follows the org's head."""
+        text = audit_to_json(record)
         cursor = self._tx.execute(
             "INSERT INTO audit (org_id, sequence, id, hash, target_id, user_action_id,"
             " performed_at, record)"
@@ -786,13 +800,14 @@ class SqliteAuditLog(_Part):
                 record.target_id,
                 record.user_action_id,
                 record.performed_at.isoformat(),
-                audit_to_json(record),
+                text,
                 record.sequence,
                 record.org_id,
             ),
         )
         if cursor.rowcount == 0:
             raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
+        self._store.memo.audit.put(text, record)
 
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         """Records of one org (or all), ordered by org then sequence."""
@@ -898,6 +913,25 @@ class SqliteSigningKeyStore:
             )
 
 
+class _Memos:
+    """Entities already built from stored rows and JSON, by content (see `codec.Memo`)."""
+
+    __slots__ = ("assignments", "audit", "grants", "permissions")
+
+    def __init__(self) -> None:
+        self.permissions: Memo[tuple[Any, ...], Permission] = Memo(_permission, size=1024)
+        self.assignments: Memo[tuple[Any, ...], AssignedPermission] = Memo(
+            self._assigned, size=1024
+        )
+        self.grants: Memo[str, UserActionRecord] = Memo(user_action_from_json)
+        self.audit: Memo[str, AuditRecord] = Memo(audit_from_json, size=256)
+
+    def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
+        return AssignedPermission(
+            assignment_id=AssignmentId(row[0]), permission=self.permissions.get(row[1:])
+        )
+
+
 class SqliteStore:
     """The transactional store in one SQLite file; calling it starts a unit of work."""
 
@@ -917,6 +951,7 @@ class SqliteStore:
         self.path = self.database.path
         self.purge_every = purge_every
         self.writes = itertools.count(1)
+        self.memo = _Memos()
         self.signing_keys = SqliteSigningKeyStore(self.database)
 
     def unit_of_work(self) -> SqliteUnitOfWork:
