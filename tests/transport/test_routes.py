@@ -312,3 +312,33 @@ def test_storage_and_unexpected_errors_are_mapped(
     if status == 500:
         assert all(getattr(r, "exception", None) == type(exc).__name__ for r in records)
         assert all(r.levelno == logging.ERROR and r.exc_info is None for r in records)
+
+
+# ---------------------------------------------------------------------------- signing callers
+def test_init_without_a_credential_is_401(client: Client, scene: Scene) -> None:
+    bare = scene.world.actor(scene.org, credential_kind=None, username="nokey@example.co")
+    body = scene.world.init_body("DELETE", f"/auth/users/{scene.employee.id}")
+    answer = client.request("POST", "/auth/action/init", scene.bearer(bare), body)
+    refused(answer, 401, "User does not have a credential that can be used for the application.")
+
+
+def test_archived_caller_is_unknown_to_signing_and_unauthorized_elsewhere(
+    client: Client, scene: Scene
+) -> None:
+    scene.world.archive_user(scene.admin, scene.reader.id)
+    body = scene.world.init_body("DELETE", f"/auth/users/{scene.employee.id}")
+    init = client.request("POST", "/auth/action/init", scene.bearer(scene.reader), body)
+    refused(init, 401, "User not found")
+    get = client.request("GET", f"/auth/users/{scene.employee.id}", scene.bearer(scene.reader))
+    refused(get, 401, "Not Authorized.")
+
+
+def test_deactivated_caller_cannot_sign(client: Client, scene: Scene) -> None:
+    world = scene.world
+    user = world.fresh_user(scene.admin.user)
+    with world.uow_factory() as uow:
+        uow.users.update(attrs.evolve(user, is_active=False), expected_version=user.version)
+        uow.commit()
+    body = world.init_body("DELETE", f"/auth/users/{scene.employee.id}")
+    answer = client.request("POST", "/auth/action/init", scene.bearer(), body)
+    refused(answer, 400, "User account has been deactivated.")
