@@ -10,7 +10,6 @@ query compares are integer microseconds since the epoch (SQLite, Redis) or
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _quote
@@ -59,7 +58,6 @@ class Memo(Generic[K, V]):
         self._build = build
         self._size = size
         self._values: dict[K, V] = {}
-        self._lock = threading.Lock()
 
     def get(self, key: K) -> V:
         """The value for `key`, built on a miss."""
@@ -71,10 +69,13 @@ class Memo(Generic[K, V]):
 
     def put(self, key: K, value: V) -> None:
         """Remember a value built elsewhere (for example, the text just written)."""
-        with self._lock:
-            self._values[key] = value
-            if len(self._values) > self._size:
-                del self._values[next(iter(self._values))]
+        values = self._values
+        values[key] = value  # atomic; no lock on the hot path
+        if len(values) > self._size:
+            try:  # noqa: SIM105 - hot path: contextlib.suppress would cost a context manager
+                del values[next(iter(values))]
+            except (KeyError, RuntimeError, StopIteration):
+                pass  # another thread changed the dict meanwhile: evict next time
 
 
 _MICROSECOND: Final = timedelta(microseconds=1)

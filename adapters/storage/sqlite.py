@@ -33,14 +33,17 @@ migrations of `adapters/storage/migrations/sqlite/`.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from threading import get_ident
 from types import TracebackType
 from typing import Any, Final, NoReturn, Self
 
@@ -224,7 +227,7 @@ class SqliteDatabase:
         self._lock = threading.Lock()
         self._idle: list[sqlite3.Connection] = []
         self._closed = False
-        self._pid = os.getpid()
+        _forget_in_forked_children(self)
         planned = load(migrations) if isinstance(migrations, str) else migrations
         _create_private(self.path)
         conn = self._connect()
@@ -266,13 +269,14 @@ class SqliteDatabase:
         with self._lock:
             if self._closed:
                 raise StorageUnavailable(f"sqlite: {self.path!r} is closed")
-            if self._pid != os.getpid():
-                # A forked child must not touch its parent's connections: drop them.
-                self._idle = []
-                self._pid = os.getpid()
             if self._idle:
                 return self._idle.pop()
         return self._connect()
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's connections without touching them."""
+        self._lock = threading.Lock()
+        self._idle = []
 
     def release(self, conn: sqlite3.Connection, *, broken: bool = False) -> None:
         """Give a connection back (closed instead when broken, surplus or after close)."""
@@ -320,6 +324,23 @@ class SqliteDatabase:
             conn.close()
 
 
+_open_databases: weakref.WeakSet[Any] = weakref.WeakSet()
+_fork_hook: list[bool] = []
+
+
+def _forget_in_forked_children(holder: SqliteDatabase | SqliteStore) -> None:
+    """A forked child must not use its parent's connections (SQLite forbids it)."""
+    _open_databases.add(holder)
+    if not _fork_hook and hasattr(os, "register_at_fork"):
+        _fork_hook.append(True)
+        os.register_at_fork(after_in_child=_after_fork)
+
+
+def _after_fork() -> None:
+    for database in list(_open_databases):
+        database.forget_after_fork()
+
+
 def _abandon(conn: sqlite3.Connection) -> bool:
     """Roll back whatever is open; True when the connection is unusable."""
     try:
@@ -334,29 +355,39 @@ def _abandon(conn: sqlite3.Connection) -> bool:
 
 
 def _outside() -> RuntimeError:
-    return RuntimeError("the unit of work is used outside its `with` block")
+    return RuntimeError("the unit of work is used outside its `with` block (or thread)")
 
 
-class _Transaction:
-    """The connection a unit of work holds: `BEGIN IMMEDIATE` before the first statement
-    (again after a commit or rollback), errors translated."""
+class _Session:
+    """A connection with the six repositories bound to it, lent to one unit of work (and
+    its thread) at a time: `BEGIN IMMEDIATE` on checkout and again before the first
+    statement after a commit or rollback; driver errors translated."""
 
-    __slots__ = ("conn", "database")
+    __slots__ = (
+        "applications",
+        "audit",
+        "conn",
+        "credentials",
+        "owner",
+        "permissions",
+        "user_actions",
+        "users",
+    )
 
-    def __init__(self, database: SqliteDatabase) -> None:
-        self.database = database
-        self.conn: sqlite3.Connection | None = None
-
-    def _connection(self) -> sqlite3.Connection:
-        conn = self.conn
-        if conn is None:
-            raise _outside()
-        return conn
+    def __init__(self, store: SqliteStore, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.owner: int | None = None
+        self.users = SqliteUserRepository(store, self)
+        self.credentials = SqliteCredentialRepository(store, self)
+        self.applications = SqliteApplicationRepository(store, self)
+        self.permissions = SqlitePermissionRepository(store, self)
+        self.user_actions = SqliteUserActionStore(store, self)
+        self.audit = SqliteAuditLog(store, self)
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
-        conn = self.conn
-        if conn is None:
+        if self.owner != get_ident():
             raise _outside()
+        conn = self.conn
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
@@ -365,9 +396,9 @@ class _Transaction:
             _fail(exc)
 
     def one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        conn = self.conn
-        if conn is None:
+        if self.owner != get_ident():
             raise _outside()
+        conn = self.conn
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
@@ -376,9 +407,9 @@ class _Transaction:
             _fail(exc)
 
     def all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        conn = self.conn
-        if conn is None:
+        if self.owner != get_ident():
             raise _outside()
+        conn = self.conn
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
@@ -386,43 +417,24 @@ class _Transaction:
         except sqlite3.Error as exc:
             _fail(exc)
 
-    def begin(self) -> None:
-        conn = self.database.acquire()
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            self.database.release(conn, broken=_abandon(conn))
-            _fail(exc)
-        self.conn = conn
-
-    def commit(self) -> None:
-        conn = self._connection()
+    def finish(self, statement: str) -> None:
+        """COMMIT or ROLLBACK whatever is open."""
+        if self.owner != get_ident():
+            raise _outside()
+        conn = self.conn
         try:
             if conn.in_transaction:
-                conn.execute("COMMIT")
+                conn.execute(statement)
         except sqlite3.Error as exc:
             _fail(exc)
-
-    def rollback(self) -> None:
-        conn = self._connection()
-        try:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        except sqlite3.Error as exc:
-            _fail(exc)
-
-    def end(self) -> None:
-        conn, self.conn = self.conn, None
-        if conn is not None:
-            self.database.release(conn, broken=_abandon(conn))
 
 
 class _Part:
     __slots__ = ("_store", "_tx")
 
-    def __init__(self, store: SqliteStore, tx: _Transaction) -> None:
+    def __init__(self, store: SqliteStore, session: _Session) -> None:
         self._store = store
-        self._tx = tx
+        self._tx = session
 
 
 _GET_USER: Final = (
@@ -477,14 +489,18 @@ SELECT EXISTS (
 )"""
 
 
+_USER_KINDS: Final = {kind.value: kind for kind in UserKind}
+
+
 def _user(row: Any) -> User:
+    # `row` is untyped: its text columns are the ids' NewTypes as they are (no call).
     archived = row[6]
     return User(
-        id=UserId(row[0]),
-        org_id=OrgId(row[1]),
+        id=row[0],
+        org_id=row[1],
         username=row[2],
-        kind=UserKind(row[3]),
-        credential_uuid=CredentialUuid(row[4]),
+        kind=_USER_KINDS[row[3]],
+        credential_uuid=row[4],
         is_active=bool(row[5]),
         archived_at=None if archived is None else datetime.fromisoformat(archived),
         is_service_account=bool(row[7]),
@@ -516,7 +532,7 @@ class SqliteUserRepository(_Part):
     def get(self, user_id: UserId) -> User | None:
         """The user with this id, archived or not, or None."""
         row = self._tx.one(_GET_USER, (user_id,))
-        return None if row is None else _user(row)
+        return None if row is None else self._store.memo.users.get(row)
 
     def add(self, user: User) -> None:
         """Store a new user; AlreadyExists if its id is taken."""
@@ -823,20 +839,39 @@ class SqliteAuditLog(_Part):
 class SqliteUnitOfWork:
     """One `BEGIN IMMEDIATE` transaction over a `SqliteStore`: rollback unless committed."""
 
+    __slots__ = (
+        "_session",
+        "_store",
+        "applications",
+        "audit",
+        "committed",
+        "credentials",
+        "permissions",
+        "user_actions",
+        "users",
+    )
+    users: SqliteUserRepository
+    credentials: SqliteCredentialRepository
+    applications: SqliteApplicationRepository
+    permissions: SqlitePermissionRepository
+    user_actions: SqliteUserActionStore
+    audit: SqliteAuditLog
+
     def __init__(self, store: SqliteStore) -> None:
-        tx = _Transaction(store.database)
-        self._tx = tx
-        self.users = SqliteUserRepository(store, tx)
-        self.credentials = SqliteCredentialRepository(store, tx)
-        self.applications = SqliteApplicationRepository(store, tx)
-        self.permissions = SqlitePermissionRepository(store, tx)
-        self.user_actions = SqliteUserActionStore(store, tx)
-        self.audit = SqliteAuditLog(store, tx)
+        self._store = store
+        self._session: _Session | None = None
         self.committed = False
 
     def __enter__(self) -> Self:
         """Borrow a connection and take the file's write lock (`BEGIN IMMEDIATE`)."""
-        self._tx.begin()
+        session = self._store.checkout()
+        self._session = session
+        self.users = session.users
+        self.credentials = session.credentials
+        self.applications = session.applications
+        self.permissions = session.permissions
+        self.user_actions = session.user_actions
+        self.audit = session.audit
         self.committed = False
         return self
 
@@ -847,16 +882,22 @@ class SqliteUnitOfWork:
         tb: TracebackType | None,
     ) -> None:
         """Roll back what was not committed and give the connection back."""
-        self._tx.end()
+        session, self._session = self._session, None
+        if session is not None:
+            self._store.checkin(session)
 
     def commit(self) -> None:
         """Make every change of this unit visible at once (durable per `synchronous`)."""
-        self._tx.commit()
+        if self._session is None:
+            raise _outside()
+        self._session.finish("COMMIT")
         self.committed = True
 
     def rollback(self) -> None:
         """Discard every change since the last commit."""
-        self._tx.rollback()
+        if self._session is None:
+            raise _outside()
+        self._session.finish("ROLLBACK")
 
 
 class SqliteSigningKeyStore:
@@ -916,9 +957,10 @@ class SqliteSigningKeyStore:
 class _Memos:
     """Entities already built from stored rows and JSON, by content (see `codec.Memo`)."""
 
-    __slots__ = ("assignments", "audit", "grants", "permissions")
+    __slots__ = ("assignments", "audit", "grants", "permissions", "users")
 
     def __init__(self) -> None:
+        self.users: Memo[tuple[Any, ...], User] = Memo(_user, size=1024)
         self.permissions: Memo[tuple[Any, ...], Permission] = Memo(_permission, size=1024)
         self.assignments: Memo[tuple[Any, ...], AssignedPermission] = Memo(
             self._assigned, size=1024
@@ -953,6 +995,11 @@ class SqliteStore:
         self.writes = itertools.count(1)
         self.memo = _Memos()
         self.signing_keys = SqliteSigningKeyStore(self.database)
+        self._lock = threading.Lock()
+        self._sessions: list[_Session] = []
+        self._closed = False
+        self._trace: Callable[[str], object] | None = None
+        _forget_in_forked_children(self)
 
     def unit_of_work(self) -> SqliteUnitOfWork:
         """A new, not yet entered, unit of work (the `UnitOfWorkFactory`)."""
@@ -960,12 +1007,60 @@ class SqliteStore:
 
     __call__ = unit_of_work
 
+    def checkout(self) -> _Session:
+        """A session for the calling thread, its transaction begun (`BEGIN IMMEDIATE`)."""
+        if self._closed:
+            raise StorageUnavailable(f"sqlite: {self.path!r} is closed")
+        try:
+            session = self._sessions.pop()  # atomic: no lock on the hot path
+        except IndexError:
+            conn = self.database.acquire()
+            conn.set_trace_callback(self._trace)
+            session = _Session(self, conn)
+        session.owner = get_ident()
+        try:
+            session.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self.checkin(session)
+            _fail(exc)
+        return session
+
+    def checkin(self, session: _Session) -> None:
+        """Take a session back: roll back what is open, keep it for the next unit."""
+        session.owner = None
+        if _abandon(session.conn) or self._closed or len(self._sessions) >= _MAX_IDLE:
+            session.conn.close()
+            return
+        self._sessions.append(session)  # atomic: no lock on the hot path
+        if self._closed:  # closed meanwhile: close() may have missed it
+            with contextlib.suppress(ValueError):
+                self._sessions.remove(session)
+                session.conn.close()
+
+    def set_trace(self, callback: Callable[[str], object] | None) -> None:
+        """Pass every statement units of work run to `callback` (None: stop). For
+        debugging, tests and the benchmark; call it while no unit of work runs."""
+        with self._lock:
+            self._trace = callback
+            for session in self._sessions:
+                session.conn.set_trace_callback(callback)
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: drop the parent's sessions without touching them."""
+        self._lock = threading.Lock()
+        self._sessions = []
+
     def row_counts(self) -> dict[str, int]:
         """Rows per table (what retention keeps bounded), for monitoring and tests."""
         return dict(self.database.query(_ROW_COUNTS))
 
     def close(self) -> None:
-        """Close the file's connections."""
+        """Close the file's connections (idempotent)."""
+        with self._lock:
+            self._closed = True
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.conn.close()
         self.database.close()
 
     def __enter__(self) -> Self:

@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import stat
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,20 @@ def test_a_unit_of_work_holds_the_write_lock_from_entry_to_exit(store: SqliteSto
         other.execute("ROLLBACK")
     finally:
         other.close()
+
+
+def test_repositories_refuse_work_outside_their_unit_of_work(store: SqliteStore) -> None:
+    with store() as uow:
+        users = uow.users
+        assert users.get(UserId("us-x")) is None
+        other_thread = ThreadPoolExecutor(1)
+        with pytest.raises(RuntimeError, match="outside"):
+            other_thread.submit(users.get, UserId("us-x")).result()
+        other_thread.shutdown()
+    with pytest.raises(RuntimeError, match="outside"):
+        users.get(UserId("us-x"))
+    with pytest.raises(RuntimeError, match="outside"):
+        uow.commit()
 
 
 def test_the_file_is_readable_by_its_owner_only(store: SqliteStore) -> None:
@@ -234,13 +249,11 @@ def test_every_read_of_an_archive_is_an_index_search(tmp_path: Path) -> None:
     world.actor(org, full_admin=True)
     target = world.actor(org, operations=ARCHIVE_OPS)
     request = world.archive_request(caller, target.id)
-    conn = store.database.acquire()
     statements: list[str] = []
-    conn.set_trace_callback(statements.append)
-    store.database.release(conn)  # the archive's unit of work gets this connection
+    store.set_trace(statements.append)
     world.archive(request, target.id)
+    store.set_trace(None)
     conn = store.database.acquire()
-    conn.set_trace_callback(None)
     try:
         kinds = set()
         for statement in statements:
