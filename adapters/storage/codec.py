@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime, timedelta
 from json.encoder import encode_basestring_ascii as _quote
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, TypeVar
 
 from archive_core.audit import AuditRecord
 from archive_core.entities import (
@@ -45,35 +45,32 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
-class Memo(Generic[K, V]):
+class Memo(dict[K, V]):
     """Values already built from stored content, by that content (bounded, oldest out).
 
     Keyed by the stored text or row itself, never by an id: a hit is the same content,
     so the value is the same, whatever happened to the row meanwhile. It spares the
     hot path re-parsing what this process wrote or read a moment ago (the audit head
-    it just appended, the grant it just issued, the caller's permissions).
+    it just appended, the grant it just issued, the caller and its permissions).
+    `memo[key]` is a plain dict lookup on a hit and builds the value on a miss.
     """
 
     def __init__(self, build: Callable[[K], V], *, size: int = 4096) -> None:
+        super().__init__()
         self._build = build
         self._size = size
-        self._values: dict[K, V] = {}
 
-    def get(self, key: K) -> V:
-        """The value for `key`, built on a miss."""
-        value = self._values.get(key)
-        if value is None:
-            value = self._build(key)
-            self.put(key, value)
+    def __missing__(self, key: K) -> V:
+        value = self._build(key)
+        self.put(key, value)
         return value
 
     def put(self, key: K, value: V) -> None:
-        """Remember a value built elsewhere (for example, the text just written)."""
-        values = self._values
-        values[key] = value  # atomic; no lock on the hot path
-        if len(values) > self._size:
+        """Remember a value built elsewhere (for example, from the text just written)."""
+        self[key] = value  # atomic; no lock on the hot path
+        if len(self) > self._size:
             try:  # noqa: SIM105 - hot path: contextlib.suppress would cost a context manager
-                del values[next(iter(values))]
+                del self[next(iter(self))]
             except (KeyError, RuntimeError, StopIteration):
                 pass  # another thread changed the dict meanwhile: evict next time
 

@@ -532,7 +532,7 @@ class SqliteUserRepository(_Part):
     def get(self, user_id: UserId) -> User | None:
         """The user with this id, archived or not, or None."""
         row = self._tx.one(_GET_USER, (user_id,))
-        return None if row is None else self._store.memo.users.get(row)
+        return None if row is None else self._store.memo.users[row]
 
     def add(self, user: User) -> None:
         """Store a new user; AlreadyExists if its id is taken."""
@@ -710,7 +710,7 @@ class SqlitePermissionRepository(_Part):
             "SELECT id, org_id, name, operations, is_archived FROM permissions WHERE id = ?",
             (permission_id,),
         )
-        return None if row is None else self._store.memo.permissions.get(row)
+        return None if row is None else self._store.memo.permissions[row]
 
     def assign(self, assignment: Assignment) -> None:
         """Store a new assignment; KeyError if the permission is unknown, AlreadyExists if
@@ -735,8 +735,8 @@ class SqlitePermissionRepository(_Part):
             " WHERE a.identity_id = ? ORDER BY a.seq",
             (user_id,),
         )
-        assigned = self._store.memo.assignments.get
-        return [assigned(row) for row in rows]
+        assigned = self._store.memo.assignments
+        return [assigned[row] for row in rows]
 
 
 class SqliteUserActionStore(_Part):
@@ -773,7 +773,7 @@ class SqliteUserActionStore(_Part):
             (at.isoformat(), token_id),
         )
         if rows:
-            issued = self._store.memo.grants.get(rows[0][0])
+            issued = self._store.memo.grants[rows[0][0]]
             used = UserActionRecord(grant=issued.grant, evidence=issued.evidence, used_at=at)
             return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
         if self._tx.one("SELECT 1 FROM user_actions WHERE token_id = ?", (token_id,)) is None:
@@ -797,7 +797,7 @@ class SqliteAuditLog(_Part):
         row = self._tx.one(
             "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1", (org_id,)
         )
-        return None if row is None else self._store.memo.audit.get(row[0])
+        return None if row is None else self._store.memo.audit[row[0]]
 
     def append(self, record: AuditRecord) -> None:
         """Append a record; ConcurrencyConflict unless its sequence follows the org's head."""
@@ -970,7 +970,7 @@ class _Memos:
 
     def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
         return AssignedPermission(
-            assignment_id=AssignmentId(row[0]), permission=self.permissions.get(row[1:])
+            assignment_id=AssignmentId(row[0]), permission=self.permissions[row[1:]]
         )
 
 

@@ -157,11 +157,12 @@ def test_the_memo_builds_once_per_content_and_stays_bounded() -> None:
         return key.upper()
 
     memo = codec.Memo(build, size=3)
-    assert [memo.get(k) for k in ("a", "b", "a")] == ["A", "B", "A"]
+    assert [memo[k] for k in ("a", "b", "a")] == ["A", "B", "A"]
     assert built == ["a", "b"]
     memo.put("c", "given")
-    assert memo.get("c") == "given"
+    assert memo["c"] == "given"
     for key in ("d", "e", "f"):
-        memo.get(key)
-    assert memo.get("a") == "A"  # evicted (oldest out), so built again
+        memo[key]
+    assert len(memo) == 3
+    assert memo["a"] == "A"  # evicted (oldest out), so built again
     assert built == ["a", "b", "d", "e", "f", "a"]
