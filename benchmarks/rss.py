@@ -1,0 +1,197 @@
+"""`rss_growth_ratio`: resident memory of `archive-core serve` (SQLite) after N signed flows
+÷ after the first N/20 (full: 20,000 ÷ 1,000; quick: 5,000 ÷ 500).
+
+Every flow is the real thing over loopback HTTP: init → sign (Ed25519) → complete →
+DELETE of a fresh user, with a fresh bearer token every 100 flows. Caches (verified
+tokens, loaded keys) and single-use records (challenges, nonces, grants) must stay
+bounded for the ratio to stay near 1. Goal: ≤ 1.2.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+
+from adapters.bootstrap import build
+from adapters.operations import bootstrap_org
+from archive_core.entities import TokenKind, UserKind
+
+__all__ = ["GOAL", "run"]
+
+GOAL = 1.2
+THREADS = 4
+_READY = re.compile(r"archive-core serving on http://([0-9.]+):(\d+)")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def _prepare(db: str, targets: int) -> dict[str, Any]:
+    with build(db_url=db) as deployment:
+        admin, _ = bootstrap_org(deployment)
+        org = admin.user.org_id
+        ids = [
+            deployment.provisioning.create_user(org, f"t{i}@example.com", UserKind.END_USER).id
+            for i in range(targets)
+        ]
+        tokens = [
+            deployment.bearer_tokens.issue(
+                admin.user,
+                now=deployment.clock.now(),
+                ttl=timedelta(hours=2),
+                token_kind=TokenKind.LOGIN,
+            )
+            for _ in range(targets // 100 + 1)
+        ]
+    assert admin.credential is not None and admin.private_key_pem is not None
+    return {
+        "targets": ids,
+        "tokens": tokens,
+        "cred_id": admin.credential.cred_id,
+        "key": admin.private_key_pem,
+    }
+
+
+class _Driver:
+    def __init__(self, port: int, setup: dict[str, Any]) -> None:
+        self.port = port
+        self.cred_id = setup["cred_id"]
+        key = serialization.load_pem_private_key(setup["key"].encode(), password=None)
+        assert isinstance(key, ed25519.Ed25519PrivateKey)
+        self.key = key
+
+    def flows(self, work: list[tuple[str, str]]) -> None:
+        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+
+        def call(
+            method: str, path: str, token: str, body: bytes | None, extra: dict[str, str]
+        ) -> dict[str, Any]:
+            headers = {"Authorization": f"Bearer {token}", **extra}
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            document = json.loads(response.read())
+            if response.status != 200:
+                raise RuntimeError(f"{method} {path}: {response.status} {document}")
+            return document  # type: ignore[no-any-return]
+
+        for target, token in work:
+            path = f"/auth/users/{target}"
+            init = json.dumps(
+                {
+                    "userActionPayload": "",
+                    "userActionHttpMethod": "DELETE",
+                    "userActionHttpPath": path,
+                }
+            ).encode()
+            challenge = call("POST", "/auth/action/init", token, init, {})
+            client_data = json.dumps(
+                {
+                    "type": "key.get",
+                    "challenge": challenge["challenge"],
+                    "origin": "https://app.dfns.io",
+                    "crossOrigin": False,
+                },
+                separators=(",", ":"),
+            ).encode()
+            body = json.dumps(
+                {
+                    "challengeIdentifier": challenge["challengeIdentifier"],
+                    "firstFactor": {
+                        "kind": "Key",
+                        "credentialAssertion": {
+                            "credId": self.cred_id,
+                            "clientData": _b64(client_data),
+                            "signature": _b64(self.key.sign(client_data)),
+                        },
+                    },
+                }
+            ).encode()
+            grant = call("POST", "/auth/action", token, body, {})
+            call("DELETE", path, token, None, {"X-DFNS-USERACTION": grant["userAction"]})
+        connection.close()
+
+    def run(self, work: list[tuple[str, str]]) -> None:
+        chunks = [work[i::THREADS] for i in range(THREADS)]
+        errors: list[BaseException] = []
+
+        def target(chunk: list[tuple[str, str]]) -> None:
+            try:
+                self.flows(chunk)
+            except BaseException as exc:  # reported below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=target, args=(c,)) for c in chunks]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+
+
+def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
+    """Drive `serve` through the flows; RSS after the first ones and at the end."""
+    total = 40 if tiny else 5_000 if quick else 20_000
+    first = max(1, total // (10 if quick else 20))
+    with tempfile.TemporaryDirectory() as folder:
+        db = str(Path(folder) / "rss.db")
+        setup = _prepare(db, total)
+        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-u", "-m", "adapters.cli", "serve", "--db", db, "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        try:
+            assert process.stdout is not None
+            port = None
+            for line in process.stdout:
+                match = _READY.search(line)
+                if match:
+                    port = int(match.group(2))
+                    break
+            if port is None:
+                raise RuntimeError("serve did not start")
+            driver = _Driver(port, setup)
+            work = [(t, setup["tokens"][i // 100]) for i, t in enumerate(setup["targets"])]
+            driver.run(work[:first])
+            after_first = _rss_kib(process.pid)
+            driver.run(work[first:])
+            after_all = _rss_kib(process.pid)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.communicate(timeout=60)
+    return {
+        "rss_growth_ratio": after_all / after_first,
+        "figures": {
+            "rss_after_first_flows": {"flows": first, "kib": after_first},
+            "rss_after_all_flows": {"flows": total, "kib": after_all},
+        },
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(run(quick="--quick" in sys.argv), indent=2))
