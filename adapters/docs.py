@@ -29,13 +29,37 @@ def render_errors_markdown() -> str:
         "when this file is stale. Every error body is",
         '`{"error": {"message": "<message>", "code": "<code>"}}`, with an optional',
         '`"reason"` naming the exact check that failed (machine-readable, never an echo of',
-        "input). The permission denial's message is built per request:",
-        "`<Kind> <id> is not authorized to perform operation (<permissions>)`.",
+        "input). Messages and codes are stable: clients may match on them.",
         "",
-        "| Status | Code | Message |",
-        "| --- | --- | --- |",
+        "The permission denial's message is built per request:",
+        "`<Kind> <id> is not authorized to perform operation (<permissions>)` — the caller's",
+        "kind and id, then the missing permissions in the matrix's order, joined by `, `.",
+        "A body error names the field: `The request body is invalid: <field> is missing or",
+        "malformed.` (or, for the init body, what the field must be).",
+        "",
+        "The order of checks decides which error wins (SPEC §4): headers (400) →",
+        "authentication (401) → user action token (403 / 400 replay) → `Auth:Users:Update`",
+        "(403) → id syntax (400) → target look-up (404) → type permission (403) → archive",
+        "rules (400).",
     ]
-    lines += [f"| {k.status} | `{k.code}` | `{k.message}` |" for k in Catalogue.all()]
+    titles = {
+        "api": "From the API's error catalogue (verbatim)",
+        "library": "The library's own",
+        "transport": "The HTTP transport's own",
+    }
+    for origin, title in titles.items():
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| Status | Code | Message | When |",
+            "| --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {k.status} | `{k.code}` | `{k.message}` | {k.when} |"
+            for k in Catalogue.all()
+            if k.origin == origin
+        ]
     return "\n".join(lines) + "\n"
 
 

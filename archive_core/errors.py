@@ -25,68 +25,209 @@ class ErrorKind:
     status: int
     code: str
     message: str
+    when: str = ""
+    origin: str = "library"
 
 
 class Catalogue:
     """Every error the library answers with, in one place (rendered into docs/errors.md)."""
 
     # --- from the API's error catalogue, verbatim (SPEC §4) ---
-    NONCE_INVALID = ErrorKind(400, "nonce_invalid", "request nonce is missing or invalid")
-    NONCE_REPLAYED = ErrorKind(400, "nonce_replayed", "request nonce has already been used")
-    USER_ACTION_REPLAYED = ErrorKind(
-        400, "user_action_replayed", "user action has already been used"
+    NONCE_INVALID = ErrorKind(
+        400,
+        "nonce_invalid",
+        "request nonce is missing or invalid",
+        when="nonce required but absent, malformed, or dated outside the window",
+        origin="api",
     )
-    NOT_AUTHORIZED = ErrorKind(401, "not_authorized", "Not Authorized.")
+    NONCE_REPLAYED = ErrorKind(
+        400,
+        "nonce_replayed",
+        "request nonce has already been used",
+        when="a nonce seen before, once its request is authenticated",
+        origin="api",
+    )
+    USER_ACTION_REPLAYED = ErrorKind(
+        400,
+        "user_action_replayed",
+        "user action has already been used",
+        when="an X-DFNS-USERACTION token already consumed",
+        origin="api",
+    )
+    NOT_AUTHORIZED = ErrorKind(
+        401,
+        "not_authorized",
+        "Not Authorized.",
+        when=(
+            "missing, malformed, expired or forged bearer token; "
+            "caller unknown, inactive, archived or in another org"
+        ),
+        origin="api",
+    )
     PERMISSION_DENIED = ErrorKind(
         403,
         "permission_denied",
         "<Kind> <id> is not authorized to perform operation (<permissions>)",
+        when="the permission matrix denies the operation",
+        origin="api",
     )
     USER_ACTION_INVALID = ErrorKind(
-        403, "user_action_invalid", "user action signature is missing or invalid"
+        403,
+        "user_action_invalid",
+        "user action signature is missing or invalid",
+        when="no, forged, expired or mismatched (caller, method, path, body) user action token",
+        origin="api",
     )
-    INTERNAL = ErrorKind(500, "internal_error", "Internal Server Error")
-    USER_DEACTIVATED = ErrorKind(400, "user_deactivated", "User account has been deactivated.")
-    CHALLENGE_INVALID = ErrorKind(400, "challenge_invalid", "Challenge token is not valid.")
-    SIGNING_USER_NOT_FOUND = ErrorKind(401, "signing_user_not_found", "User not found")
+    INTERNAL = ErrorKind(
+        500,
+        "internal_error",
+        "Internal Server Error",
+        when="anything unexpected (and nothing else)",
+        origin="api",
+    )
+    USER_DEACTIVATED = ErrorKind(
+        400,
+        "user_deactivated",
+        "User account has been deactivated.",
+        when="user action init/complete by a deactivated user",
+        origin="api",
+    )
+    CHALLENGE_INVALID = ErrorKind(
+        400,
+        "challenge_invalid",
+        "Challenge token is not valid.",
+        when="unknown, expired, foreign or reused challenge identifier",
+        origin="api",
+    )
+    SIGNING_USER_NOT_FOUND = ErrorKind(
+        401,
+        "signing_user_not_found",
+        "User not found",
+        when="user action init/complete by an unknown or archived user",
+        origin="api",
+    )
     NO_USABLE_CREDENTIAL = ErrorKind(
         401,
         "no_usable_credential",
         "User does not have a credential that can be used for the application.",
+        when=(
+            "no active credential, or the assertion names one that is not the caller's, "
+            "inactive, of another kind or not offered"
+        ),
+        origin="api",
     )
 
     # --- the library's own (SPEC §4 leaves the wording to us; stable once chosen) ---
-    APP_ID_INVALID = ErrorKind(400, "app_id_invalid", "request app id is missing or invalid")
-    TARGET_NOT_FOUND = ErrorKind(404, "user_not_found", "User not found or already archived.")
-    USER_ID_MALFORMED = ErrorKind(400, "user_id_malformed", "The user id is malformed.")
-    SELF_ARCHIVE = ErrorKind(400, "self_archive", "A user cannot archive itself.")
+    APP_ID_INVALID = ErrorKind(
+        400,
+        "app_id_invalid",
+        "request app id is missing or invalid",
+        when=(
+            "X-DFNS-APPID required but absent, malformed, "
+            "or not an active application of the caller's org"
+        ),
+        origin="library",
+    )
+    TARGET_NOT_FOUND = ErrorKind(
+        404,
+        "user_not_found",
+        "User not found or already archived.",
+        when="the target does not exist, is in another org, or is already archived",
+        origin="library",
+    )
+    USER_ID_MALFORMED = ErrorKind(
+        400,
+        "user_id_malformed",
+        "The user id is malformed.",
+        when="the path's user id is not in canonical form",
+        origin="library",
+    )
+    SELF_ARCHIVE = ErrorKind(
+        400,
+        "self_archive",
+        "A user cannot archive itself.",
+        when="the caller targets itself",
+        origin="library",
+    )
     SERVICE_ACCOUNT_TARGET = ErrorKind(
         400,
         "service_account_target",
         "Service accounts are archived through the service account endpoint.",
+        when="the target is a service account",
+        origin="library",
     )
     LAST_ARCHIVER = ErrorKind(
         400,
         "last_archiver",
         "Archiving this user would leave the org without an active user who can archive users.",
+        when="the lock-out guard: the target is the org's last active user who can archive users",
+        origin="library",
     )
     ASSERTION_INVALID = ErrorKind(
-        401, "assertion_invalid", "The credential assertion could not be verified."
+        401,
+        "assertion_invalid",
+        "The credential assertion could not be verified.",
+        when="a credential assertion fails a check (the reason names which)",
+        origin="library",
     )
-    BODY_INVALID = ErrorKind(400, "body_invalid", "The request body is invalid.")
+    BODY_INVALID = ErrorKind(
+        400,
+        "body_invalid",
+        "The request body is invalid.",
+        when="a field of a JSON body is missing or malformed (the message names it)",
+        origin="library",
+    )
     CREDENTIAL_REJECTED = ErrorKind(
-        400, "credential_rejected", "The credential's public key is not acceptable."
+        400,
+        "credential_rejected",
+        "The credential's public key is not acceptable.",
+        when="registering a credential whose public key is unacceptable",
+        origin="library",
     )
     CONFLICT = ErrorKind(
-        409, "conflict", "The user was changed by a concurrent request; retry the request."
+        409,
+        "conflict",
+        "The user was changed by a concurrent request; retry the request.",
+        when="concurrent changes outlasted the retries",
+        origin="library",
     )
-    UNAVAILABLE = ErrorKind(503, "unavailable", "Service Unavailable")
+    UNAVAILABLE = ErrorKind(
+        503,
+        "unavailable",
+        "Service Unavailable",
+        when="the storage backend cannot be reached",
+        origin="library",
+    )
 
     # --- the transport's own (HTTP shell around the use cases) ---
-    ROUTE_NOT_FOUND = ErrorKind(404, "route_not_found", "Not Found")
-    METHOD_NOT_ALLOWED = ErrorKind(405, "method_not_allowed", "Method Not Allowed")
-    BODY_TOO_LARGE = ErrorKind(413, "body_too_large", "The request body is too large.")
-    JSON_MALFORMED = ErrorKind(400, "json_malformed", "The request body is not valid JSON.")
+    ROUTE_NOT_FOUND = ErrorKind(
+        404,
+        "route_not_found",
+        "Not Found",
+        when="no such route",
+        origin="transport",
+    )
+    METHOD_NOT_ALLOWED = ErrorKind(
+        405,
+        "method_not_allowed",
+        "Method Not Allowed",
+        when="a known route, another method (Allow lists the right ones)",
+        origin="transport",
+    )
+    BODY_TOO_LARGE = ErrorKind(
+        413,
+        "body_too_large",
+        "The request body is too large.",
+        when="a body over 64 KiB",
+        origin="transport",
+    )
+    JSON_MALFORMED = ErrorKind(
+        400,
+        "json_malformed",
+        "The request body is not valid JSON.",
+        when="a POST body that is not one strict JSON object",
+        origin="transport",
+    )
 
     @classmethod
     def all(cls) -> tuple[ErrorKind, ...]:
