@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import cast
 
 import pytest
+import redis
 
 from adapters.storage.redis import RedisChallengeStore, RedisReplayGuard, open_redis
 from archive_core.ports import ChallengeStore, ReplayGuard
@@ -19,6 +21,12 @@ def _place(request: pytest.FixtureRequest) -> RedisPrefix:
     return cast(RedisPrefix, request.getfixturevalue("redis_prefix"))
 
 
+def _every_key_expires_within(client: redis.Redis, prefix: str, lifetime: timedelta) -> bool:
+    limit = lifetime / timedelta(milliseconds=1) + 1
+    ttls = [client.pttl(name) for name in client.scan_iter(match=prefix + "*")]
+    return bool(ttls) and all(0 < ttl <= limit for ttl in ttls)
+
+
 class TestRedisChallengeStore(ChallengeStoreContract):
     purge_every = None
 
@@ -26,6 +34,7 @@ class TestRedisChallengeStore(ChallengeStoreContract):
     def open(self, request: pytest.FixtureRequest) -> Iterator[RedisChallengeStore]:
         place = _place(request)
         client = open_redis(place.url)
+        self.client, self.prefix = client, place.prefix
         try:
             yield RedisChallengeStore(client, prefix=place.prefix)
         finally:
@@ -33,6 +42,9 @@ class TestRedisChallengeStore(ChallengeStoreContract):
 
     def stored(self, store: ChallengeStore) -> int:
         return cast(RedisChallengeStore, store).count()
+
+    def forgotten_within(self, store: ChallengeStore, lifetime: timedelta) -> bool:
+        return _every_key_expires_within(self.client, self.prefix, lifetime)
 
 
 class TestRedisReplayGuard(ReplayGuardContract):
@@ -42,6 +54,7 @@ class TestRedisReplayGuard(ReplayGuardContract):
     def open(self, request: pytest.FixtureRequest) -> Iterator[RedisReplayGuard]:
         place = _place(request)
         client = open_redis(place.url)
+        self.client, self.prefix = client, place.prefix
         try:
             yield RedisReplayGuard(client, prefix=place.prefix)
         finally:
@@ -49,3 +62,6 @@ class TestRedisReplayGuard(ReplayGuardContract):
 
     def stored(self, guard: ReplayGuard) -> int:
         return cast(RedisReplayGuard, guard).count()
+
+    def forgotten_within(self, guard: ReplayGuard, lifetime: timedelta) -> bool:
+        return _every_key_expires_within(self.client, self.prefix, lifetime)
