@@ -415,11 +415,12 @@ def _check_same_statements(
         raise AssertionError(f"different statements:\n{traced_ours}\n{traced_raw}")
 
 
-def time_ratio(folder: Path, *, quick: bool) -> dict[str, float]:
+def time_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, float]:
     """Adapter ÷ raw, medians of per-archive latencies, interleaved rounds."""
-    rounds = 8 if quick else 20
-    per_round = 40 if quick else 100
-    count = rounds * per_round + 2  # +2: the statement checks archive two of each
+    rounds = 2 if tiny else 8 if quick else 20
+    per_round = 10 if tiny else 40 if quick else 100
+    # +2: the statement checks archive two of each, one of them the first archiver
+    count = max(rounds * per_round + 2, ARCHIVER_EVERY + 1)
     k = ARCHIVER_EVERY - 1  # the first target holding the archive operations
     order = [0, k] + [i for i in range(1, count) if i != k]
     with SqliteStore(folder / "ratio.db") as store:
@@ -540,11 +541,11 @@ def _p99(values: Sequence[float]) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
-def scale_ratio(folder: Path, *, quick: bool) -> dict[str, float]:
+def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, float]:
     """p99 of an archive with many users ÷ with 1,000, alternating between the two."""
-    large = 100_000 if quick else 1_000_000
-    rounds = 5 if quick else 10
-    per_round = 200 if quick else 400
+    large = 2_000 if tiny else 100_000 if quick else 1_000_000
+    rounds = 2 if tiny else 5 if quick else 10
+    per_round = 20 if tiny else 200 if quick else 400
     started = time.perf_counter()
     with _population(folder, 1_000, "small") as small, _population(folder, large, "large") as big:
         seeded = time.perf_counter() - started
@@ -591,11 +592,12 @@ def scale_ratio(folder: Path, *, quick: bool) -> dict[str, float]:
 # --------------------------------------------------------------------------- entry points
 
 
-def run(*, quick: bool) -> dict[str, float]:
-    """Both figures and their raw numbers (see the module docstring)."""
+def run(*, quick: bool, tiny: bool = False) -> dict[str, float]:
+    """Both figures and their raw numbers (see the module docstring). `tiny` shrinks
+    every size so that a test can check the benchmark runs (its figures mean nothing)."""
     with tempfile.TemporaryDirectory(prefix="archive-core-bench-") as folder:
-        results = time_ratio(Path(folder), quick=quick)
-        results.update(scale_ratio(Path(folder), quick=quick))
+        results = time_ratio(Path(folder), quick=quick, tiny=tiny)
+        results.update(scale_ratio(Path(folder), quick=quick, tiny=tiny))
     return results
 
 
@@ -613,9 +615,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Print the figures as a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="100,000 users and fewer rounds")
+    parser.add_argument("--tiny", action="store_true", help="a smoke run: figures mean nothing")
     args = parser.parse_args(argv)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    results = run(quick=args.quick)
+    results = run(quick=args.quick, tiny=args.tiny)
     goals = {"sqlite_time_ratio": 1.25, "p99_scale_ratio": 1.5}
     print(f"machine: {_cpu_model()}, {os.cpu_count()} cpus, load {load:.2f} at start")
     print(f"python {platform.python_version()}, sqlite {sqlite3.sqlite_version}")
