@@ -32,6 +32,7 @@ __all__ = [
     "audit_to_json",
     "challenge_from_json",
     "challenge_to_json",
+    "iso",
     "micros",
     "user_action_from_json",
     "user_action_to_json",
@@ -76,6 +77,15 @@ class Memo(dict[K, V]):
 
 
 _MICROSECOND: Final = timedelta(microseconds=1)
+_UTC_TEXT: Final[Memo[datetime, str]] = Memo(datetime.isoformat, size=64)
+
+
+def iso(moment: datetime) -> str:
+    """`moment.isoformat()`, remembered for recent UTC instants: one archive writes the
+    same `now` five times. (Only UTC: equal instants in other zones may print apart.)"""
+    if moment.tzinfo is UTC:
+        return _UTC_TEXT[moment]
+    return moment.isoformat()
 
 
 def micros(moment: datetime) -> int:
@@ -125,7 +135,7 @@ def _evidence_json(e: SignedEvidence) -> str:
         f'"clientData":{_quote(e.client_data)},'
         f'"credId":{_quote(e.cred_id)},'
         f'"credentialUuid":{_quote(e.credential_uuid)},'
-        f'"kind":{_quote(e.credential_kind.value)},'
+        f'"kind":{_quote(e.credential_kind._value_)},'
         f'"publicKey":{_quote(e.public_key)},'
         f'"signature":{_quote(e.signature)}}}'
     )
@@ -134,7 +144,7 @@ def _evidence_json(e: SignedEvidence) -> str:
 def _state_json(state: UserState) -> str:
     archived = state.archived_at
     return (
-        f'{{"archivedAt":{"null" if archived is None else _quote(archived.isoformat())},'
+        f'{{"archivedAt":{"null" if archived is None else _quote(iso(archived))},'
         f'"isActive":{"true" if state.is_active else "false"},'
         f'"version":{int(state.version)}}}'
     )
@@ -151,7 +161,7 @@ def _audit_json(r: AuditRecord) -> str:
         f'"hash":{_quote(r.hash)},'
         f'"id":{_quote(r.id)},'
         f'"orgId":{_quote(r.org_id)},'
-        f'"performedAt":{_quote(r.performed_at.isoformat())},'
+        f'"performedAt":{_quote(iso(r.performed_at))},'
         f'"permissionsMatched":[{",".join([_quote(p) for p in r.permissions_matched])}],'
         f'"permissionsRequired":[{",".join([_quote(p) for p in r.permissions_required])}],'
         f'"prevHash":{_quote(r.prev_hash)},'

@@ -53,6 +53,7 @@ from adapters.storage.codec import (
     audit_to_json,
     challenge_from_json,
     challenge_to_json,
+    iso,
     micros,
     user_action_from_json,
     user_action_to_json,
@@ -514,10 +515,10 @@ def _user_params(user: User) -> tuple[Any, ...]:
     return (
         user.org_id,
         user.username,
-        user.kind.value,
+        user.kind._value_,
         user.credential_uuid,
         user.is_active,
-        None if archived is None else archived.isoformat(),
+        None if archived is None else iso(archived),
         user.is_service_account,
         user.is_registered,
         user.version,
@@ -755,7 +756,7 @@ class SqliteUserActionStore(_Part):
             (
                 grant.token_id,
                 micros(grant.expires_at),
-                None if used is None else used.isoformat(),
+                None if used is None else iso(used),
                 text,
             ),
         )
@@ -770,7 +771,7 @@ class SqliteUserActionStore(_Part):
         rows = self._tx.all(
             "UPDATE user_actions SET used_at = ? WHERE token_id = ? AND used_at IS NULL"
             " RETURNING record",
-            (at.isoformat(), token_id),
+            (iso(at), token_id),
         )
         if rows:
             issued = self._store.memo.grants[rows[0][0]]
@@ -815,7 +816,7 @@ class SqliteAuditLog(_Part):
                 record.hash,
                 record.target_id,
                 record.user_action_id,
-                record.performed_at.isoformat(),
+                iso(record.performed_at),
                 text,
                 record.sequence,
                 record.org_id,

@@ -166,3 +166,13 @@ def test_the_memo_builds_once_per_content_and_stays_bounded() -> None:
     assert len(memo) == 3
     assert memo["a"] == "A"  # evicted (oldest out), so built again
     assert built == ["a", "b", "d", "e", "f", "a"]
+
+
+def test_iso_remembers_utc_instants_and_keeps_every_other_offset() -> None:
+    utc = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
+    paris = utc.astimezone(timezone(timedelta(hours=1)))
+    assert utc == paris
+    assert codec.iso(utc) == utc.isoformat() == "2026-01-01T12:00:00.123456+00:00"
+    assert codec.iso(utc) is codec.iso(datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC))
+    assert codec.iso(paris) == "2026-01-01T13:00:00.123456+01:00"
+    assert codec.iso(datetime(2026, 1, 1)) == "2026-01-01T00:00:00"
