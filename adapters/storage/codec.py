@@ -151,19 +151,20 @@ def _state_json(state: UserState) -> str:
 
 
 def _audit_json(r: AuditRecord) -> str:
-    # One f-string: the parts are joined once, not copied piece by piece.
+    # One f-string: the parts are joined once, not copied piece by piece; map() instead
+    # of comprehensions: no extra frame.
     return (
         f'{{"action":{_quote(r.action)},'
         f'"actorId":{_quote(r.actor_id)},'
         f'"actorKind":{_quote(r.actor_kind)},'
         f'"actorUsername":{_quote(r.actor_username)},'
-        f'"evidence":[{",".join([_evidence_json(e) for e in r.evidence])}],'
+        f'"evidence":[{",".join(map(_evidence_json, r.evidence))}],'
         f'"hash":{_quote(r.hash)},'
         f'"id":{_quote(r.id)},'
         f'"orgId":{_quote(r.org_id)},'
         f'"performedAt":{_quote(iso(r.performed_at))},'
-        f'"permissionsMatched":[{",".join([_quote(p) for p in r.permissions_matched])}],'
-        f'"permissionsRequired":[{",".join([_quote(p) for p in r.permissions_required])}],'
+        f'"permissionsMatched":[{",".join(map(_quote, r.permissions_matched))}],'
+        f'"permissionsRequired":[{",".join(map(_quote, r.permissions_required))}],'
         f'"prevHash":{_quote(r.prev_hash)},'
         f'"sequence":{int(r.sequence)},'
         f'"targetAfter":{_state_json(r.target_after)},'

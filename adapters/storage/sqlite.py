@@ -736,8 +736,7 @@ class SqlitePermissionRepository(_Part):
             " WHERE a.identity_id = ? ORDER BY a.seq",
             (user_id,),
         )
-        assigned = self._store.memo.assignments
-        return [assigned[row] for row in rows]
+        return list(map(self._store.memo.assignments.__getitem__, rows))
 
 
 class SqliteUserActionStore(_Part):
