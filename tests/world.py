@@ -73,11 +73,15 @@ class World:
         replay_guard: ReplayGuard | None = None,
         seed: int = 7,
     ) -> None:
-        self.policy = policy or Policy()
+        self.policy = Policy() if policy is None else policy
         self.store = MemoryStore()
         self.uow_factory: UnitOfWorkFactory = self.store if uow_factory is None else uow_factory
-        self.challenges: ChallengeStore = challenges or MemoryChallengeStore()
-        self.replay_guard: ReplayGuard = replay_guard or MemoryReplayGuard()
+        self.challenges: ChallengeStore = (
+            MemoryChallengeStore() if challenges is None else challenges
+        )
+        self.replay_guard: ReplayGuard = (
+            MemoryReplayGuard() if replay_guard is None else replay_guard
+        )
         self.clock = ManualClock()
         self.randomness = SeededRandomness(seed)
         self.bearer = FakeBearerTokens()
