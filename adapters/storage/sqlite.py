@@ -965,7 +965,9 @@ class _Memos:
         self.assignments: Memo[tuple[Any, ...], AssignedPermission] = Memo(
             self._assigned, size=1024
         )
-        self.grants: Memo[str, UserActionRecord] = Memo(user_action_from_json)
+        # A grant is consumed moments after it is issued: a short memory is enough, and
+        # each entry holds its evidence (a few KiB), so the size bounds memory too.
+        self.grants: Memo[str, UserActionRecord] = Memo(user_action_from_json, size=256)
         self.audit: Memo[str, AuditRecord] = Memo(audit_from_json, size=256)
 
     def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
