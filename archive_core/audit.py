@@ -108,10 +108,12 @@ class AuditRecord:
         )
 
 
+_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+
+
 def record_hash(content: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of a record's content."""
-    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+    """SHA-256 (hex) of the canonical JSON of a record's content (sorted keys, compact, ASCII)."""
+    return hashlib.sha256(_CANONICAL.encode(content).encode("ascii")).hexdigest()
 
 
 def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditRecord:

@@ -232,16 +232,17 @@ class ArchiveUser:
         )
         uow.audit.append(chain_record(draft, uow.audit.head(caller.org_id)))
         uow.commit()
-        _log.info(
-            "archive allowed",
-            extra={
-                "code": "archived",
-                "operation": operation,
-                "caller": caller.id,
-                "target": target.id,
-                "org": caller.org_id,
-            },
-        )
+        if _log.isEnabledFor(logging.INFO):
+            _log.info(
+                "archive allowed",
+                extra={
+                    "code": "archived",
+                    "operation": operation,
+                    "caller": caller.id,
+                    "target": target.id,
+                    "org": caller.org_id,
+                },
+            )
         return user_to_wire(archived, target_assignments)
 
     @staticmethod

@@ -344,3 +344,32 @@ def test_headers_never_show_their_values() -> None:
     headers = Headers.of({"Authorization": "Bearer secret-token"})
     assert "secret-token" not in repr(headers)
     assert headers.values("AUTHORIZATION") == ("Bearer secret-token",)
+
+
+# --------------------------------------------------------------------------- decision logs
+
+
+def test_each_archive_decision_is_logged_with_its_code_and_no_secret(
+    scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    world = scene.world
+    caplog.set_level("INFO", logger="archive_core.decisions")
+    request = world.archive_request(scene.admin, scene.end_user.id)
+    world.archive(request, scene.end_user.id)
+    with pytest.raises(ArchiveCoreError):
+        world.archive(request, scene.end_user.id)
+    records = [r for r in caplog.records if r.name == "archive_core.decisions"]
+    assert [getattr(r, "code", None) for r in records] == ["archived", "user_action_replayed"]
+    assert records[0].target == scene.end_user.id  # type: ignore[attr-defined]
+    secrets_sent = [scene.admin.token, *request.headers.values("x-dfns-useraction")]
+    for record in records:
+        text = record.getMessage() + repr(record.__dict__)
+        assert not any(secret in text for secret in secrets_sent)
+
+
+def test_decisions_are_not_built_when_logging_is_off(
+    scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level("WARNING", logger="archive_core.decisions")
+    scene.world.archive_user(scene.admin, scene.end_user.id)
+    assert not [r for r in caplog.records if r.name == "archive_core.decisions"]
