@@ -21,7 +21,7 @@ from typing import Final
 import attrs
 
 from archive_core.encoding import MalformedInput, b64url_decode, parse_json_object
-from archive_core.entities import Principal, TokenKind
+from archive_core.entities import Grants, Principal, TokenKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import AppId, is_canonical_id
 from archive_core.ports import BearerClaims, BearerTokenVerifier, Clock, ReplayGuard, UnitOfWork
@@ -176,21 +176,14 @@ class Gate:
             if signing:
                 raise ArchiveCoreError(Catalogue.USER_DEACTIVATED, reason="caller_inactive")
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_inactive")
-        assignments = tuple(
-            a
-            for a in uow.permissions.assignments_of(user.id)
-            if not a.permission.is_archived and a.permission.org_id == user.org_id
-        )
-        operations: set[str] = set()
-        for assigned in assignments:
-            operations.update(assigned.permission.operations)
+        grants = Grants.of(uow.permissions.assignments_of(user.id), user.org_id)
         return Principal(
             user=user,
             token_kind=claims.token_kind,
             token_id=claims.token_id,
-            operations=frozenset(operations),
-            full_admin=any(a.permission.is_full_admin for a in assignments),
-            assignments=assignments,
+            operations=grants.operations,
+            full_admin=grants.full_admin,
+            assignments=grants.assignments,
         )
 
     # step 3 -------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 
@@ -18,6 +19,7 @@ __all__ = [
     "Challenge",
     "Credential",
     "CredentialKind",
+    "Grants",
     "Permission",
     "Principal",
     "RequestedAction",
@@ -200,6 +202,35 @@ class AssignedPermission:
             "assignmentId": self.assignment_id,
             "operations": list(self.permission.operations),
         }
+
+
+@attrs.frozen
+class Grants:
+    """What a user may do: its effective assignments (non-archived permissions of its own
+    org), the union of their operations, and whether one is the full admin permission."""
+
+    assignments: tuple[AssignedPermission, ...]
+    operations: frozenset[str]
+    full_admin: bool
+
+    @classmethod
+    def of(cls, assignments: Iterable[AssignedPermission], org_id: OrgId) -> Grants:
+        """The grants of a user of `org_id` holding these assignments."""
+        effective = tuple(
+            a for a in assignments if not a.permission.is_archived and a.permission.org_id == org_id
+        )
+        operations: set[str] = set()
+        for assigned in effective:
+            operations.update(assigned.permission.operations)
+        return cls(
+            assignments=effective,
+            operations=frozenset(operations),
+            full_admin=any(a.permission.is_full_admin for a in effective),
+        )
+
+    def hold_all(self, operations: Iterable[str]) -> bool:
+        """Whether these grants cover every one of `operations`."""
+        return self.full_admin or self.operations.issuperset(operations)
 
 
 @attrs.frozen

@@ -11,7 +11,8 @@ __all__ = ["user_to_wire"]
 
 
 def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[str, Any]:
-    """The user as SPEC §1.2 shows it: exactly these keys, camelCase."""
+    """The user as SPEC §1.2 shows it: exactly these keys, camelCase. `assignments` are
+    the effective ones (`Grants.assignments`)."""
     return {
         "username": user.username,
         "userId": user.id,
@@ -23,5 +24,5 @@ def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[
         "isActive": user.is_active,
         "isServiceAccount": user.is_service_account,
         "isRegistered": user.is_registered,
-        "permissionAssignments": [a.to_wire() for a in assignments if not a.permission.is_archived],
+        "permissionAssignments": [a.to_wire() for a in assignments],
     }

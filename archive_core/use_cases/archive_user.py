@@ -26,7 +26,7 @@ import attrs
 from archive_core.access import Gate, HeaderFacts
 from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
 from archive_core.config import Policy
-from archive_core.entities import Principal, UserActionRecord, UserKind
+from archive_core.entities import Grants, Principal, UserActionRecord, UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
 from archive_core.ids import UserId, is_canonical_id, new_id
 from archive_core.permissions import Operation, authorize, denial_message
@@ -186,22 +186,12 @@ class ArchiveUser:
             raise ArchiveCoreError(Catalogue.SELF_ARCHIVE, reason="self_archive")
         if target.is_service_account:
             raise ArchiveCoreError(Catalogue.SERVICE_ACCOUNT_TARGET, reason="service_account")
-        target_assignments = [
-            a
-            for a in uow.permissions.assignments_of(target.id)
-            if not a.permission.is_archived and a.permission.org_id == target.org_id
-        ]
+        target_grants = Grants.of(uow.permissions.assignments_of(target.id), target.org_id)
         if self.policy.lockout_guard and target.is_active:
-            can_archive = set(matrix.required(operation, None))
-            held: set[str] = set()
-            for assigned in target_assignments:
-                held.update(assigned.permission.operations)
-            target_is_archiver = can_archive <= held or any(
-                a.permission.is_full_admin for a in target_assignments
-            )
-            if target_is_archiver and not uow.users.has_other_active_holder(
+            can_archive = frozenset(matrix.required(operation, None))
+            if target_grants.hold_all(can_archive) and not uow.users.has_other_active_holder(
                 target.org_id,
-                operations=frozenset(can_archive),
+                operations=can_archive,
                 exclude=target.id,
                 include_service_accounts=self.policy.lockout_counts_service_accounts,
             ):
@@ -243,7 +233,7 @@ class ArchiveUser:
                     "org": caller.org_id,
                 },
             )
-        return user_to_wire(archived, target_assignments)
+        return user_to_wire(archived, target_grants.assignments)
 
     @staticmethod
     def _deny(kind: UserKind, caller_id: str, missing: tuple[str, ...]) -> NoReturn:

@@ -8,6 +8,7 @@ import attrs
 
 from archive_core.access import Gate
 from archive_core.config import Policy
+from archive_core.entities import Grants
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId, is_canonical_id
 from archive_core.permissions import Operation, authorize, denial_message
@@ -54,5 +55,5 @@ class GetUser:
             target = uow.users.get(UserId(user_id))
             if target is None or target.org_id != principal.user.org_id or target.is_archived:
                 raise ArchiveCoreError(Catalogue.TARGET_NOT_FOUND, reason="target_not_found")
-            assignments = uow.permissions.assignments_of(target.id)
-        return user_to_wire(target, assignments)
+            grants = Grants.of(uow.permissions.assignments_of(target.id), target.org_id)
+        return user_to_wire(target, grants.assignments)
