@@ -9,7 +9,6 @@ says it must be; the demo exits non-zero if one differs.
 
 from __future__ import annotations
 
-import base64
 import json
 import tempfile
 import urllib.error
@@ -18,21 +17,14 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import attrs
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
 from adapters.bootstrap import build
 from adapters.operations import NewUser, bootstrap_org, check_audit, create_user
 from adapters.server import BackgroundServer
+from adapters.signer import KeySigner, init_body
 from archive_core.entities import UserKind
 
 __all__ = ["run_demo"]
-
-ORIGIN = "https://app.dfns.io"
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
 def _short(value: str, keep: int = 12) -> str:
@@ -107,60 +99,26 @@ def _render(document: dict[str, Any]) -> str:
     return json.dumps(shorten(document), ensure_ascii=False)
 
 
-def _sign(private_key_pem: str, data: bytes) -> bytes:
-    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
-    if isinstance(key, ed25519.Ed25519PrivateKey):
-        return key.sign(data)
-    if isinstance(key, ec.EllipticCurvePrivateKey):
-        return key.sign(data, ec.ECDSA(hashes.SHA256()))
-    if isinstance(key, rsa.RSAPrivateKey):
-        return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
-    raise ValueError("unsupported key")
-
-
 def _user_action(
     client: Client, actor: NewUser, method: str, path: str, *, forge: bool = False
 ) -> Answer:
     """init → sign (as the official Python SDK's KeySigner does) → complete."""
     if actor.auth_token is None or actor.credential is None or actor.private_key_pem is None:
         raise ValueError("the demo's signers have a token, a credential and a key")
+    signer = KeySigner(actor.credential.cred_id, actor.private_key_pem)
     challenge = client.call(
         "POST",
         "/auth/action/init",
         token=actor.auth_token,
-        body={
-            "userActionPayload": "",
-            "userActionHttpMethod": method,
-            "userActionHttpPath": path,
-            "userActionServerKind": "Api",
-        },
+        body=json.loads(init_body(method, path)),
     )
-    client_data = json.dumps(
-        {
-            "type": "key.get",
-            "challenge": challenge.body["challenge"],
-            "origin": ORIGIN,
-            "crossOrigin": False,
-        },
-        separators=(",", ":"),
-    ).encode()
-    signature = _sign(actor.private_key_pem, client_data)
-    if forge:
-        signature = bytes([signature[0] ^ 0x01]) + signature[1:]
     return client.call(
         "POST",
         "/auth/action",
         token=actor.auth_token,
         body={
             "challengeIdentifier": challenge.body["challengeIdentifier"],
-            "firstFactor": {
-                "kind": "Key",
-                "credentialAssertion": {
-                    "credId": actor.credential.cred_id,
-                    "clientData": _b64(client_data),
-                    "signature": _b64(signature),
-                },
-            },
+            "firstFactor": signer.first_factor(str(challenge.body["challenge"]), forge=forge),
         },
     )
 

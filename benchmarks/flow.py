@@ -14,7 +14,6 @@ cheapest sound one-time token). Rounds interleave flow and floor. Goal: ≤ 1.3.
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import secrets
@@ -23,11 +22,12 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from adapters.bootstrap import build
 from adapters.operations import bootstrap_org, create_user
+from adapters.signer import KeySigner, init_body
+from archive_core.encoding import b64url_encode
 from archive_core.entities import TokenKind, UserKind
 from archive_core.requests import Headers, Request
 from benchmarks.timing import Figure
@@ -37,17 +37,13 @@ __all__ = ["GOAL", "run"]
 GOAL = 1.3
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
 def _floor_case() -> Any:
     assertion_key = ed25519.Ed25519PrivateKey.generate()
     bearer_key = ed25519.Ed25519PrivateKey.generate()
     client_data = json.dumps(
         {
             "type": "key.get",
-            "challenge": _b64(secrets.token_bytes(32)),
+            "challenge": b64url_encode(secrets.token_bytes(32)),
             "origin": "https://app.dfns.io",
             "crossOrigin": False,
         },
@@ -84,10 +80,7 @@ class _Flows:
             for i in range(count)
         ]
         assert admin.private_key_pem is not None and admin.credential is not None
-        key = serialization.load_pem_private_key(admin.private_key_pem.encode(), password=None)
-        assert isinstance(key, ed25519.Ed25519PrivateKey)
-        self.key = key
-        self.cred_id = admin.credential.cred_id
+        self.signer = KeySigner(admin.credential.cred_id, admin.private_key_pem)
         self.service = self.deployment.service
 
     def one(self) -> float:
@@ -101,43 +94,15 @@ class _Flows:
         )
         headers = Headers([("Authorization", f"Bearer {token}")])
         path = f"/auth/users/{target}"
-        init_body = json.dumps(
-            {
-                "userActionPayload": "",
-                "userActionHttpMethod": "DELETE",
-                "userActionHttpPath": path,
-                "userActionServerKind": "Api",
-            }
-        ).encode()
+        body = init_body("DELETE", path)
 
         started = time.perf_counter()
         challenge = self.service.init_user_action(
-            Request("POST", "/auth/action/init", headers, init_body)
+            Request("POST", "/auth/action/init", headers, body)
         )
         spent = time.perf_counter() - started
 
-        client_data = json.dumps(
-            {
-                "type": "key.get",
-                "challenge": challenge["challenge"],
-                "origin": "https://app.dfns.io",
-                "crossOrigin": False,
-            },
-            separators=(",", ":"),
-        ).encode()
-        complete_body = json.dumps(
-            {
-                "challengeIdentifier": challenge["challengeIdentifier"],
-                "firstFactor": {
-                    "kind": "Key",
-                    "credentialAssertion": {
-                        "credId": self.cred_id,
-                        "clientData": _b64(client_data),
-                        "signature": _b64(self.key.sign(client_data)),
-                    },
-                },
-            }
-        ).encode()
+        complete_body = self.signer.complete_body(challenge)
 
         started = time.perf_counter()
         grant = self.service.complete_user_action(

@@ -9,7 +9,6 @@ bounded for the ratio to stay near 1. Goal: ≤ 1.2.
 
 from __future__ import annotations
 
-import base64
 import http.client
 import json
 import os
@@ -23,11 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from adapters.bootstrap import build
 from adapters.operations import bootstrap_org
+from adapters.signer import KeySigner, init_body
 from archive_core.entities import TokenKind, UserKind
 
 __all__ = ["GOAL", "run"]
@@ -35,10 +32,6 @@ __all__ = ["GOAL", "run"]
 GOAL = 1.2
 THREADS = 4
 _READY = re.compile(r"archive-core serving on http://([0-9.]+):(\d+)")
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _rss_kib(pid: int) -> int:
@@ -77,10 +70,7 @@ def _prepare(db: str, targets: int) -> dict[str, Any]:
 class _Driver:
     def __init__(self, port: int, setup: dict[str, Any]) -> None:
         self.port = port
-        self.cred_id = setup["cred_id"]
-        key = serialization.load_pem_private_key(setup["key"].encode(), password=None)
-        assert isinstance(key, ed25519.Ed25519PrivateKey)
-        self.key = key
+        self.signer = KeySigner(setup["cred_id"], setup["key"])
 
     def flows(self, work: list[tuple[str, str]]) -> None:
         connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
@@ -98,36 +88,8 @@ class _Driver:
 
         for target, token in work:
             path = f"/auth/users/{target}"
-            init = json.dumps(
-                {
-                    "userActionPayload": "",
-                    "userActionHttpMethod": "DELETE",
-                    "userActionHttpPath": path,
-                }
-            ).encode()
-            challenge = call("POST", "/auth/action/init", token, init, {})
-            client_data = json.dumps(
-                {
-                    "type": "key.get",
-                    "challenge": challenge["challenge"],
-                    "origin": "https://app.dfns.io",
-                    "crossOrigin": False,
-                },
-                separators=(",", ":"),
-            ).encode()
-            body = json.dumps(
-                {
-                    "challengeIdentifier": challenge["challengeIdentifier"],
-                    "firstFactor": {
-                        "kind": "Key",
-                        "credentialAssertion": {
-                            "credId": self.cred_id,
-                            "clientData": _b64(client_data),
-                            "signature": _b64(self.key.sign(client_data)),
-                        },
-                    },
-                }
-            ).encode()
+            challenge = call("POST", "/auth/action/init", token, init_body("DELETE", path), {})
+            body = self.signer.complete_body(challenge)
             grant = call("POST", "/auth/action", token, body, {})
             call("DELETE", path, token, None, {"X-DFNS-USERACTION": grant["userAction"]})
         connection.close()
