@@ -11,7 +11,7 @@ from archive_core.access import Gate
 from archive_core.config import Policy
 from archive_core.encoding import MalformedInput, b64url_encode, parse_json_object
 from archive_core.entities import CredentialKind, UserActionGrant, UserActionRecord
-from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
 from archive_core.ports import (
     AuthenticatorDataParser,
     ChallengeStore,
@@ -100,11 +100,18 @@ class CompleteUserAction:
                     item.new_sign_count is not None
                     and item.new_sign_count != item.credential.sign_count
                 ):
-                    uow.credentials.update_sign_count(
-                        item.credential.uuid,
-                        new_count=item.new_sign_count,
-                        expected_count=item.credential.sign_count,
-                    )
+                    try:
+                        uow.credentials.update_sign_count(
+                            item.credential.uuid,
+                            new_count=item.new_sign_count,
+                            expected_count=item.credential.sign_count,
+                        )
+                    except ConcurrencyConflict as exc:
+                        # Another assertion of this authenticator landed first: its
+                        # counter moved under us, so this one cannot be trusted to be newer.
+                        raise ArchiveCoreError(
+                            Catalogue.ASSERTION_INVALID, reason="sign_count_raced"
+                        ) from exc
             grant = UserActionGrant(
                 token_id="ua-" + b64url_encode(self.randomness.token_bytes(18)),
                 user_id=principal.user.id,

@@ -373,3 +373,34 @@ def test_decisions_are_not_built_when_logging_is_off(
     caplog.set_level("WARNING", logger="archive_core.decisions")
     scene.world.archive_user(scene.admin, scene.end_user.id)
     assert not [r for r in caplog.records if r.name == "archive_core.decisions"]
+
+
+def test_a_fido2_counter_that_moved_meanwhile_refuses_the_assertion() -> None:
+    from archive_core.entities import CredentialKind as Kind
+    from tests.unit.test_user_action_flow import _complete, _init, _signed
+
+    world = World()
+    actor = world.actor(world.new_org(), credential_kind=Kind.FIDO2)
+    assert actor.credential is not None
+    challenge = _init(world, actor)
+    body = _signed(world, actor, challenge, sign_count=5)
+
+    real_update = world.store.credentials.__setitem__
+    original = MemoryUnitOfWork.__init__
+
+    class Racing(MemoryUnitOfWork):
+        def __init__(self, store: MemoryStore) -> None:
+            original(self, store)
+            inner = self.credentials.update_sign_count
+
+            def raced(uuid: Any, *, new_count: int, expected_count: int) -> None:
+                # another process stored counter 4 just before this unit of work writes
+                current = store.credentials[uuid]
+                real_update(uuid, attrs.evolve(current, sign_count=4))
+                inner(uuid, new_count=new_count, expected_count=expected_count)
+
+            self.credentials.update_sign_count = raced  # type: ignore[method-assign]
+
+    world.complete = attrs.evolve(world.complete, uow_factory=lambda: Racing(world.store))
+    error = refused(Catalogue.ASSERTION_INVALID, lambda: _complete(world, actor, body))
+    assert error.reason == "sign_count_raced"
