@@ -25,8 +25,11 @@ The embedded default: a file path is all a deployment gives.
   timeout is "unavailable", not a conflict: retrying would wait as long again.
 - **Retention.** `purge` on each store forgets expired grants, challenges and nonces;
   each store also purges by itself every `purge_every` writes.
+- **Shared SQL.** The repositories and the signing key store are those of `sql.py`,
+  rendered once in this module's `DIALECT`; they build entities through the store's
+  memo of values already built from the same stored content (`sql.Memos`).
 
-Nothing happens at import time; `SqliteStore(path)` creates the file (mode 0600, it
+Nothing touches the file at import time; `SqliteStore(path)` creates the file (mode 0600, it
 holds signing keys and signed evidence), switches it to WAL and applies the
 migrations of `adapters/storage/migrations/sqlite/`.
 """
@@ -47,35 +50,12 @@ from threading import get_ident
 from types import TracebackType
 from typing import Any, Final, NoReturn, Self
 
-from adapters.storage.codec import (
-    Memo,
-    audit_from_json,
-    audit_to_json,
-    challenge_from_json,
-    challenge_to_json,
-    iso,
-    micros,
-    user_action_from_json,
-    user_action_to_json,
-)
+from adapters.storage import sql
+from adapters.storage.codec import challenge_to_json, iso, micros
 from adapters.storage.migrations import Migration, check_applied, load, split_sqlite
-from archive_core.audit import AuditRecord
-from archive_core.entities import (
-    FULL_ADMIN,
-    Application,
-    AssignedPermission,
-    Assignment,
-    Challenge,
-    Credential,
-    CredentialKind,
-    Permission,
-    User,
-    UserActionRecord,
-    UserKind,
-)
-from archive_core.errors import AlreadyExists, ConcurrencyConflict, StorageUnavailable
-from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, PermissionId, UserId
-from archive_core.ports import ConsumeOutcome, ConsumeStatus, SigningKey
+from archive_core.entities import Challenge
+from archive_core.errors import StorageUnavailable
+from archive_core.ids import UserId
 
 __all__ = [
     "DEFAULT_BUSY_TIMEOUT",
@@ -305,6 +285,11 @@ class SqliteDatabase:
         finally:
             self.release(conn, broken=broken)
 
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """One write in a short `BEGIN IMMEDIATE` transaction of its own; its row count."""
+        with self.transaction() as conn:
+            return conn.execute(sql, params).rowcount
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         """Rows of one read in autocommit mode (WAL readers never wait for the writer)."""
         conn = self.acquire()
@@ -362,7 +347,11 @@ def _outside() -> RuntimeError:
 class _Session:
     """A connection with the six repositories bound to it, lent to one unit of work (and
     its thread) at a time: `BEGIN IMMEDIATE` on checkout and again before the first
-    statement after a commit or rollback; driver errors translated."""
+    statement after a commit or rollback; driver errors translated (`sql.Session`).
+
+    `execute`, `one` and `all` repeat their few lines on purpose: each statement of the
+    archive path is one call from a repository to the driver, with no helper between.
+    """
 
     __slots__ = (
         "applications",
@@ -385,14 +374,14 @@ class _Session:
         self.user_actions = SqliteUserActionStore(store, self)
         self.audit = SqliteAuditLog(store, self)
 
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         if self.owner != get_ident():
             raise _outside()
         conn = self.conn
         try:
             if not conn.in_transaction:
                 conn.execute("BEGIN IMMEDIATE")
-            return conn.execute(sql, params)
+            return conn.execute(sql, params).rowcount
         except sqlite3.Error as exc:
             _fail(exc)
 
@@ -430,410 +419,61 @@ class _Session:
             _fail(exc)
 
 
-class _Part:
-    __slots__ = ("_store", "_tx")
-
-    def __init__(self, store: SqliteStore, session: _Session) -> None:
-        self._store = store
-        self._tx = session
-
-
-_GET_USER: Final = (
-    "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
-    " is_service_account, is_registered, version FROM users WHERE id = ?"
+#: How SQLite says the statements of `sql.py`: integer booleans, lists as JSON read
+#: through `json_each`, times as ISO-8601 text, expiries as integer microseconds
+#: (`expires_us`).
+DIALECT: Final = sql.Dialect(
+    param="?",
+    named=":{}",
+    casts=False,
+    words={
+        "true": "1",
+        "false": "0",
+        "in_operations": "IN (SELECT value FROM json_each(:operations))",
+        "each_element": "value FROM json_each(?) WHERE true",
+        "expires": "expires_us",
+    },
+    load_time=datetime.fromisoformat,
+    store_time=iso,
+    store_expiry=micros,
+    store_list=json.dumps,
 )
-_ADD_USER: Final = (
-    "INSERT INTO users (org_id, username, kind, credential_uuid, is_active, archived_at,"
-    " is_service_account, is_registered, version, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT DO NOTHING"
-)
-_UPDATE_USER: Final = (
-    "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
-    " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?"
-    " WHERE id = ? AND version = ?"
-)
-_ANY_OTHER_ACTIVE: Final = """
-SELECT EXISTS (
-    SELECT 1 FROM users AS u
-    WHERE u.org_id = :org AND u.id <> :exclude AND u.is_active = 1 AND u.archived_at IS NULL
-      AND (:service_accounts OR u.is_service_account = 0)
-)"""
-# The lock-out guard's query, driven from the permission side: it reads the org's
-# full admins and the holders of the first operation (each checked for the others),
-# never the org's whole user list.
-_HOLDER: Final = """
-SELECT EXISTS (
-    SELECT 1
-    FROM permissions AS p
-    JOIN assignments AS a ON a.permission_id = p.id
-    JOIN users AS u ON u.id = a.identity_id
-    WHERE p.org_id = :org AND p.name = :full_admin AND p.is_archived = 0
-      AND u.org_id = :org AND u.id <> :exclude AND u.is_active = 1 AND u.archived_at IS NULL
-      AND (:service_accounts OR u.is_service_account = 0)
-) OR EXISTS (
-    SELECT 1
-    FROM permission_operations AS po
-    JOIN permissions AS p ON p.id = po.permission_id
-    JOIN assignments AS a ON a.permission_id = po.permission_id
-    JOIN users AS u ON u.id = a.identity_id
-    WHERE po.org_id = :org AND po.operation = :first AND p.org_id = :org AND p.is_archived = 0
-      AND u.org_id = :org AND u.id <> :exclude AND u.is_active = 1 AND u.archived_at IS NULL
-      AND (:service_accounts OR u.is_service_account = 0)
-      AND (
-        SELECT COUNT(DISTINCT po2.operation)
-        FROM assignments AS a2
-        JOIN permissions AS p2 ON p2.id = a2.permission_id
-        JOIN permission_operations AS po2 ON po2.permission_id = a2.permission_id
-        WHERE a2.identity_id = u.id AND p2.org_id = :org AND p2.is_archived = 0
-          AND po2.operation IN (SELECT value FROM json_each(:operations))
-      ) = :count
-)"""
 
 
-_USER_KINDS: Final = {kind.value: kind for kind in UserKind}
-
-
-def _user(row: Any) -> User:
-    # `row` is untyped: its text columns are the ids' NewTypes as they are (no call).
-    archived = row[6]
-    return User(
-        id=row[0],
-        org_id=row[1],
-        username=row[2],
-        kind=_USER_KINDS[row[3]],
-        credential_uuid=row[4],
-        is_active=bool(row[5]),
-        archived_at=None if archived is None else datetime.fromisoformat(archived),
-        is_service_account=bool(row[7]),
-        is_registered=bool(row[8]),
-        version=row[9],
-    )
-
-
-def _user_params(user: User) -> tuple[Any, ...]:
-    archived = user.archived_at
-    return (
-        user.org_id,
-        user.username,
-        user.kind._value_,
-        user.credential_uuid,
-        user.is_active,
-        None if archived is None else iso(archived),
-        user.is_service_account,
-        user.is_registered,
-        user.version,
-    )
-
-
-class SqliteUserRepository(_Part):
+class SqliteUserRepository(sql.UserRepository, dialect=DIALECT):
     """Users of a `SqliteStore`."""
 
     __slots__ = ()
 
-    def get(self, user_id: UserId) -> User | None:
-        """The user with this id, archived or not, or None."""
-        row = self._tx.one(_GET_USER, (user_id,))
-        return None if row is None else self._store.memo.users[row]
 
-    def add(self, user: User) -> None:
-        """Store a new user; AlreadyExists if its id is taken."""
-        if self._tx.execute(_ADD_USER, (*_user_params(user), user.id)).rowcount == 0:
-            raise AlreadyExists(user.id)
-
-    def update(self, user: User, *, expected_version: int) -> None:
-        """Replace the stored user; ConcurrencyConflict unless it is at `expected_version`."""
-        params = (*_user_params(user), user.id, expected_version)
-        if self._tx.execute(_UPDATE_USER, params).rowcount == 0:
-            raise ConcurrencyConflict(user.id)
-
-    def has_other_active_holder(
-        self,
-        org_id: OrgId,
-        *,
-        operations: frozenset[str],
-        exclude: UserId,
-        include_service_accounts: bool,
-    ) -> bool:
-        """Whether another active user of the org holds every operation (or full admin)."""
-        params: dict[str, Any] = {
-            "org": org_id,
-            "exclude": exclude,
-            "service_accounts": include_service_accounts,
-        }
-        if not operations:
-            return bool(self._tx.one(_ANY_OTHER_ACTIVE, params)[0])
-        ordered = sorted(operations)
-        params.update(
-            first=ordered[0],
-            operations=json.dumps(ordered),
-            count=len(ordered),
-            full_admin=FULL_ADMIN,
-        )
-        return bool(self._tx.one(_HOLDER, params)[0])
-
-
-_CREDENTIAL_SELECT: Final = (
-    "SELECT uuid, cred_id, user_id, org_id, kind, public_key, algorithm, is_active,"
-    " sign_count, encrypted_private_key FROM credentials"
-)
-
-
-def _credential(row: Any) -> Credential:
-    return Credential(
-        uuid=CredentialUuid(row[0]),
-        cred_id=row[1],
-        user_id=UserId(row[2]),
-        org_id=OrgId(row[3]),
-        kind=CredentialKind(row[4]),
-        public_key=row[5],
-        algorithm=row[6],
-        is_active=bool(row[7]),
-        sign_count=row[8],
-        encrypted_private_key=row[9],
-    )
-
-
-class SqliteCredentialRepository(_Part):
+class SqliteCredentialRepository(sql.CredentialRepository, dialect=DIALECT):
     """Credentials of a `SqliteStore`."""
 
     __slots__ = ()
 
-    def get_by_cred_id(self, cred_id: str) -> Credential | None:
-        """The credential clients name by `credId`, or None."""
-        row = self._tx.one(_CREDENTIAL_SELECT + " WHERE cred_id = ?", (cred_id,))
-        return None if row is None else _credential(row)
 
-    def list_for_user(self, user_id: UserId) -> list[Credential]:
-        """Every credential of the user, in registration order."""
-        rows = self._tx.all(
-            _CREDENTIAL_SELECT + " WHERE user_id = ? ORDER BY seq",
-            (user_id,),
-        )
-        return [_credential(row) for row in rows]
-
-    def add(self, credential: Credential) -> None:
-        """Store a new credential; AlreadyExists if its uuid or cred_id is taken."""
-        c = credential
-        cursor = self._tx.execute(
-            "INSERT INTO credentials (uuid, cred_id, user_id, org_id, kind, public_key, algorithm,"
-            " is_active, sign_count, encrypted_private_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (
-                c.uuid,
-                c.cred_id,
-                c.user_id,
-                c.org_id,
-                c.kind.value,
-                c.public_key,
-                c.algorithm,
-                c.is_active,
-                c.sign_count,
-                c.encrypted_private_key,
-            ),
-        )
-        if cursor.rowcount == 0:
-            raise AlreadyExists(c.uuid)
-
-    def update_sign_count(
-        self, uuid: CredentialUuid, *, new_count: int, expected_count: int
-    ) -> None:
-        """Set the counter; ConcurrencyConflict unless it is `expected_count`."""
-        cursor = self._tx.execute(
-            "UPDATE credentials SET sign_count = ? WHERE uuid = ? AND sign_count = ?",
-            (new_count, uuid, expected_count),
-        )
-        if cursor.rowcount == 0:
-            raise ConcurrencyConflict(uuid)
-
-
-class SqliteApplicationRepository(_Part):
+class SqliteApplicationRepository(sql.ApplicationRepository, dialect=DIALECT):
     """Applications of a `SqliteStore`."""
 
     __slots__ = ()
 
-    def get(self, app_id: AppId) -> Application | None:
-        """The application with this id, or None."""
-        row = self._tx.one(
-            "SELECT id, org_id, name, is_active FROM applications WHERE id = ?", (app_id,)
-        )
-        if row is None:
-            return None
-        return Application(
-            id=AppId(row[0]), org_id=OrgId(row[1]), name=row[2], is_active=bool(row[3])
-        )
 
-    def add(self, application: Application) -> None:
-        """Store a new application; AlreadyExists if its id is taken."""
-        a = application
-        cursor = self._tx.execute(
-            "INSERT INTO applications (id, org_id, name, is_active) VALUES (?, ?, ?, ?)"
-            " ON CONFLICT DO NOTHING",
-            (a.id, a.org_id, a.name, a.is_active),
-        )
-        if cursor.rowcount == 0:
-            raise AlreadyExists(a.id)
-
-
-def _permission(row: tuple[Any, ...]) -> Permission:
-    return Permission(
-        id=PermissionId(row[0]),
-        org_id=OrgId(row[1]),
-        name=row[2],
-        operations=tuple(json.loads(row[3])),
-        is_archived=bool(row[4]),
-    )
-
-
-class SqlitePermissionRepository(_Part):
+class SqlitePermissionRepository(sql.PermissionRepository, dialect=DIALECT):
     """Permissions and assignments of a `SqliteStore`."""
 
     __slots__ = ()
 
-    def add_permission(self, permission: Permission) -> None:
-        """Store a new permission; AlreadyExists if its id is taken."""
-        p = permission
-        cursor = self._tx.execute(
-            "INSERT INTO permissions (id, org_id, name, operations, is_archived)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (p.id, p.org_id, p.name, json.dumps(list(p.operations)), p.is_archived),
-        )
-        if cursor.rowcount == 0:
-            raise AlreadyExists(p.id)
-        self._tx.execute(
-            "INSERT INTO permission_operations (permission_id, org_id, operation)"
-            " SELECT ?, ?, value FROM json_each(?) WHERE true ON CONFLICT DO NOTHING",
-            (p.id, p.org_id, json.dumps(sorted(set(p.operations)))),
-        )
 
-    def get_permission(self, permission_id: PermissionId) -> Permission | None:
-        """The permission with this id, or None."""
-        row = self._tx.one(
-            "SELECT id, org_id, name, operations, is_archived FROM permissions WHERE id = ?",
-            (permission_id,),
-        )
-        return None if row is None else self._store.memo.permissions[row]
-
-    def assign(self, assignment: Assignment) -> None:
-        """Store a new assignment; KeyError if the permission is unknown, AlreadyExists if
-        the assignment id is taken."""
-        a = assignment
-        cursor = self._tx.execute(
-            "INSERT INTO assignments (id, permission_id, identity_id, org_id)"
-            " SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM permissions WHERE id = ?)"
-            " ON CONFLICT DO NOTHING",
-            (a.id, a.permission_id, a.identity_id, a.org_id, a.permission_id),
-        )
-        if cursor.rowcount == 0:
-            if self.get_permission(a.permission_id) is None:
-                raise KeyError(a.permission_id)
-            raise AlreadyExists(a.id)
-
-    def assignments_of(self, user_id: UserId) -> list[AssignedPermission]:
-        """Every assignment to the user with its permission, in assignment order."""
-        rows = self._tx.all(
-            "SELECT a.id, p.id, p.org_id, p.name, p.operations, p.is_archived"
-            " FROM assignments AS a JOIN permissions AS p ON p.id = a.permission_id"
-            " WHERE a.identity_id = ? ORDER BY a.seq",
-            (user_id,),
-        )
-        return list(map(self._store.memo.assignments.__getitem__, rows))
-
-
-class SqliteUserActionStore(_Part):
+class SqliteUserActionStore(sql.UserActionStore, dialect=DIALECT):
     """Issued user action grants of a `SqliteStore`; consuming one is a conditional update."""
 
     __slots__ = ()
 
-    def add(self, record: UserActionRecord) -> None:
-        """Store a newly issued grant; AlreadyExists if its token id is taken."""
-        grant = record.grant
-        used = record.used_at
-        text = user_action_to_json(record)
-        cursor = self._tx.execute(
-            "INSERT INTO user_actions (token_id, expires_us, used_at, record)"
-            " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (
-                grant.token_id,
-                micros(grant.expires_at),
-                None if used is None else iso(used),
-                text,
-            ),
-        )
-        if cursor.rowcount == 0:
-            raise AlreadyExists(grant.token_id)
-        self._store.memo.grants.put(text, UserActionRecord(grant=grant, evidence=record.evidence))
-        if next(self._store.writes) % self._store.purge_every == 0:
-            self.purge(now=grant.issued_at)
 
-    def consume(self, token_id: str, *, at: datetime) -> ConsumeOutcome:
-        """Mark the grant used at `at` if unused; exactly one caller ever sees CONSUMED."""
-        rows = self._tx.all(
-            "UPDATE user_actions SET used_at = ? WHERE token_id = ? AND used_at IS NULL"
-            " RETURNING record",
-            (iso(at), token_id),
-        )
-        if rows:
-            issued = self._store.memo.grants[rows[0][0]]
-            used = UserActionRecord(grant=issued.grant, evidence=issued.evidence, used_at=at)
-            return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
-        if self._tx.one("SELECT 1 FROM user_actions WHERE token_id = ?", (token_id,)) is None:
-            return ConsumeOutcome(ConsumeStatus.UNKNOWN)
-        return ConsumeOutcome(ConsumeStatus.ALREADY_USED)
-
-    def purge(self, *, now: datetime) -> int:
-        """Forget grants whose expiry is before `now` (used or not); return how many."""
-        return self._tx.execute(
-            "DELETE FROM user_actions WHERE expires_us < ?", (micros(now),)
-        ).rowcount
-
-
-class SqliteAuditLog(_Part):
+class SqliteAuditLog(sql.AuditLog, dialect=DIALECT):
     """The append-only audit log of a `SqliteStore` (triggers refuse updates and deletes)."""
 
     __slots__ = ()
-
-    def head(self, org_id: OrgId) -> AuditRecord | None:
-        """The org's latest record, or None."""
-        row = self._tx.one(
-            "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1", (org_id,)
-        )
-        return None if row is None else self._store.memo.audit[row[0]]
-
-    def append(self, record: AuditRecord) -> None:
-        """Append a record; ConcurrencyConflict unless its sequence follows the org's head."""
-        text = audit_to_json(record)
-        cursor = self._tx.execute(
-            "INSERT INTO audit (org_id, sequence, id, hash, target_id, user_action_id,"
-            " performed_at, record)"
-            " SELECT ?, ?, ?, ?, ?, ?, ?, ?"
-            " WHERE ? = 1 + COALESCE((SELECT MAX(sequence) FROM audit WHERE org_id = ?), 0)"
-            " ON CONFLICT DO NOTHING",
-            (
-                record.org_id,
-                record.sequence,
-                record.id,
-                record.hash,
-                record.target_id,
-                record.user_action_id,
-                iso(record.performed_at),
-                text,
-                record.sequence,
-                record.org_id,
-            ),
-        )
-        if cursor.rowcount == 0:
-            raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
-        self._store.memo.audit.put(text, record)
-
-    def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
-        """Records of one org (or all), ordered by org then sequence."""
-        if org_id is None:
-            rows = self._tx.all("SELECT record FROM audit ORDER BY org_id, sequence")
-        else:
-            rows = self._tx.all(
-                "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence", (org_id,)
-            )
-        return [audit_from_json(row[0]) for row in rows]
 
 
 class SqliteUnitOfWork:
@@ -900,80 +540,14 @@ class SqliteUnitOfWork:
         self._session.finish("ROLLBACK")
 
 
-class SqliteSigningKeyStore:
+class SqliteSigningKeyStore(sql.SigningKeyStore, dialect=DIALECT):
     """Server signing keys in the main SQLite file (as private as the file itself).
 
     Reads never wait (WAL); `add` and `retire` take the write lock briefly, so call
     them outside a unit of work of the same store.
     """
 
-    def __init__(self, database: SqliteDatabase) -> None:
-        self._db = database
-
-    def keys(self, purpose: str) -> Sequence[SigningKey]:
-        """Every key of this purpose, oldest first, retired ones included."""
-        rows = self._db.query(
-            "SELECT kid, purpose, algorithm, private_key, created_at, retired_at"
-            " FROM signing_keys WHERE purpose = ? ORDER BY seq",
-            (purpose,),
-        )
-        return [
-            SigningKey(
-                kid=row[0],
-                purpose=row[1],
-                algorithm=row[2],
-                private_key=row[3],
-                created_at=datetime.fromisoformat(row[4]),
-                retired_at=None if row[5] is None else datetime.fromisoformat(row[5]),
-            )
-            for row in rows
-        ]
-
-    def add(self, key: SigningKey) -> bool:
-        """Store a new key; False if a key of this kid already exists."""
-        with self._db.transaction() as conn:
-            cursor = conn.execute(
-                "INSERT INTO signing_keys (kid, purpose, algorithm, private_key, created_at,"
-                " retired_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (
-                    key.kid,
-                    key.purpose,
-                    key.algorithm,
-                    key.private_key,
-                    key.created_at.isoformat(),
-                    None if key.retired_at is None else key.retired_at.isoformat(),
-                ),
-            )
-            return cursor.rowcount == 1
-
-    def retire(self, kid: str, *, at: datetime) -> None:
-        """Mark a key retired from `at` on (no-op for an unknown kid)."""
-        with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE signing_keys SET retired_at = ? WHERE kid = ?", (at.isoformat(), kid)
-            )
-
-
-class _Memos:
-    """Entities already built from stored rows and JSON, by content (see `codec.Memo`)."""
-
-    __slots__ = ("assignments", "audit", "grants", "permissions", "users")
-
-    def __init__(self) -> None:
-        self.users: Memo[tuple[Any, ...], User] = Memo(_user, size=1024)
-        self.permissions: Memo[tuple[Any, ...], Permission] = Memo(_permission, size=1024)
-        self.assignments: Memo[tuple[Any, ...], AssignedPermission] = Memo(
-            self._assigned, size=1024
-        )
-        # A grant is consumed moments after it is issued: a short memory is enough, and
-        # each entry holds its evidence (a few KiB), so the size bounds memory too.
-        self.grants: Memo[str, UserActionRecord] = Memo(user_action_from_json, size=256)
-        self.audit: Memo[str, AuditRecord] = Memo(audit_from_json, size=256)
-
-    def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
-        return AssignedPermission(
-            assignment_id=AssignmentId(row[0]), permission=self.permissions[row[1:]]
-        )
+    __slots__ = ()
 
 
 class SqliteStore:
@@ -995,7 +569,7 @@ class SqliteStore:
         self.path = self.database.path
         self.purge_every = purge_every
         self.writes = itertools.count(1)
-        self.memo = _Memos()
+        self.memo = sql.Memos(DIALECT, remember=True)
         self.signing_keys = SqliteSigningKeyStore(self.database)
         self._lock = threading.Lock()
         self._sessions: list[_Session] = []
@@ -1054,7 +628,7 @@ class SqliteStore:
 
     def row_counts(self) -> dict[str, int]:
         """Rows per table (what retention keeps bounded), for monitoring and tests."""
-        return dict(self.database.query(_ROW_COUNTS))
+        return dict(self.database.query(sql.ROW_COUNTS))
 
     def close(self) -> None:
         """Close the file's connections (idempotent)."""
@@ -1070,15 +644,6 @@ class SqliteStore:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-_ROW_COUNTS: Final = (
-    "SELECT 'users', COUNT(*) FROM users UNION ALL SELECT 'credentials', COUNT(*) FROM credentials"
-    " UNION ALL SELECT 'permissions', COUNT(*) FROM permissions"
-    " UNION ALL SELECT 'assignments', COUNT(*) FROM assignments"
-    " UNION ALL SELECT 'user_actions', COUNT(*) FROM user_actions"
-    " UNION ALL SELECT 'audit', COUNT(*) FROM audit"
-)
 
 
 # --------------------------------------------------------------------------- replay store
@@ -1117,10 +682,7 @@ class SqliteChallengeStore:
                 "DELETE FROM challenges WHERE key = ? AND user_id = ? RETURNING payload",
                 (key, user_id),
             ).fetchall()
-        if not rows:
-            return None
-        challenge = challenge_from_json(rows[0][0])
-        return challenge if now < challenge.expires_at else None
+        return sql.taken_challenge(rows, now)
 
     def purge(self, *, now: datetime) -> int:
         """Forget expired challenges; return how many."""

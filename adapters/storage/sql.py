@@ -1,0 +1,714 @@
+"""What the SQLite and PostgreSQL adapters share: the same tables, spoken in two dialects.
+
+Both databases hold the same tables (`migrations/sqlite/`, `migrations/postgres/`) and
+answer the same statements but for a few dialect points. So the statements, the row
+mappers, the parameter builders, the six repositories of a unit of work and the signing
+key store are written once, here. `sqlite.py` and `postgres.py` keep what is truly
+theirs: connections and transactions, error translation, migrations, the replay stores,
+SQLite's memo of built values, PostgreSQL's per-org lock.
+
+**Statements** are written once, as templates, and rendered for a dialect once, when a
+backend subclasses a class of this module (`class SqliteUserRepository(UserRepository,
+dialect=DIALECT)`, at import), never per call. Every UPPERCASE string attribute of such
+a class is a template:
+
+- `?` is a parameter and `:name` a named one (the DB-API's `qmark` and `named` styles;
+  PostgreSQL gets `%s` and `%(name)s`);
+- `?::type` casts a parameter whose type PostgreSQL cannot infer; SQLite, which has no
+  `::`, gets the bare parameter;
+- `{word}` is one of the few words the dialects say differently (`Dialect.words`):
+  boolean literals, the expiry column, the elements of a list parameter.
+
+**Values** whose stored form differs go through the dialect's converters: SQLite keeps
+times as ISO-8601 text, expiries as integer microseconds and lists as JSON text;
+PostgreSQL takes `timestamptz` and `text[]` as they are.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, ClassVar, Final, Protocol, TypeVar
+
+from adapters.storage.codec import (
+    Memo,
+    audit_from_json,
+    audit_to_json,
+    challenge_from_json,
+    user_action_from_json,
+    user_action_to_json,
+)
+from archive_core.audit import AuditRecord
+from archive_core.entities import (
+    FULL_ADMIN,
+    Application,
+    AssignedPermission,
+    Assignment,
+    Challenge,
+    Credential,
+    CredentialKind,
+    Permission,
+    User,
+    UserActionRecord,
+    UserKind,
+)
+from archive_core.errors import AlreadyExists, ConcurrencyConflict
+from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, PermissionId, UserId
+from archive_core.ports import ConsumeOutcome, ConsumeStatus, SigningKey
+
+__all__ = [
+    "ROW_COUNTS",
+    "ApplicationRepository",
+    "AuditLog",
+    "CredentialRepository",
+    "Dialect",
+    "Direct",
+    "Memos",
+    "PermissionRepository",
+    "Repository",
+    "Session",
+    "SigningKeyStore",
+    "Statements",
+    "UserActionStore",
+    "UserRepository",
+    "taken_challenge",
+]
+
+K = TypeVar("K")
+V = TypeVar("V")
+Params = Sequence[Any] | dict[str, Any]
+
+_NAMED: Final = re.compile(r"(?<![:\w]):([a-z_]+)")
+_CAST: Final = re.compile(r"::[a-z]+(?:\[\])?")
+
+
+# --------------------------------------------------------------------------- dialects
+
+
+class Dialect:
+    """How one database says the shared statements and stores the shared values."""
+
+    __slots__ = (
+        "casts",
+        "load_time",
+        "named",
+        "param",
+        "store_expiry",
+        "store_list",
+        "store_time",
+        "words",
+    )
+
+    def __init__(
+        self,
+        *,
+        param: str,
+        named: str,
+        casts: bool,
+        words: Mapping[str, str],
+        load_time: Callable[[Any], datetime],
+        store_time: Callable[[datetime], Any],
+        store_expiry: Callable[[datetime], Any],
+        store_list: Callable[[list[str]], Any],
+    ) -> None:
+        #: The positional parameter (`?`, `%s`) and the named one (`:{}`, `%({})s`).
+        self.param = param
+        self.named = named
+        #: Whether `?::type` casts are kept (else the bare parameter is left).
+        self.casts = casts
+        #: What each `{word}` of a template says in this dialect.
+        self.words = dict(words)
+        #: A stored time as a `datetime`, and the stored forms of a time (a column read
+        #: back), of an expiry (a column compared with `now`) and of a list of strings.
+        self.load_time = load_time
+        self.store_time = store_time
+        self.store_expiry = store_expiry
+        self.store_list = store_list
+
+    def render(self, template: str) -> str:
+        """The template's statement in this dialect (see the module docstring)."""
+        text = template.format_map(self.words)
+        if not self.casts:
+            text = _CAST.sub("", text)
+        if self.param != "?":
+            text = text.replace("%", "%%").replace("?", self.param)
+        return _NAMED.sub(lambda match: self.named.format(match[1]), text)
+
+
+class Statements:
+    """A class whose UPPERCASE string attributes are statement templates; a subclass
+    naming a dialect (`class X(Base, dialect=...)`) gets them rendered in it, once."""
+
+    __slots__ = ()
+    dialect: ClassVar[Dialect]
+
+    def __init_subclass__(cls, *, dialect: Dialect | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if dialect is None:
+            return
+        cls.dialect = dialect
+        for base in cls.__mro__[1:]:
+            for name, value in vars(base).items():
+                if name.isupper() and isinstance(value, str) and name not in vars(cls):
+                    setattr(cls, name, dialect.render(value))
+
+
+#: Rows per table (what retention keeps bounded), for monitoring and tests.
+ROW_COUNTS: Final = (
+    "SELECT 'users', COUNT(*) FROM users UNION ALL SELECT 'credentials', COUNT(*) FROM credentials"
+    " UNION ALL SELECT 'permissions', COUNT(*) FROM permissions"
+    " UNION ALL SELECT 'assignments', COUNT(*) FROM assignments"
+    " UNION ALL SELECT 'user_actions', COUNT(*) FROM user_actions"
+    " UNION ALL SELECT 'audit', COUNT(*) FROM audit"
+)
+
+
+# --------------------------------------------------------------------------- what a repository uses
+
+
+class Session(Protocol):
+    """The connection of one unit of work, its driver errors translated."""
+
+    def execute(self, sql: str, params: Params = (), /) -> int:
+        """Run one statement; its row count."""
+        ...
+
+    def one(self, sql: str, params: Params = (), /) -> Any:
+        """Run one statement; its first row, or None."""
+        ...
+
+    def all(self, sql: str, params: Params = (), /) -> list[Any]:
+        """Run one statement; its rows."""
+        ...
+
+
+class Store(Protocol):
+    """What the repositories use of their store."""
+
+    @property
+    def memo(self) -> Memos:
+        """How the store builds entities from its rows."""
+        ...
+
+    @property
+    def writes(self) -> Iterator[int]:
+        """Counts the grants written (each store purges every `purge_every`)."""
+        ...
+
+    @property
+    def purge_every(self) -> int:
+        """How many writes between two purges."""
+        ...
+
+
+class _Unmemoised(Memo[K, V]):
+    """A `Memo` that keeps nothing: every lookup builds the value afresh."""
+
+    def __getitem__(self, key: K) -> V:
+        return self._build(key)
+
+    def put(self, key: K, value: V) -> None:
+        """Keep nothing."""
+
+
+_USER_KINDS: Final = {kind.value: kind for kind in UserKind}
+
+
+class Memos:
+    """How a store builds entities from its rows and stored JSON.
+
+    With `remember=True` (SQLite) each kind is a `codec.Memo`, keyed by the stored content
+    itself; without (PostgreSQL), every lookup builds afresh and `put` keeps nothing.
+    """
+
+    __slots__ = ("_load_time", "assignments", "audit", "grants", "permissions", "users")
+
+    def __init__(self, dialect: Dialect, *, remember: bool) -> None:
+        self._load_time = dialect.load_time
+        keep = Memo if remember else _Unmemoised
+        self.users: Memo[tuple[Any, ...], User] = keep(self._user, size=1024)
+        self.permissions: Memo[tuple[Any, ...], Permission] = keep(_permission, size=1024)
+        self.assignments: Memo[tuple[Any, ...], AssignedPermission] = keep(
+            self._assigned, size=1024
+        )
+        # A grant is consumed moments after it is issued: a short memory is enough, and
+        # each entry holds its evidence (a few KiB), so the size bounds memory too.
+        self.grants: Memo[str, UserActionRecord] = keep(user_action_from_json, size=256)
+        self.audit: Memo[str, AuditRecord] = keep(audit_from_json, size=256)
+
+    def _user(self, row: Any) -> User:
+        # `row` is untyped: its text columns are the ids' NewTypes as they are (no call).
+        archived = row[6]
+        return User(
+            id=row[0],
+            org_id=row[1],
+            username=row[2],
+            kind=_USER_KINDS[row[3]],
+            credential_uuid=row[4],
+            is_active=bool(row[5]),
+            archived_at=None if archived is None else self._load_time(archived),
+            is_service_account=bool(row[7]),
+            is_registered=bool(row[8]),
+            version=row[9],
+        )
+
+    def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
+        return AssignedPermission(
+            assignment_id=AssignmentId(row[0]), permission=self.permissions[row[1:]]
+        )
+
+
+def _permission(row: tuple[Any, ...]) -> Permission:
+    return Permission(
+        id=PermissionId(row[0]),
+        org_id=OrgId(row[1]),
+        name=row[2],
+        operations=tuple(json.loads(row[3])),
+        is_archived=bool(row[4]),
+    )
+
+
+def _credential(row: Any) -> Credential:
+    return Credential(
+        uuid=CredentialUuid(row[0]),
+        cred_id=row[1],
+        user_id=UserId(row[2]),
+        org_id=OrgId(row[3]),
+        kind=CredentialKind(row[4]),
+        public_key=row[5],
+        algorithm=row[6],
+        is_active=bool(row[7]),
+        sign_count=row[8],
+        encrypted_private_key=row[9],
+    )
+
+
+class Repository(Statements):
+    """One repository of a unit of work: its store and the unit's session."""
+
+    __slots__ = ("_store", "_tx")
+
+    def __init__(self, store: Store, session: Session) -> None:
+        self._store = store
+        self._tx = session
+
+
+# --------------------------------------------------------------------------- repositories
+
+
+class UserRepository(Repository):
+    """Users."""
+
+    __slots__ = ()
+    GET = (
+        "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
+        " is_service_account, is_registered, version FROM users WHERE id = ?"
+    )
+    ADD = (
+        "INSERT INTO users (org_id, username, kind, credential_uuid, is_active, archived_at,"
+        " is_service_account, is_registered, version, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING"
+    )
+    UPDATE = (
+        "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
+        " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?"
+        " WHERE id = ? AND version = ?"
+    )
+    ANY_OTHER_ACTIVE = """
+SELECT EXISTS (
+    SELECT 1 FROM users AS u
+    WHERE u.org_id = :org AND u.id <> :exclude AND u.is_active = {true} AND u.archived_at IS NULL
+      AND (:service_accounts OR u.is_service_account = {false})
+)"""
+    # The lock-out guard's query, driven from the permission side: it reads the org's
+    # full admins and the holders of the first operation (each checked for the others),
+    # never the org's whole user list.
+    HOLDER = """
+SELECT EXISTS (
+    SELECT 1
+    FROM permissions AS p
+    JOIN assignments AS a ON a.permission_id = p.id
+    JOIN users AS u ON u.id = a.identity_id
+    WHERE p.org_id = :org AND p.name = :full_admin AND p.is_archived = {false}
+      AND u.org_id = :org AND u.id <> :exclude AND u.is_active = {true} AND u.archived_at IS NULL
+      AND (:service_accounts OR u.is_service_account = {false})
+) OR EXISTS (
+    SELECT 1
+    FROM permission_operations AS po
+    JOIN permissions AS p ON p.id = po.permission_id
+    JOIN assignments AS a ON a.permission_id = po.permission_id
+    JOIN users AS u ON u.id = a.identity_id
+    WHERE po.org_id = :org AND po.operation = :first AND p.org_id = :org AND p.is_archived = {false}
+      AND u.org_id = :org AND u.id <> :exclude AND u.is_active = {true} AND u.archived_at IS NULL
+      AND (:service_accounts OR u.is_service_account = {false})
+      AND (
+        SELECT COUNT(DISTINCT po2.operation)
+        FROM assignments AS a2
+        JOIN permissions AS p2 ON p2.id = a2.permission_id
+        JOIN permission_operations AS po2 ON po2.permission_id = a2.permission_id
+        WHERE a2.identity_id = u.id AND p2.org_id = :org AND p2.is_archived = {false}
+          AND po2.operation {in_operations}
+      ) = :count
+)"""
+
+    def get(self, user_id: UserId) -> User | None:
+        """The user with this id, archived or not, or None."""
+        row = self._tx.one(self.GET, (user_id,))
+        return None if row is None else self._store.memo.users[row]
+
+    def add(self, user: User) -> None:
+        """Store a new user; AlreadyExists if its id is taken."""
+        if self._tx.execute(self.ADD, (*self._params(user), user.id)) == 0:
+            raise AlreadyExists(user.id)
+
+    def update(self, user: User, *, expected_version: int) -> None:
+        """Replace the stored user; ConcurrencyConflict unless it is at `expected_version`."""
+        params = (*self._params(user), user.id, expected_version)
+        if self._tx.execute(self.UPDATE, params) == 0:
+            raise ConcurrencyConflict(user.id)
+
+    def _params(self, user: User) -> tuple[Any, ...]:
+        archived = user.archived_at
+        return (
+            user.org_id,
+            user.username,
+            user.kind._value_,
+            user.credential_uuid,
+            user.is_active,
+            None if archived is None else self.dialect.store_time(archived),
+            user.is_service_account,
+            user.is_registered,
+            user.version,
+        )
+
+    def has_other_active_holder(
+        self,
+        org_id: OrgId,
+        *,
+        operations: frozenset[str],
+        exclude: UserId,
+        include_service_accounts: bool,
+    ) -> bool:
+        """Whether another active user of the org holds every operation (or full admin)."""
+        params: dict[str, Any] = {
+            "org": org_id,
+            "exclude": exclude,
+            "service_accounts": include_service_accounts,
+        }
+        if not operations:
+            return bool(self._tx.one(self.ANY_OTHER_ACTIVE, params)[0])
+        ordered = sorted(operations)
+        params.update(
+            first=ordered[0],
+            operations=self.dialect.store_list(ordered),
+            count=len(ordered),
+            full_admin=FULL_ADMIN,
+        )
+        return bool(self._tx.one(self.HOLDER, params)[0])
+
+
+class CredentialRepository(Repository):
+    """Credentials."""
+
+    __slots__ = ()
+    SELECT = (
+        "SELECT uuid, cred_id, user_id, org_id, kind, public_key, algorithm, is_active,"
+        " sign_count, encrypted_private_key FROM credentials"
+    )
+    BY_CRED_ID = SELECT + " WHERE cred_id = ?"
+    OF_USER = SELECT + " WHERE user_id = ? ORDER BY seq"
+    ADD = (
+        "INSERT INTO credentials (uuid, cred_id, user_id, org_id, kind, public_key, algorithm,"
+        " is_active, sign_count, encrypted_private_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING"
+    )
+    UPDATE_SIGN_COUNT = "UPDATE credentials SET sign_count = ? WHERE uuid = ? AND sign_count = ?"
+
+    def get_by_cred_id(self, cred_id: str) -> Credential | None:
+        """The credential clients name by `credId`, or None."""
+        row = self._tx.one(self.BY_CRED_ID, (cred_id,))
+        return None if row is None else _credential(row)
+
+    def list_for_user(self, user_id: UserId) -> list[Credential]:
+        """Every credential of the user, in registration order."""
+        return [_credential(row) for row in self._tx.all(self.OF_USER, (user_id,))]
+
+    def add(self, credential: Credential) -> None:
+        """Store a new credential; AlreadyExists if its uuid or cred_id is taken."""
+        c = credential
+        params = (
+            c.uuid,
+            c.cred_id,
+            c.user_id,
+            c.org_id,
+            c.kind.value,
+            c.public_key,
+            c.algorithm,
+            c.is_active,
+            c.sign_count,
+            c.encrypted_private_key,
+        )
+        if self._tx.execute(self.ADD, params) == 0:
+            raise AlreadyExists(c.uuid)
+
+    def update_sign_count(
+        self, uuid: CredentialUuid, *, new_count: int, expected_count: int
+    ) -> None:
+        """Set the counter; ConcurrencyConflict unless it is `expected_count`."""
+        if self._tx.execute(self.UPDATE_SIGN_COUNT, (new_count, uuid, expected_count)) == 0:
+            raise ConcurrencyConflict(uuid)
+
+
+class ApplicationRepository(Repository):
+    """Applications."""
+
+    __slots__ = ()
+    GET = "SELECT id, org_id, name, is_active FROM applications WHERE id = ?"
+    ADD = (
+        "INSERT INTO applications (id, org_id, name, is_active) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT DO NOTHING"
+    )
+
+    def get(self, app_id: AppId) -> Application | None:
+        """The application with this id, or None."""
+        row = self._tx.one(self.GET, (app_id,))
+        if row is None:
+            return None
+        return Application(
+            id=AppId(row[0]), org_id=OrgId(row[1]), name=row[2], is_active=bool(row[3])
+        )
+
+    def add(self, application: Application) -> None:
+        """Store a new application; AlreadyExists if its id is taken."""
+        a = application
+        if self._tx.execute(self.ADD, (a.id, a.org_id, a.name, a.is_active)) == 0:
+            raise AlreadyExists(a.id)
+
+
+class PermissionRepository(Repository):
+    """Permissions and assignments."""
+
+    __slots__ = ()
+    ADD = (
+        "INSERT INTO permissions (id, org_id, name, operations, is_archived)"
+        " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    ADD_OPERATIONS = (
+        "INSERT INTO permission_operations (permission_id, org_id, operation)"
+        " SELECT ?::text, ?::text, {each_element} ON CONFLICT DO NOTHING"
+    )
+    GET = "SELECT id, org_id, name, operations, is_archived FROM permissions WHERE id = ?"
+    ASSIGN = (
+        "INSERT INTO assignments (id, permission_id, identity_id, org_id)"
+        " SELECT ?::text, ?::text, ?::text, ?::text"
+        " WHERE EXISTS (SELECT 1 FROM permissions WHERE id = ?)"
+        " ON CONFLICT DO NOTHING"
+    )
+    ASSIGNMENTS_OF = (
+        "SELECT a.id, p.id, p.org_id, p.name, p.operations, p.is_archived"
+        " FROM assignments AS a JOIN permissions AS p ON p.id = a.permission_id"
+        " WHERE a.identity_id = ? ORDER BY a.seq"
+    )
+
+    def add_permission(self, permission: Permission) -> None:
+        """Store a new permission; AlreadyExists if its id is taken."""
+        p = permission
+        params = (p.id, p.org_id, p.name, json.dumps(list(p.operations)), p.is_archived)
+        if self._tx.execute(self.ADD, params) == 0:
+            raise AlreadyExists(p.id)
+        operations = self.dialect.store_list(sorted(set(p.operations)))
+        self._tx.execute(self.ADD_OPERATIONS, (p.id, p.org_id, operations))
+
+    def get_permission(self, permission_id: PermissionId) -> Permission | None:
+        """The permission with this id, or None."""
+        row = self._tx.one(self.GET, (permission_id,))
+        return None if row is None else self._store.memo.permissions[row]
+
+    def assign(self, assignment: Assignment) -> None:
+        """Store a new assignment; KeyError if the permission is unknown, AlreadyExists if
+        the assignment id is taken."""
+        a = assignment
+        params = (a.id, a.permission_id, a.identity_id, a.org_id, a.permission_id)
+        if self._tx.execute(self.ASSIGN, params) == 0:
+            if self.get_permission(a.permission_id) is None:
+                raise KeyError(a.permission_id)
+            raise AlreadyExists(a.id)
+
+    def assignments_of(self, user_id: UserId) -> list[AssignedPermission]:
+        """Every assignment to the user with its permission, in assignment order."""
+        rows = self._tx.all(self.ASSIGNMENTS_OF, (user_id,))
+        return list(map(self._store.memo.assignments.__getitem__, rows))
+
+
+class UserActionStore(Repository):
+    """Issued user action grants; consuming one is a conditional update."""
+
+    __slots__ = ()
+    ADD = (
+        "INSERT INTO user_actions (token_id, {expires}, used_at, record)"
+        " VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    CONSUME = (
+        "UPDATE user_actions SET used_at = ? WHERE token_id = ? AND used_at IS NULL"
+        " RETURNING record"
+    )
+    EXISTS = "SELECT 1 FROM user_actions WHERE token_id = ?"
+    PURGE = "DELETE FROM user_actions WHERE {expires} < ?"
+
+    def add(self, record: UserActionRecord) -> None:
+        """Store a newly issued grant; AlreadyExists if its token id is taken."""
+        grant = record.grant
+        used = record.used_at
+        text = user_action_to_json(record)
+        dialect = self.dialect
+        params = (
+            grant.token_id,
+            dialect.store_expiry(grant.expires_at),
+            None if used is None else dialect.store_time(used),
+            text,
+        )
+        if self._tx.execute(self.ADD, params) == 0:
+            raise AlreadyExists(grant.token_id)
+        self._store.memo.grants.put(text, UserActionRecord(grant=grant, evidence=record.evidence))
+        if next(self._store.writes) % self._store.purge_every == 0:
+            self.purge(now=grant.issued_at)
+
+    def consume(self, token_id: str, *, at: datetime) -> ConsumeOutcome:
+        """Mark the grant used at `at` if unused; exactly one caller ever sees CONSUMED."""
+        rows = self._tx.all(self.CONSUME, (self.dialect.store_time(at), token_id))
+        if rows:
+            issued = self._store.memo.grants[rows[0][0]]
+            used = UserActionRecord(grant=issued.grant, evidence=issued.evidence, used_at=at)
+            return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
+        if self._tx.one(self.EXISTS, (token_id,)) is None:
+            return ConsumeOutcome(ConsumeStatus.UNKNOWN)
+        return ConsumeOutcome(ConsumeStatus.ALREADY_USED)
+
+    def purge(self, *, now: datetime) -> int:
+        """Forget grants whose expiry is before `now` (used or not); return how many."""
+        return self._tx.execute(self.PURGE, (self.dialect.store_expiry(now),))
+
+
+class AuditLog(Repository):
+    """The append-only audit log (the database refuses updates and deletes)."""
+
+    __slots__ = ()
+    HEAD = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1"
+    APPEND = (
+        "INSERT INTO audit (org_id, sequence, id, hash, target_id, user_action_id,"
+        " performed_at, record)"
+        " SELECT ?::text, ?::bigint, ?::text, ?::text, ?::text, ?::text, ?::timestamptz, ?::text"
+        " WHERE ?::bigint = 1 + COALESCE((SELECT MAX(sequence) FROM audit WHERE org_id = ?), 0)"
+        " ON CONFLICT DO NOTHING"
+    )
+    ALL_RECORDS = "SELECT record FROM audit ORDER BY org_id, sequence"
+    RECORDS_OF = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence"
+
+    def head(self, org_id: OrgId) -> AuditRecord | None:
+        """The org's latest record, or None."""
+        row = self._tx.one(self.HEAD, (org_id,))
+        return None if row is None else self._store.memo.audit[row[0]]
+
+    def append(self, record: AuditRecord) -> None:
+        """Append a record; ConcurrencyConflict unless its sequence follows the org's head."""
+        text = audit_to_json(record)
+        params = (
+            record.org_id,
+            record.sequence,
+            record.id,
+            record.hash,
+            record.target_id,
+            record.user_action_id,
+            self.dialect.store_time(record.performed_at),
+            text,
+            record.sequence,
+            record.org_id,
+        )
+        if self._tx.execute(self.APPEND, params) == 0:
+            raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
+        self._store.memo.audit.put(text, record)
+
+    def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
+        """Records of one org (or all), ordered by org then sequence."""
+        if org_id is None:
+            rows = self._tx.all(self.ALL_RECORDS)
+        else:
+            rows = self._tx.all(self.RECORDS_OF, (org_id,))
+        return [audit_from_json(row[0]) for row in rows]
+
+
+# --------------------------------------------------------------------------- outside units of work
+
+
+class Direct(Protocol):
+    """Single statements outside any unit of work, each committed at once."""
+
+    def query(self, sql: str, params: Sequence[Any] = (), /) -> list[Any]:
+        """The rows of one read."""
+        ...
+
+    def execute(self, sql: str, params: Sequence[Any] = (), /) -> int:
+        """Run one write and commit it; its row count."""
+        ...
+
+
+class SigningKeyStore(Statements):
+    """Server signing keys in the `signing_keys` table."""
+
+    __slots__ = ("_db",)
+    KEYS = (
+        "SELECT kid, purpose, algorithm, private_key, created_at, retired_at"
+        " FROM signing_keys WHERE purpose = ? ORDER BY seq"
+    )
+    ADD = (
+        "INSERT INTO signing_keys (kid, purpose, algorithm, private_key, created_at,"
+        " retired_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    )
+    RETIRE = "UPDATE signing_keys SET retired_at = ? WHERE kid = ?"
+
+    def __init__(self, direct: Direct) -> None:
+        self._db = direct
+
+    def keys(self, purpose: str) -> Sequence[SigningKey]:
+        """Every key of this purpose, oldest first, retired ones included."""
+        load = self.dialect.load_time
+        return [
+            SigningKey(
+                kid=row[0],
+                purpose=row[1],
+                algorithm=row[2],
+                private_key=row[3],
+                created_at=load(row[4]),
+                retired_at=None if row[5] is None else load(row[5]),
+            )
+            for row in self._db.query(self.KEYS, (purpose,))
+        ]
+
+    def add(self, key: SigningKey) -> bool:
+        """Store a new key; False if a key of this kid already exists."""
+        store = self.dialect.store_time
+        retired = key.retired_at
+        params = (
+            key.kid,
+            key.purpose,
+            key.algorithm,
+            key.private_key,
+            store(key.created_at),
+            None if retired is None else store(retired),
+        )
+        return self._db.execute(self.ADD, params) == 1
+
+    def retire(self, kid: str, *, at: datetime) -> None:
+        """Mark a key retired from `at` on (no-op for an unknown kid)."""
+        self._db.execute(self.RETIRE, (self.dialect.store_time(at), kid))
+
+
+def taken_challenge(rows: list[Any], now: datetime) -> Challenge | None:
+    """The challenge a `DELETE … RETURNING payload` took, unless none or expired at `now`
+    (an expired one is burnt all the same)."""
+    if not rows:
+        return None
+    challenge = challenge_from_json(rows[0][0])
+    return challenge if now < challenge.expires_at else None
