@@ -48,7 +48,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from threading import get_ident
 from types import TracebackType
-from typing import Any, Final, NoReturn, Self
+from typing import Any, ClassVar, Final, NoReturn, Self
 
 from adapters.storage import sql
 from adapters.storage.codec import challenge_to_json, iso, micros
@@ -550,8 +550,11 @@ class SqliteSigningKeyStore(sql.SigningKeyStore, dialect=DIALECT):
     __slots__ = ()
 
 
-class SqliteStore:
-    """The transactional store in one SQLite file; calling it starts a unit of work."""
+class _File:
+    """A store in one SQLite file: its options checked, the file opened and migrated
+    (`_MIGRATIONS`), closed on leaving a `with` block; `_opened` sets up the rest."""
+
+    _MIGRATIONS: ClassVar[str]
 
     def __init__(
         self,
@@ -564,10 +567,38 @@ class SqliteStore:
         if purge_every < 1:
             raise ValueError("purge_every must be positive")
         self.database = SqliteDatabase(
-            path, migrations="sqlite", synchronous=synchronous, busy_timeout=busy_timeout
+            path,
+            migrations=self._MIGRATIONS,
+            synchronous=synchronous,
+            busy_timeout=busy_timeout,
         )
         self.path = self.database.path
         self.purge_every = purge_every
+        self._opened()
+
+    def _opened(self) -> None:
+        """Set up what the store holds besides its file."""
+
+    def close(self) -> None:
+        """Close the file's connections (idempotent)."""
+        self.database.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class SqliteStore(_File):
+    """The transactional store in one SQLite file; calling it starts a unit of work.
+
+    `SqliteStore(path, *, synchronous="FULL", busy_timeout=5.0, purge_every=1000)`.
+    """
+
+    _MIGRATIONS = "sqlite"
+
+    def _opened(self) -> None:
         self.writes = itertools.count(1)
         self.memo = sql.Memos(DIALECT, remember=True)
         self.signing_keys = SqliteSigningKeyStore(self.database)
@@ -638,12 +669,6 @@ class SqliteStore:
         for session in sessions:
             session.conn.close()
         self.database.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
 
 
 # --------------------------------------------------------------------------- replay store
@@ -737,32 +762,14 @@ def _purge_nonces(conn: sqlite3.Connection, now_us: int) -> int:
     return conn.execute("DELETE FROM nonces WHERE expires_us < ?", (now_us,)).rowcount
 
 
-class SqliteReplayStore:
-    """The replay file: challenges and nonces, shared by every process on the machine."""
+class SqliteReplayStore(_File):
+    """The replay file: challenges and nonces, shared by every process on the machine.
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        synchronous: str = "FULL",
-        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
-        purge_every: int = DEFAULT_PURGE_EVERY,
-    ) -> None:
-        if purge_every < 1:
-            raise ValueError("purge_every must be positive")
-        self.database = SqliteDatabase(
-            path, migrations="sqlite_replay", synchronous=synchronous, busy_timeout=busy_timeout
-        )
-        self.path = self.database.path
-        self.challenges = SqliteChallengeStore(self.database, purge_every=purge_every)
-        self.replay_guard = SqliteReplayGuard(self.database, purge_every=purge_every)
+    `SqliteReplayStore(path, *, synchronous="FULL", busy_timeout=5.0, purge_every=1000)`.
+    """
 
-    def close(self) -> None:
-        """Close the file's connections."""
-        self.database.close()
+    _MIGRATIONS = "sqlite_replay"
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
+    def _opened(self) -> None:
+        self.challenges = SqliteChallengeStore(self.database, purge_every=self.purge_every)
+        self.replay_guard = SqliteReplayGuard(self.database, purge_every=self.purge_every)
