@@ -45,8 +45,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any, Final, NoReturn, Self
 
@@ -137,26 +138,22 @@ class _Transaction:
             raise RuntimeError("the unit of work is used outside its `with` block")
         return conn
 
-    def execute(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+    def _cursor(self, query: str, params: Sequence[Any] | dict[str, Any]) -> psycopg.Cursor[Any]:
+        # The whole result arrives with `execute`: fetching it raises no server error.
         conn = self._connection()
         try:
-            return conn.execute(query, params).rowcount
+            return conn.execute(query, params)
         except psycopg.Error as exc:
             _fail(exc)
+
+    def execute(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
+        return self._cursor(query, params).rowcount
 
     def one(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        conn = self._connection()
-        try:
-            return conn.execute(query, params).fetchone()
-        except psycopg.Error as exc:
-            _fail(exc)
+        return self._cursor(query, params).fetchone()
 
     def all(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
-        conn = self._connection()
-        try:
-            return conn.execute(query, params).fetchall()
-        except psycopg.Error as exc:
-            _fail(exc)
+        return self._cursor(query, params).fetchall()
 
     def lock_org(self, org_id: str) -> None:
         """Hold the org's advisory lock until the transaction ends."""
@@ -173,18 +170,14 @@ class _Transaction:
         self.locked.clear()
 
     def commit(self) -> None:
-        conn = self._connection()
-        try:
-            conn.commit()
-        except psycopg.Error as exc:
-            _fail(exc)
-        finally:
-            self.locked.clear()
+        self._finish(self._connection().commit)
 
     def rollback(self) -> None:
-        conn = self._connection()
+        self._finish(self._connection().rollback)
+
+    def _finish(self, end: Callable[[], None]) -> None:
         try:
-            conn.rollback()
+            end()
         except psycopg.Error as exc:
             _fail(exc)
         finally:
@@ -463,25 +456,17 @@ class PostgresStore:
         self.purge_every = purge_every
         self.writes = itertools.count(1)
         self.memo = sql.Memos(DIALECT, remember=False)  # builds afresh: keeps no values
-        self.pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
+        pool = partial(
+            ConnectionPool[psycopg.Connection[Any]],
             dsn,
             min_size=1,
             max_size=pool_size,
             open=False,
             timeout=timeout,
             configure=self._configure,
-            name=f"archive-core:{schema}",
         )
-        self._direct_pool: ConnectionPool[psycopg.Connection[Any]] = ConnectionPool(
-            dsn,
-            min_size=1,
-            max_size=pool_size,
-            open=False,
-            timeout=timeout,
-            kwargs={"autocommit": True},
-            configure=self._configure,
-            name=f"archive-core:{schema}:direct",
-        )
+        self.pool = pool(name=f"archive-core:{schema}")
+        self._direct_pool = pool(name=f"archive-core:{schema}:direct", kwargs={"autocommit": True})
         try:
             self.pool.open(wait=True, timeout=timeout)
             self._direct_pool.open(wait=True, timeout=timeout)
