@@ -27,7 +27,7 @@ from archive_core.ids import AppId, is_canonical_id
 from archive_core.ports import BearerClaims, BearerTokenVerifier, Clock, ReplayGuard, UnitOfWork
 from archive_core.requests import Headers
 
-__all__ = ["Gate", "HeaderFacts", "ParsedNonce", "parse_nonce"]
+__all__ = ["Gate", "HeaderFacts", "ParsedNonce", "Screening", "parse_nonce"]
 
 APP_ID_HEADER: Final = "x-dfns-appid"
 NONCE_HEADER: Final = "x-dfns-nonce"
@@ -59,6 +59,21 @@ class HeaderFacts:
 
     app_id: AppId | None
     nonce: ParsedNonce | None
+
+
+@attrs.frozen
+class Screening:
+    """What steps 1 and 2 found before any unit of work: the time of the request, the
+    header facts and the verified bearer claims."""
+
+    now: datetime
+    facts: HeaderFacts
+    claims: BearerClaims
+
+    def without_nonce(self) -> Screening:
+        """The same screening once its nonce is burnt (a retried unit of work must not
+        burn it again)."""
+        return attrs.evolve(self, facts=attrs.evolve(self.facts, nonce=None))
 
 
 def _nonce_error(reason: str) -> ArchiveCoreError:
@@ -104,6 +119,19 @@ class Gate:
     require_app_id: bool
     require_nonce: bool
     nonce_window: timedelta
+
+    # steps 1 to 3 together -------------------------------------------------------
+    def screen(self, headers: Headers) -> Screening:
+        """Steps 1 and 2's crypto part: headers, then the bearer token (no storage)."""
+        now = self.clock.now()
+        facts = self.check_headers(headers, now=now)
+        return Screening(now=now, facts=facts, claims=self.verify_bearer(headers, now=now))
+
+    def admit(self, uow: UnitOfWork, screening: Screening, *, signing: bool = False) -> Principal:
+        """Steps 2 and 3 inside the unit of work: the caller, then the caller-bound headers."""
+        principal = self.authenticate(uow, screening.claims, signing=signing)
+        self.enforce_caller_headers(uow, screening.facts, principal, now=screening.now)
+        return principal
 
     # step 1 -------------------------------------------------------------------------
     def check_headers(self, headers: Headers, *, now: datetime) -> HeaderFacts:

@@ -23,7 +23,7 @@ from typing import Any, Final, NoReturn
 
 import attrs
 
-from archive_core.access import Gate, HeaderFacts
+from archive_core.access import Gate, Screening
 from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
 from archive_core.config import Policy
 from archive_core.entities import Grants, Principal, UserActionRecord, UserKind
@@ -31,7 +31,6 @@ from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
 from archive_core.ids import UserId, is_canonical_id, new_id
 from archive_core.permissions import Operation, authorize, denial_message
 from archive_core.ports import (
-    BearerClaims,
     ConsumeStatus,
     Randomness,
     UnitOfWork,
@@ -108,28 +107,24 @@ class ArchiveUser:
             raise
 
     def _decide(self, request: Request, user_id: str) -> dict[str, Any]:
-        now = self.gate.clock.now()
-        facts = self.gate.check_headers(request.headers, now=now)  # 1
-        claims = self.gate.verify_bearer(request.headers, now=now)  # 2 (the crypto part)
+        screening = self.gate.screen(request.headers)  # 1, and 2's crypto part
         for _attempt in range(self.policy.max_conflict_retries + 1):
             try:
-                return self._attempt(request, user_id, facts, claims, now)
+                return self._attempt(request, user_id, screening)
             except ConcurrencyConflict:
                 # The nonce was burnt by the first attempt; a retry must not see it again.
-                facts = attrs.evolve(facts, nonce=None)
+                screening = screening.without_nonce()
         raise ArchiveCoreError(Catalogue.CONFLICT, reason="retries_exhausted")
 
     def _attempt(
         self,
         request: Request,
         user_id: str,
-        facts: HeaderFacts,
-        claims: BearerClaims,
-        now: datetime,
+        screening: Screening,
     ) -> dict[str, Any]:
+        now = screening.now
         with self.uow_factory() as uow:
-            principal = self.gate.authenticate(uow, claims)  # 2
-            self.gate.enforce_caller_headers(uow, facts, principal, now=now)
+            principal = self.gate.admit(uow, screening)  # 2, and the caller-bound headers
             token_id = check_user_action(request, principal, self.token_codec, now=now)  # 3
             consumed = uow.user_actions.consume(token_id, at=now)
             if consumed.status is ConsumeStatus.ALREADY_USED:

@@ -45,12 +45,10 @@ class CompleteUserAction:
 
     def __call__(self, request: Request) -> dict[str, str]:
         """Answer `POST /auth/action`."""
-        now = self.gate.clock.now()
-        facts = self.gate.check_headers(request.headers, now=now)
-        claims = self.gate.verify_bearer(request.headers, now=now)
+        screening = self.gate.screen(request.headers)
+        now = screening.now
         with self.uow_factory() as uow:
-            principal = self.gate.authenticate(uow, claims, signing=True)
-            self.gate.enforce_caller_headers(uow, facts, principal, now=now)
+            principal = self.gate.admit(uow, screening, signing=True)
             try:
                 body = parse_json_object(request.body, max_bytes=MAX_COMPLETE_BODY)
             except MalformedInput as exc:

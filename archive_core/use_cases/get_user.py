@@ -29,12 +29,9 @@ class GetUser:
 
     def __call__(self, request: Request, user_id: str) -> dict[str, Any]:
         """Answer `GET /auth/users/{userId}`."""
-        now = self.gate.clock.now()
-        facts = self.gate.check_headers(request.headers, now=now)
-        claims = self.gate.verify_bearer(request.headers, now=now)
+        screening = self.gate.screen(request.headers)
         with self.uow_factory() as uow:
-            principal = self.gate.authenticate(uow, claims)
-            self.gate.enforce_caller_headers(uow, facts, principal, now=now)
+            principal = self.gate.admit(uow, screening)
             decision = authorize(
                 self.policy.matrix,
                 Operation.GET_USER,

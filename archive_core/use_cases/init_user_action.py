@@ -108,12 +108,10 @@ class InitUserAction:
 
     def __call__(self, request: Request) -> dict[str, Any]:
         """Answer `POST /auth/action/init` (SPEC §3 step 1)."""
-        now = self.gate.clock.now()
-        facts = self.gate.check_headers(request.headers, now=now)
-        claims = self.gate.verify_bearer(request.headers, now=now)
+        screening = self.gate.screen(request.headers)
+        now = screening.now
         with self.uow_factory() as uow:
-            principal = self.gate.authenticate(uow, claims, signing=True)
-            self.gate.enforce_caller_headers(uow, facts, principal, now=now)
+            principal = self.gate.admit(uow, screening, signing=True)
             action = parse_init_body(request.body)
             credentials = [
                 c for c in uow.credentials.list_for_user(principal.user.id) if c.is_active
