@@ -20,6 +20,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+import attrs
+
 from adapters.bootstrap import Deployment, build
 from adapters.operations import KEY_CHOICES, bootstrap_org, check_audit, create_user
 from archive_core.config import Policy
@@ -188,7 +190,7 @@ def _audit(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int
                 "records": document,
                 "ok": check.ok,
                 "heads": dict(check.chain.heads),
-                "chainBreaks": [attr_dict(b) for b in check.chain.breaks],
+                "chainBreaks": [attrs.asdict(b) for b in check.chain.breaks],
                 "evidenceFailures": [
                     {"recordId": r, "reason": why} for r, why in check.evidence_failures
                 ],
@@ -210,13 +212,6 @@ def _audit(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int
             verdict = "verified" if check.ok else "VERIFICATION FAILED"
             out.write(f"{len(check.records)} records: {verdict}\n")
     return 0 if (check.ok or not args.verify) else 1
-
-
-def attr_dict(value: Any) -> dict[str, Any]:
-    """A small attrs value as a camelCase-free plain dict (for JSON output)."""
-    import attrs  # noqa: PLC0415
-
-    return attrs.asdict(value)
 
 
 def _purge(args: argparse.Namespace, out: TextIO) -> int:

@@ -204,14 +204,11 @@ class Gate:
             if signing:
                 raise ArchiveCoreError(Catalogue.USER_DEACTIVATED, reason="caller_inactive")
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_inactive")
-        grants = Grants.of(uow.permissions.assignments_of(user.id), user.org_id)
         return Principal(
             user=user,
             token_kind=claims.token_kind,
             token_id=claims.token_id,
-            operations=grants.operations,
-            full_admin=grants.full_admin,
-            assignments=grants.assignments,
+            grants=Grants.of(uow.permissions.assignments_of(user.id), user.org_id),
         )
 
     # step 3 -------------------------------------------------------------------------

@@ -240,9 +240,7 @@ class Principal:
     user: User
     token_kind: TokenKind
     token_id: str
-    operations: frozenset[str]
-    full_admin: bool
-    assignments: tuple[AssignedPermission, ...]
+    grants: Grants
 
 
 @attrs.frozen

@@ -19,12 +19,12 @@ import attrs
 
 from archive_core.audit import AuditRecord
 from archive_core.entities import (
-    FULL_ADMIN,
     Application,
     AssignedPermission,
     Assignment,
     Challenge,
     Credential,
+    Grants,
     Permission,
     User,
     UserActionRecord,
@@ -148,15 +148,7 @@ class MemoryUserRepository(_Part):
                 continue
             if user.is_service_account and not include_service_accounts:
                 continue
-            held: set[str] = set()
-            for assigned in _assignments_of(self._s, user_id):
-                permission = assigned.permission
-                if permission.is_archived or permission.org_id != org_id:
-                    continue
-                if permission.name == FULL_ADMIN:
-                    return True
-                held.update(permission.operations)
-            if operations <= held:
+            if Grants.of(_assignments_of(self._s, user_id), org_id).hold_all(operations):
                 return True
         return False
 

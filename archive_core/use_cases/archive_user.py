@@ -149,8 +149,8 @@ class ArchiveUser:
         first = authorize(
             matrix,
             operation,
-            granted=principal.operations,
-            full_admin=principal.full_admin,
+            granted=principal.grants.operations,
+            full_admin=principal.grants.full_admin,
             target_kind=None,
         )
         if not first.allowed:
@@ -169,8 +169,8 @@ class ArchiveUser:
         decision = authorize(
             matrix,
             operation,
-            granted=principal.operations,
-            full_admin=principal.full_admin,
+            granted=principal.grants.operations,
+            full_admin=principal.grants.full_admin,
             target_kind=target.kind,
         )
         if not decision.allowed:

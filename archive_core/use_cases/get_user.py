@@ -35,8 +35,8 @@ class GetUser:
             decision = authorize(
                 self.policy.matrix,
                 Operation.GET_USER,
-                granted=principal.operations,
-                full_admin=principal.full_admin,
+                granted=principal.grants.operations,
+                full_admin=principal.grants.full_admin,
                 target_kind=None,
             )
             if not decision.allowed:
