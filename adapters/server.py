@@ -1,6 +1,12 @@
 """Running the reference ASGI application on uvicorn: in the foreground (`archive-core serve`)
 or in a background thread (the demo and the tests), always on a port that is known once
-the server is ready."""
+the server is ready.
+
+The request head is bounded twice, with the same numbers: h11 refuses a head that
+outgrows its buffer while it arrives in pieces (`HeadBoundH11Protocol` answers that with
+the JSON 431 instead of uvicorn's plain-text 400), and `HttpHandler.begin` refuses a
+complete head over the bounds, however it arrived.
+"""
 
 from __future__ import annotations
 
@@ -8,22 +14,89 @@ import asyncio
 import socket
 import threading
 from collections.abc import Callable
-from typing import Self
+from typing import Any, Self
 
+import h11
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from adapters.service import Service
 from adapters.transport.asgi import AsgiApplication
+from adapters.transport.http import MAX_HEAD_BYTES, head_too_large
 
-__all__ = ["BackgroundServer", "ReadyServer", "uvicorn_config"]
+__all__ = ["BackgroundServer", "HeadBoundH11Protocol", "ReadyServer", "uvicorn_config"]
 
 
-def uvicorn_config(service: Service, *, host: str, port: int) -> uvicorn.Config:
+class _HeadBoundConnection(h11.Connection):
+    """An h11 server connection that remembers when it refused a head for its size."""
+
+    head_too_large = False
+
+    def next_event(self) -> h11.Event | type[h11.NEED_DATA] | type[h11.PAUSED]:
+        try:
+            return super().next_event()
+        except h11.RemoteProtocolError as exc:
+            # h11's only 431: the receive buffer passed max_incomplete_event_size.
+            self.head_too_large = exc.error_status_hint == 431
+            raise
+
+
+class HeadBoundH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, answering an oversized head with the JSON 431 of the API."""
+
+    def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
+        super().__init__(config, *args, **kwargs)
+        self.head_limit = config.h11_max_incomplete_event_size or MAX_HEAD_BYTES
+        self.conn = _HeadBoundConnection(h11.SERVER, self.head_limit)
+
+    def data_received(self, data: bytes) -> None:
+        """Feed h11 at most one head's worth of bytes at a time.
+
+        h11 only enforces its buffer limit on an *incomplete* head: a 240 KB head that
+        arrives in one read would be parsed whole (tens of milliseconds on the event
+        loop). In slices, the limit trips on the second slice, whatever the read size.
+        """
+        step = self.head_limit
+        if len(data) <= step:
+            super().data_received(data)
+            return
+        for start in range(0, len(data), step):
+            if self.transport.is_closing() or self.conn.their_state is h11.ERROR:
+                return
+            super().data_received(data[start : start + step])
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a protocol error; the 431 case gets the API's error body."""
+        conn = self.conn
+        if not (isinstance(conn, _HeadBoundConnection) and conn.head_too_large):
+            super().send_400_response(msg)
+            return
+        response = head_too_large()
+        headers = [
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers
+        ]
+        headers.append((b"connection", b"close"))
+        write = self.transport.write
+        write(conn.send(h11.Response(status_code=response.status, headers=headers)) or b"")
+        write(conn.send(h11.Data(data=response.body)) or b"")
+        write(conn.send(h11.EndOfMessage()) or b"")
+        self.transport.close()
+
+
+def uvicorn_config(
+    service: Service,
+    *,
+    host: str,
+    port: int,
+    max_head_bytes: int = MAX_HEAD_BYTES,
+) -> uvicorn.Config:
     """The uvicorn settings the reference server runs with (also used by the benchmarks)."""
     return uvicorn.Config(
-        AsgiApplication(service),
+        AsgiApplication(service, max_head_bytes=max_head_bytes),
         host=host,
         port=port,
+        http=HeadBoundH11Protocol,
+        h11_max_incomplete_event_size=max_head_bytes,
         lifespan="on",
         log_level="warning",
         access_log=False,

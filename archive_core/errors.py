@@ -221,6 +221,13 @@ class Catalogue:
         when="a body over 64 KiB",
         origin="transport",
     )
+    HEAD_TOO_LARGE = ErrorKind(
+        431,
+        "request_header_too_large",
+        "The request header is too large.",
+        when="a request head over 16 KiB or over 100 header lines",
+        origin="transport",
+    )
     JSON_MALFORMED = ErrorKind(
         400,
         "json_malformed",

@@ -18,11 +18,17 @@ class Headers:
     __slots__ = ("_values",)
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
-        values: dict[str, tuple[str, ...]] = {}
+        # Linear in the number of pairs, whatever the repetitions: a name's values are
+        # gathered in one list, frozen once at the end.
+        gathered: dict[str, list[str]] = {}
         for name, value in pairs:
             key = name.lower()
-            values[key] = (*values.get(key, ()), value)
-        self._values = values
+            same = gathered.get(key)
+            if same is None:
+                gathered[key] = [value]
+            else:
+                same.append(value)
+        self._values = {key: tuple(values) for key, values in gathered.items()}
 
     @classmethod
     def of(cls, mapping: Mapping[str, str]) -> Headers:

@@ -10,13 +10,19 @@ bounded worker pool so a slow store never blocks the loop.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 from urllib.parse import quote
 
 from adapters.service import Service
-from adapters.transport.http import MAX_BODY, HttpHandler, HttpResponse
+from adapters.transport.http import (
+    MAX_BODY,
+    MAX_HEAD_BYTES,
+    MAX_HEADER_LINES,
+    HttpHandler,
+    HttpResponse,
+)
 
 __all__ = ["AsgiApplication", "Receive", "Scope", "Send", "header_pairs", "raw_target"]
 
@@ -56,9 +62,12 @@ def raw_target(scope: Scope, *, prefix: str = "") -> str:
     return text
 
 
-def header_pairs(scope: Scope) -> list[tuple[str, str]]:
-    """Every header as sent (repeated names kept), bytes read as latin-1: never a crash."""
-    return [(name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"]]
+def header_pairs(scope: Scope) -> Iterator[tuple[str, str]]:
+    """Every header as sent (repeated names kept), bytes read as latin-1: never a crash.
+
+    Lazy: the handler's head bound stops decoding at the first pair past the limit.
+    """
+    return ((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
 
 
 def _encode_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
@@ -78,12 +87,19 @@ class AsgiApplication:
         *,
         handler: HttpHandler | None = None,
         max_body: int = MAX_BODY,
+        max_head_bytes: int = MAX_HEAD_BYTES,
+        max_header_lines: int = MAX_HEADER_LINES,
         max_workers: int | None = None,
     ) -> None:
         if handler is None:
             if service is None:
                 raise TypeError("AsgiApplication needs a service or a handler")
-            handler = HttpHandler(service, max_body=max_body)
+            handler = HttpHandler(
+                service,
+                max_body=max_body,
+                max_head_bytes=max_head_bytes,
+                max_header_lines=max_header_lines,
+            )
         self.handler = handler
         self._max_workers = max_workers
         self._executor: ThreadPoolExecutor | None = None

@@ -2,8 +2,10 @@
 
 A transport does three things, in this order, and nothing else:
 
-1. `HttpHandler.begin(method, target, headers)`: routing (404, 405), request framing
-   (`Content-Length` syntax and the 64 KiB limit: 400, 413). It answers at once with an
+1. `HttpHandler.begin(method, target, headers)`: the head bound (at most 100 header
+   lines and 16 KiB of head: 431, checked first and in one pass that stops at the
+   bound), routing (404, 405), request framing (`Content-Length` syntax and the 64 KiB
+   limit: 400, 413). It answers at once with an
    `HttpResponse`, or returns an `Exchange` that says how much body to read.
 2. read at most `exchange.limit` bytes of body, stopping as soon as more arrive
    (`HttpHandler.too_large(exchange)` answers 413 then);
@@ -38,6 +40,8 @@ from archive_core.requests import Headers, Request
 
 __all__ = [
     "MAX_BODY",
+    "MAX_HEADER_LINES",
+    "MAX_HEAD_BYTES",
     "ROUTE_NAMES",
     "Exchange",
     "HttpHandler",
@@ -45,6 +49,12 @@ __all__ = [
 ]
 
 MAX_BODY: Final = 64 * 1024
+MAX_HEAD_BYTES: Final = 16 * 1024
+MAX_HEADER_LINES: Final = 100
+# What a request line adds to its method and target: two spaces, "HTTP/1.1" and CRLF;
+# each header line adds ": " and CRLF to its name and value.
+_REQUEST_LINE_OVERHEAD: Final = len("  HTTP/1.1\r\n")
+_HEADER_LINE_OVERHEAD: Final = len(": \r\n")
 USERS_PREFIX: Final = "/auth/users/"
 ROUTE_NAMES: Final = (
     "init_user_action",
@@ -183,19 +193,33 @@ def strip_query(target: str) -> str:
     return target if cut < 0 else target[:cut]
 
 
+def head_too_large() -> HttpResponse:
+    """The 431 answer (also sent by the server when a head outgrows its buffer)."""
+    refusal = ArchiveCoreError(Catalogue.HEAD_TOO_LARGE)
+    return render(refusal.status, refusal.to_body())
+
+
 class HttpHandler:
-    """Routes requests to a `Service` and turns every outcome into a JSON `HttpResponse`."""
+    """Routes requests to a `Service` and turns every outcome into a JSON `HttpResponse`.
+
+    `max_body`, `max_head_bytes` and `max_header_lines` are the transport's own limits
+    (not `Policy`: the core never sees a request that breaks them).
+    """
 
     def __init__(
         self,
         service: Service,
         *,
         max_body: int = MAX_BODY,
+        max_head_bytes: int = MAX_HEAD_BYTES,
+        max_header_lines: int = MAX_HEADER_LINES,
         openapi_document: bytes | None = None,
     ) -> None:
         if openapi_document is None:
             openapi_document = openapi_json()
         self.max_body = max_body
+        self.max_head_bytes = max_head_bytes
+        self.max_header_lines = max_header_lines
         init = _Endpoint("init_user_action", lambda r, _: service.init_user_action(r))
         complete = _Endpoint("complete_user_action", lambda r, _: service.complete_user_action(r))
         archive = _Endpoint("archive_user", service.archive_user)
@@ -219,8 +243,15 @@ class HttpHandler:
     def begin(
         self, method: str, target: str, header_pairs: Iterable[tuple[str, str]]
     ) -> Exchange | HttpResponse:
-        """Route the request and check its framing; an `HttpResponse` is the final answer."""
+        """Route the request and check its framing; an `HttpResponse` is the final answer.
+
+        `header_pairs` is read once, and no further than the head bound: a transport may
+        pass a lazy iterable so that an oversized head is never decoded whole.
+        """
         try:
+            pairs = self._bounded_head(method, target, header_pairs)
+            if pairs is None:
+                return self._refuse(method, "unmatched", ArchiveCoreError(Catalogue.HEAD_TOO_LARGE))
             path = strip_query(target)
             route = self._static.get(path)
             param = ""
@@ -240,7 +271,7 @@ class HttpHandler:
             if endpoint.name == "openapi":
                 _log(method, "openapi", 200, "ok")
                 return self._openapi
-            headers = Headers(header_pairs)
+            headers = Headers(pairs)
             declared = headers.values("content-length")
             expected: int | None = None
             if declared:
@@ -270,6 +301,23 @@ class HttpHandler:
             )
         except Exception as exc:  # the transport's last line: never a crash
             return self._refuse(method, "unmatched", _as_refusal(exc), exception=exc)
+
+    def _bounded_head(
+        self, method: str, target: str, header_pairs: Iterable[tuple[str, str]]
+    ) -> list[tuple[str, str]] | None:
+        """The header pairs, or None as soon as the head passes a bound (one pass)."""
+        max_lines = self.max_header_lines
+        max_bytes = self.max_head_bytes
+        size = len(method) + len(target) + _REQUEST_LINE_OVERHEAD
+        if size > max_bytes:
+            return None
+        pairs: list[tuple[str, str]] = []
+        for pair in header_pairs:
+            size += len(pair[0]) + len(pair[1]) + _HEADER_LINE_OVERHEAD
+            pairs.append(pair)
+            if size > max_bytes or len(pairs) > max_lines:
+                return None
+        return pairs
 
     # -------------------------------------------------------------------- phase 2
     def too_large(self, exchange: Exchange) -> HttpResponse:

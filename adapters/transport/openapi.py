@@ -58,6 +58,7 @@ _RESPONSE_NAMES: Final = {
     404: "NotFound",
     409: "Conflict",
     413: "TooLarge",
+    431: "HeaderTooLarge",
     500: "InternalError",
     503: "Unavailable",
 }
@@ -307,6 +308,9 @@ def _responses() -> dict[str, Any]:
         ),
         "Conflict": _error_response("A concurrent request changed the user.", [c.CONFLICT]),
         "TooLarge": _error_response("The request body is over 64 KiB.", [c.BODY_TOO_LARGE]),
+        "HeaderTooLarge": _error_response(
+            "The request head is over 16 KiB or over 100 header lines.", [c.HEAD_TOO_LARGE]
+        ),
         "InternalError": _error_response("Anything unexpected.", [c.INTERNAL]),
         "Unavailable": _error_response("The storage backend is unreachable.", [c.UNAVAILABLE]),
     }
@@ -341,7 +345,7 @@ def document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _ok("The challenge to sign.", "InitUserActionResponse"),
-                        **_errors(400, 401, 409, 413, 500, 503),
+                        **_errors(400, 401, 409, 413, 431, 500, 503),
                     },
                 }
             },
@@ -359,7 +363,7 @@ def document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _ok("The user action token.", "CompleteUserActionResponse"),
-                        **_errors(400, 401, 409, 413, 500, 503),
+                        **_errors(400, 401, 409, 413, 431, 500, 503),
                     },
                 }
             },
@@ -382,7 +386,7 @@ def document() -> dict[str, Any]:
                     },
                     "responses": {
                         "200": _ok("The user as it now stands (isActive false).", "User"),
-                        **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+                        **_errors(400, 401, 403, 404, 409, 413, 431, 500, 503),
                     },
                 },
                 "get": {
@@ -392,7 +396,7 @@ def document() -> dict[str, Any]:
                     "parameters": headers,
                     "responses": {
                         "200": _ok("The user.", "User"),
-                        **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+                        **_errors(400, 401, 403, 404, 409, 413, 431, 500, 503),
                     },
                 },
             },
@@ -405,7 +409,8 @@ def document() -> dict[str, Any]:
                         "200": {
                             "description": "The OpenAPI 3.1 document.",
                             "content": {_JSON: {"schema": {"type": "object"}}},
-                        }
+                        },
+                        **_errors(431),
                     },
                 }
             },

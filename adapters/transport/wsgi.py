@@ -17,7 +17,13 @@ from urllib.parse import quote, urlsplit
 
 from adapters.service import Service
 from adapters.transport.asgi import PATH_SAFE
-from adapters.transport.http import MAX_BODY, HttpHandler, HttpResponse
+from adapters.transport.http import (
+    MAX_BODY,
+    MAX_HEAD_BYTES,
+    MAX_HEADER_LINES,
+    HttpHandler,
+    HttpResponse,
+)
 
 __all__ = ["WsgiApplication", "environ_headers", "raw_target"]
 
@@ -91,11 +97,18 @@ class WsgiApplication:
         *,
         handler: HttpHandler | None = None,
         max_body: int = MAX_BODY,
+        max_head_bytes: int = MAX_HEAD_BYTES,
+        max_header_lines: int = MAX_HEADER_LINES,
     ) -> None:
         if handler is None:
             if service is None:
                 raise TypeError("WsgiApplication needs a service or a handler")
-            handler = HttpHandler(service, max_body=max_body)
+            handler = HttpHandler(
+                service,
+                max_body=max_body,
+                max_head_bytes=max_head_bytes,
+                max_header_lines=max_header_lines,
+            )
         self.handler = handler
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

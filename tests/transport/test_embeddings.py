@@ -170,6 +170,13 @@ def exercise(send: Send, scene: Scene, prefix: str = "", *, raw_path_survives: b
         ("POST", "/auth/action/init", bearer(scene), b"{oops", 400),
         ("GET", "/auth/users/NOT-AN-ID", bearer(scene), b"", 400),
         ("GET", other, [], b"", 401),
+        (
+            "GET",
+            f"/auth/users/{employee}",
+            [*bearer(scene), *((f"X-Filler-{i}", "x") for i in range(100))],
+            b"",
+            431,
+        ),
         ("DELETE", f"/auth/users/{scene.reader.id}", bearer(scene), b"", 403),
         (
             "DELETE",

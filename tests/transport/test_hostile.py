@@ -33,6 +33,7 @@ NONCE_REPLAYED = (400, "request nonce has already been used")
 JSON_MALFORMED = (400, "The request body is not valid JSON.")
 BODY_INVALID = (400, "The request body is invalid.")
 TOO_LARGE = (413, "The request body is too large.")
+HEAD_TOO_LARGE = (431, "The request header is too large.")
 CHALLENGE_INVALID = (400, "Challenge token is not valid.")
 NOT_FOUND = (404, "User not found or already archived.")
 
@@ -297,6 +298,11 @@ CASES: list[Case] = [
     Case(
         "huge_bearer",
         lambda s: get_employee(s, ("Authorization", "Bearer " + "a" * 100_000)),
+        HEAD_TOO_LARGE,
+    ),
+    Case(
+        "large_bearer_within_the_head_bound",
+        lambda s: get_employee(s, ("Authorization", "Bearer " + "a" * 15_000)),
         NOT_AUTHORIZED,
     ),
     Case(
@@ -387,6 +393,11 @@ CASES: list[Case] = [
     Case(
         "user_action_huge",
         lambda s: delete_employee(s, ("X-DFNS-USERACTION", "u" * 200_000)),
+        HEAD_TOO_LARGE,
+    ),
+    Case(
+        "user_action_large_within_the_head_bound",
+        lambda s: delete_employee(s, ("X-DFNS-USERACTION", "u" * 12_000)),
         UA_INVALID,
     ),
     Case(
@@ -452,7 +463,12 @@ CASES: list[Case] = [
     Case(
         "huge_unknown_header",
         lambda s: delete_employee(s, ("X-Padding", "p" * 500_000)),
-        UA_INVALID,
+        HEAD_TOO_LARGE,
+    ),
+    Case(
+        "many_unknown_headers",
+        lambda s: delete_employee(s, *((f"X-Padding-{i}", "p") for i in range(200))),
+        HEAD_TOO_LARGE,
     ),
     # ------------------------------------------------------------------ paths
     Case(

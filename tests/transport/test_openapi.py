@@ -73,6 +73,7 @@ def test_every_documented_example_is_the_catalogue_verbatim() -> None:
             "NotFound": 404,
             "Conflict": 409,
             "TooLarge": 413,
+            "HeaderTooLarge": 431,
             "InternalError": 500,
             "Unavailable": 503,
         }[name]
