@@ -27,6 +27,12 @@ server instances sharing one database.
   `ConcurrencyConflict` (the core retries a bounded number of times); connection
   failures, pool time-outs, admin shutdown, resource exhaustion, a read-only
   server → `StorageUnavailable`. Messages name the SQLSTATE only, never server text.
+- **Dropped connections.** Both pools check a connection before handing it out
+  (`ConnectionPool.check_connection`), so connections the server dropped while they
+  sat in the pool (a restart, a failover, `pg_terminate_backend`) are replaced
+  without failing a request; only a connection lost *during* a unit of work answers
+  503. Connections carry `application_name` `archive-core:<schema>` (unless the DSN
+  sets one), so an operator sees them in `pg_stat_activity`.
 - **Replay store and signing keys** use a second pool of autocommit connections:
   a burnt nonce or a taken challenge is committed at once and survives the rollback
   of the request's unit of work, and a unit of work holding a connection never waits
@@ -456,6 +462,7 @@ class PostgresStore:
         self.purge_every = purge_every
         self.writes = itertools.count(1)
         self.memo = sql.Memos(DIALECT, remember=False)  # builds afresh: keeps no values
+        name = f"archive-core:{schema}"
         pool = partial(
             ConnectionPool[psycopg.Connection[Any]],
             dsn,
@@ -464,9 +471,15 @@ class PostgresStore:
             open=False,
             timeout=timeout,
             configure=self._configure,
+            # A pooled connection is checked (one empty query) before it is handed out:
+            # one the server dropped while idle (restart, failover, pg_terminate_backend)
+            # is replaced there, instead of failing the request that borrowed it.
+            check=ConnectionPool.check_connection,
         )
-        self.pool = pool(name=f"archive-core:{schema}")
-        self._direct_pool = pool(name=f"archive-core:{schema}:direct", kwargs={"autocommit": True})
+        # Visible in pg_stat_activity unless the DSN names an application itself.
+        client = {"fallback_application_name": name}
+        self.pool = pool(name=name, kwargs=client)
+        self._direct_pool = pool(name=f"{name}:direct", kwargs={**client, "autocommit": True})
         try:
             self.pool.open(wait=True, timeout=timeout)
             self._direct_pool.open(wait=True, timeout=timeout)

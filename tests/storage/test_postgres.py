@@ -19,6 +19,7 @@ from tests.contracts import samples
 from tests.contracts.samples import ARCHIVE_OPS, T0
 from tests.contracts.unit_of_work import THREADS, committed, race, store
 from tests.services import PgSchema
+from tests.world import World
 
 
 @pytest.fixture
@@ -250,3 +251,45 @@ def test_racing_appends_in_one_org_wait_their_turn_instead_of_conflicting(
     race(THREADS, append)  # no retry: a ConcurrencyConflict would fail the test
     with pg() as uow:
         assert [r.sequence for r in uow.audit.records(org)] == list(range(1, THREADS + 1))
+
+
+def test_connections_dropped_while_pooled_fail_no_request(pg_schema: PgSchema) -> None:
+    """A restart or failover drops every pooled connection; the next requests succeed."""
+    with PostgresStore(pg_schema.dsn, schema=pg_schema.schema, pool_size=4) as pg:
+        world = World(uow_factory=pg, challenges=pg.challenges, replay_guard=pg.replay_guard)
+        org = world.new_org()
+        admin = world.actor(org, operations=ARCHIVE_OPS)
+        targets = [world.actor(org) for _ in range(8)]
+
+        # Fill both pools with several connections: units of work held at once.
+        barrier = threading.Barrier(4)
+
+        def hold() -> None:
+            with pg() as uow:
+                uow.users.get(admin.user.id)
+                pg.challenges.count()
+                barrier.wait(timeout=30)
+
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda _: hold(), range(4)))
+
+        admin_conn = psycopg.connect(pg_schema.dsn, autocommit=True)
+        try:
+            killed = admin_conn.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name LIKE %s",
+                (f"archive-core:{pg_schema.schema}%",),
+            ).fetchone()
+        finally:
+            admin_conn.close()
+        assert killed is not None and killed[0] >= 4, killed
+
+        unavailable = 0
+        for target in targets:
+            try:
+                answer = world.archive_user(admin, target.id)
+            except StorageUnavailable:
+                unavailable += 1
+            else:
+                assert answer["isActive"] is False
+        assert unavailable == 0
