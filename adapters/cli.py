@@ -8,7 +8,10 @@
     archive-core purge                      forget expired challenges, nonces and grants
 
 Readable output by default, `--json` for scripts. `--db` takes a SQLite path (default
-`./archive-core.db`) or a `postgresql://` URL.
+`./archive-core.db`) or a `postgresql://` URL. A store that cannot be opened (or a
+setting that cannot be used) ends any command with one line on stderr and exit status 2:
+`archive-core: cannot reach PostgreSQL at postgres@db:5432/app: <the driver's cause>`;
+`archive-core --debug COMMAND` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import attrs
 
 from adapters.bootstrap import Deployment, build
 from adapters.operations import KEY_CHOICES, bootstrap_org, check_audit, create_user
+from adapters.storage.urls import StorageStartError
 from archive_core.config import Policy
 from archive_core.entities import UserKind
 from archive_core.errors import ArchiveCoreError
@@ -36,6 +40,11 @@ DEFAULT_DB = "./archive-core.db"
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="archive-core", description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the traceback of a start-up failure instead of one line",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def db(command: argparse.ArgumentParser) -> None:
@@ -250,6 +259,13 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
             return _audit(args, deployment, out)
     except ArchiveCoreError as exc:
         out.write(f"error: {exc.message}\n")
+        return 2
+    except (StorageStartError, ValueError) as exc:
+        # A store that cannot be opened or a setting that cannot be used: one line for
+        # the operator (the store, its address, the driver's cause), no traceback.
+        if args.debug:
+            raise
+        sys.stderr.write(f"archive-core: {exc}\n")
         return 2
 
 

@@ -276,7 +276,17 @@ class ConcurrencyConflict(Exception):
 
 
 class StorageUnavailable(Exception):
-    """A storage adapter could not reach its backend; answered as 503."""
+    """A storage adapter could not reach its backend; answered as 503.
+
+    `store` names the backend (`sqlite`, `postgresql`, `redis`) and `driver_error` the
+    driver's exception class: what an operator's log may show. The message may hold
+    the driver's text, so it is never logged.
+    """
+
+    def __init__(self, message: str = "", *, store: str = "", driver_error: str = "") -> None:
+        super().__init__(message)
+        self.store = store
+        self.driver_error = driver_error
 
 
 class AlreadyExists(Exception):

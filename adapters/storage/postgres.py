@@ -113,7 +113,11 @@ def translate_error(exc: Exception) -> Exception:
         or state[:2] in _UNAVAILABLE_CLASSES
         or state in _UNAVAILABLE_STATES
     ):
-        return StorageUnavailable(f"postgresql: {type(exc).__name__} ({state or 'no sqlstate'})")
+        return StorageUnavailable(
+            f"postgresql: {type(exc).__name__} ({state or 'no sqlstate'})",
+            store="postgresql",
+            driver_error=type(exc).__name__,
+        )
     return exc
 
 
@@ -481,6 +485,10 @@ class PostgresStore:
         self.pool = pool(name=name, kwargs=client)
         self._direct_pool = pool(name=f"{name}:direct", kwargs={**client, "autocommit": True})
         try:
+            # One direct connection first: a refused or misconfigured server fails here at
+            # once with the driver's own error, instead of the pool retrying until its
+            # time-out and reporting only that it timed out.
+            psycopg.connect(dsn, connect_timeout=max(1, round(timeout))).close()
             self.pool.open(wait=True, timeout=timeout)
             self._direct_pool.open(wait=True, timeout=timeout)
             self._migrate(load("postgres") if migrations is None else migrations)

@@ -75,7 +75,9 @@ return 1
 
 def translate_error(exc: redis.RedisError) -> StorageUnavailable:
     """Every Redis error means the replay store cannot answer now."""
-    return StorageUnavailable(f"redis: {type(exc).__name__}")
+    return StorageUnavailable(
+        f"redis: {type(exc).__name__}", store="redis", driver_error=type(exc).__name__
+    )
 
 
 def _fail(exc: redis.RedisError) -> NoReturn:

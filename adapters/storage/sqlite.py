@@ -121,7 +121,9 @@ def translate_error(exc: sqlite3.Error) -> Exception:
     if not unavailable:
         return exc
     name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-    return StorageUnavailable(f"sqlite: {name}: {exc}")
+    return StorageUnavailable(
+        f"sqlite: {name}: {exc}", store="sqlite", driver_error=type(exc).__name__
+    )
 
 
 def _fail(exc: sqlite3.Error) -> NoReturn:
@@ -141,7 +143,11 @@ def _create_private(path: str) -> None:
     except FileExistsError:
         return
     except OSError as exc:
-        raise StorageUnavailable(f"sqlite: cannot create {path!r}: {exc.strerror}") from exc
+        raise StorageUnavailable(
+            f"sqlite: cannot create {path!r}: {exc.strerror}",
+            store="sqlite",
+            driver_error=type(exc).__name__,
+        ) from exc
     os.close(fd)
 
 
@@ -215,7 +221,9 @@ class SqliteDatabase:
         try:
             (journal,) = conn.execute("PRAGMA journal_mode=WAL").fetchone()
             if str(journal).lower() != "wal":
-                raise StorageUnavailable(f"sqlite: cannot switch {self.path!r} to WAL")
+                raise StorageUnavailable(
+                    f"sqlite: cannot switch {self.path!r} to WAL", store="sqlite"
+                )
             _migrate(conn, planned)
         except sqlite3.Error as exc:
             conn.close()
@@ -249,7 +257,7 @@ class SqliteDatabase:
         """A connection for the calling thread's exclusive use until `release`."""
         with self._lock:
             if self._closed:
-                raise StorageUnavailable(f"sqlite: {self.path!r} is closed")
+                raise StorageUnavailable(f"sqlite: {self.path!r} is closed", store="sqlite")
             if self._idle:
                 return self._idle.pop()
         return self._connect()
@@ -617,7 +625,7 @@ class SqliteStore(_File):
     def checkout(self) -> _Session:
         """A session for the calling thread, its transaction begun (`BEGIN IMMEDIATE`)."""
         if self._closed:
-            raise StorageUnavailable(f"sqlite: {self.path!r} is closed")
+            raise StorageUnavailable(f"sqlite: {self.path!r} is closed", store="sqlite")
         try:
             session = self._sessions.pop()  # atomic: no lock on the hot path
         except IndexError:

@@ -22,13 +22,20 @@ Options are query parameters and are removed before the URL reaches the driver:
 SQLite `synchronous` (FULL, the default, or NORMAL/EXTRA), `busy_timeout` (seconds),
 `purge_every`, `replay` (the replay file's path); PostgreSQL `schema`, `pool_size`,
 `timeout` (seconds), `purge_every`; Redis `prefix`.
+
+A store that cannot be opened raises `StorageStartError`, whose text is one line for an
+operator: the store, its address (never a password) and the driver's own cause, e.g.
+`cannot reach PostgreSQL at postgres@127.0.0.1:5432/app: role "x" does not exist`; a
+driver that is not installed names the extra that brings it
+(`PostgreSQL support is not installed: pip install 'archive-core[postgres]'`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from typing import Self
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Final, Self
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -45,9 +52,72 @@ from adapters.storage.sqlite import (
     SqliteReplayStore,
     SqliteStore,
 )
+from archive_core.errors import StorageUnavailable
 from archive_core.ports import ChallengeStore, ReplayGuard, SigningKeyStore, UnitOfWorkFactory
 
-__all__ = ["Storage", "open_storage"]
+__all__ = ["Storage", "StorageStartError", "open_storage"]
+
+
+class StorageStartError(StorageUnavailable):
+    """A store could not be opened; `str()` is one line an operator can act on."""
+
+
+# The optional extra that brings each optional driver module.
+_EXTRAS: Final = {"psycopg": "postgres", "psycopg_pool": "postgres", "redis": "redis"}
+
+
+def _address(url: str, *, default_port: int) -> str:
+    """`user@host:port/path` of a URL: what it names, without its password or options."""
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        return parts.path
+    try:
+        port = parts.port or default_port
+    except ValueError:  # a port that is not a number: shown as written
+        port_text = parts.netloc.rpartition(":")[2]
+    else:
+        port_text = str(port)
+    user = f"{parts.username}@" if parts.username else ""
+    host = parts.hostname or "localhost"
+    return f"{user}{host}:{port_text}{parts.path or '/'}"
+
+
+def _cause(exc: BaseException) -> str:
+    """The driver's own words for why it failed, on one line."""
+    cause = exc.__cause__ or exc
+    if isinstance(cause, OSError) and cause.strerror:
+        return cause.strerror
+    text = " ".join(str(cause).split()) or type(cause).__name__
+    # libpq prefixes its cause with where it tried ("connection to server at … failed:")
+    for marker in ("FATAL: ", "failed: "):
+        if marker in text:
+            text = text.rpartition(marker)[2]
+            break
+    return text
+
+
+@contextmanager
+def _opening(store: str, address: str, *, verb: str = "reach") -> Iterator[None]:
+    """Turn a failure to open `store` into one `StorageStartError`."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        extra = _EXTRAS.get((exc.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        raise StorageStartError(
+            f"{store} support is not installed: pip install 'archive-core[{extra}]'",
+            store=store.lower(),
+            driver_error=type(exc).__name__,
+        ) from exc
+    except StorageUnavailable as exc:
+        if isinstance(exc, StorageStartError):
+            raise
+        raise StorageStartError(
+            f"cannot {verb} {store} at {address}: {_cause(exc)}",
+            store=exc.store,
+            driver_error=exc.driver_error,
+        ) from exc
 
 
 @attrs.define
@@ -118,9 +188,10 @@ def _open_sqlite(url: str, replay_url: str | None) -> Storage:
     synchronous = options.get("synchronous", "FULL")
     busy_timeout = float(options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
     purge_every = int(options.get("purge_every", DEFAULT_PURGE_EVERY))
-    store = SqliteStore(
-        path, synchronous=synchronous, busy_timeout=busy_timeout, purge_every=purge_every
-    )
+    with _opening("SQLite", path, verb="open"):
+        store = SqliteStore(
+            path, synchronous=synchronous, busy_timeout=busy_timeout, purge_every=purge_every
+        )
     try:
         replay = _open_replay(
             replay_url or options.get("replay") or f"{path}-replay",
@@ -141,17 +212,18 @@ def _open_sqlite(url: str, replay_url: str | None) -> Storage:
 
 
 def _open_postgres(url: str, replay_url: str | None) -> Storage:
-    # psycopg is an optional dependency: imported only when a postgresql: URL is used.
-    from adapters.storage.postgres import DEFAULT_SCHEMA, PostgresStore  # noqa: PLC0415
-
     dsn, options = _split_options(url, _POSTGRES_OPTIONS)
-    store = PostgresStore(
-        dsn,
-        schema=options.get("schema", DEFAULT_SCHEMA),
-        pool_size=int(options.get("pool_size", "10")),
-        timeout=float(options.get("timeout", "10")),
-        purge_every=int(options.get("purge_every", DEFAULT_PURGE_EVERY)),
-    )
+    with _opening("PostgreSQL", _address(dsn, default_port=5432)):
+        # psycopg is an optional dependency: imported only when a postgresql: URL is used.
+        from adapters.storage.postgres import DEFAULT_SCHEMA, PostgresStore  # noqa: PLC0415
+
+        store = PostgresStore(
+            dsn,
+            schema=options.get("schema", DEFAULT_SCHEMA),
+            pool_size=int(options.get("pool_size", "10")),
+            timeout=float(options.get("timeout", "10")),
+            purge_every=int(options.get("purge_every", DEFAULT_PURGE_EVERY)),
+        )
     if replay_url is None:
         return Storage(
             uow_factory=store,
@@ -209,17 +281,18 @@ def _open_replay(
     """The challenge store and replay guard `url` names."""
     scheme = _scheme(url)
     if scheme in ("redis", "rediss", "unix"):
-        # redis-py is an optional dependency: imported only when a redis: URL is used.
-        from adapters.storage.redis import (  # noqa: PLC0415
-            DEFAULT_PREFIX,
-            RedisChallengeStore,
-            RedisReplayGuard,
-            open_redis,
-        )
-
         plain, options = _split_options(url, _REDIS_OPTIONS)
+        with _opening("Redis", _address(plain, default_port=6379)):
+            # redis-py is an optional dependency: imported only when a redis: URL is used.
+            from adapters.storage.redis import (  # noqa: PLC0415
+                DEFAULT_PREFIX,
+                RedisChallengeStore,
+                RedisReplayGuard,
+                open_redis,
+            )
+
+            client = open_redis(plain)
         prefix = options.get("prefix", DEFAULT_PREFIX)
-        client = open_redis(plain)
         return _Replay(
             challenges=RedisChallengeStore(client, prefix=prefix),
             replay_guard=RedisReplayGuard(client, prefix=prefix),
@@ -227,12 +300,15 @@ def _open_replay(
         )
     if scheme in ("", "sqlite"):
         path, options = _sqlite_path(url)
-        store = SqliteReplayStore(
-            path,
-            synchronous=options.get("synchronous", synchronous),
-            busy_timeout=float(options.get("busy_timeout", busy_timeout or DEFAULT_BUSY_TIMEOUT)),
-            purge_every=int(options.get("purge_every", purge_every)),
-        )
+        with _opening("SQLite", path, verb="open"):
+            store = SqliteReplayStore(
+                path,
+                synchronous=options.get("synchronous", synchronous),
+                busy_timeout=float(
+                    options.get("busy_timeout", busy_timeout or DEFAULT_BUSY_TIMEOUT)
+                ),
+                purge_every=int(options.get("purge_every", purge_every)),
+            )
         return _Replay(
             challenges=store.challenges, replay_guard=store.replay_guard, close=store.close
         )

@@ -156,6 +156,8 @@ def _log(
     *,
     reason: str = "",
     exception: str = "",
+    store: str = "",
+    driver_error: str = "",
 ) -> None:
     if status == 500:
         level = logging.ERROR
@@ -166,14 +168,18 @@ def _log(
     if not log.isEnabledFor(level):
         return
     shown = method if method in _KNOWN_METHODS else "OTHER"
+    # A 503 names the store that failed and the driver's error class, never its text.
+    template = "%s %s -> %d %s store=%s error=%s" if store else "%s %s -> %d %s"
+    arguments = (
+        (shown, route, status, code, store, driver_error) if store else (shown, route, status, code)
+    )
     log.log(
         level,
-        "%s %s -> %d %s",
-        shown,
-        route,
-        status,
-        code,
+        template,
+        *arguments,
         extra={
+            "store": store,
+            "driver_error": driver_error,
             "method": shown,
             "route": route,
             "status": status,
@@ -371,6 +377,10 @@ class HttpHandler:
         method: str, route: str, refusal: ArchiveCoreError, *, exception: Exception | None = None
     ) -> HttpResponse:
         unexpected = exception is not None and not isinstance(exception, ArchiveCoreError)
+        store = driver_error = ""
+        if isinstance(exception, StorageUnavailable):
+            store = exception.store or "unknown"
+            driver_error = exception.driver_error or "none"
         _log(
             method,
             route,
@@ -378,6 +388,8 @@ class HttpHandler:
             refusal.code,
             reason=refusal.reason,
             exception=type(exception).__name__ if unexpected else "",
+            store=store,
+            driver_error=driver_error,
         )
         return render(refusal.status, refusal.to_body())
 

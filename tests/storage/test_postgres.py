@@ -45,8 +45,10 @@ def _backend_pid(uow: PostgresUnitOfWork) -> int:
 
 
 def test_an_unreachable_server_is_unavailable() -> None:
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageUnavailable) as caught:
         PostgresStore("postgresql://postgres@127.0.0.1:1/test?connect_timeout=1", timeout=1)
+    assert caught.value.store == "postgresql"
+    assert caught.value.driver_error == "OperationalError"
 
 
 def test_an_exhausted_pool_is_unavailable(pg_schema: PgSchema) -> None:

@@ -57,8 +57,9 @@ def test_prefixes_keep_deployments_apart(client: redis.Redis, redis_prefix: Redi
 
 
 def test_an_unreachable_server_is_unavailable() -> None:
-    with pytest.raises(StorageUnavailable, match="ConnectionError"):
+    with pytest.raises(StorageUnavailable, match="ConnectionError") as caught:
         open_redis(CLOSED_PORT, timeout=1)
+    assert (caught.value.store, caught.value.driver_error) == ("redis", "ConnectionError")
     offline = redis.Redis.from_url(CLOSED_PORT, socket_connect_timeout=1)
     challenges = RedisChallengeStore(offline)
     guard = RedisReplayGuard(offline)

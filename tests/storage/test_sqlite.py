@@ -151,13 +151,15 @@ def test_a_commit_survives_the_process_being_killed_right_after(tmp_path: Path) 
 def test_a_file_that_is_not_a_database_is_unavailable(tmp_path: Path) -> None:
     path = tmp_path / "garbage.db"
     path.write_bytes(b"this is not a database file, not at all" * 100)
-    with pytest.raises(StorageUnavailable, match="NOTADB"):
+    with pytest.raises(StorageUnavailable, match="NOTADB") as caught:
         SqliteStore(path)
+    assert (caught.value.store, caught.value.driver_error) == ("sqlite", "DatabaseError")
 
 
 def test_a_path_in_a_missing_folder_is_unavailable(tmp_path: Path) -> None:
-    with pytest.raises(StorageUnavailable):
+    with pytest.raises(StorageUnavailable) as caught:
         SqliteStore(tmp_path / "missing" / "store.db")
+    assert caught.value.store == "sqlite"
 
 
 def test_a_file_busy_past_the_timeout_is_unavailable(tmp_path: Path) -> None:

@@ -106,6 +106,10 @@ def test_close_is_idempotent_and_a_failed_open_closes_what_it_opened(tmp_path: P
     storage.close()
     blocker = tmp_path / "blocked-replay"
     blocker.mkdir()  # a folder where the replay file should be
-    with pytest.raises(StorageUnavailable, match="CANTOPEN"):
+    with pytest.raises(
+        StorageUnavailable, match=r"cannot open SQLite at .*blocked-replay: "
+    ) as caught:
         open_storage(tmp_path / "d.db", replay_url=str(blocker))
+    assert caught.value.driver_error == "OperationalError"
+    assert "CANTOPEN" in str(caught.value.__cause__)
     assert os.path.exists(tmp_path / "d.db")

@@ -285,7 +285,15 @@ def _clients(scene: Scene, failing: Callable[..., Any]) -> list[Client]:
             "The user was changed by a concurrent request; retry the request.",
             "conflict",
         ),
-        (StorageUnavailable("db down at 10.0.0.1"), 503, "Service Unavailable", "unavailable"),
+        (
+            StorageUnavailable(
+                "db down at 10.0.0.1", store="postgresql", driver_error="OperationalError"
+            ),
+            503,
+            "Service Unavailable",
+            "unavailable",
+        ),
+        (StorageUnavailable("db down at 10.0.0.2"), 503, "Service Unavailable", "unavailable"),
         (RuntimeError("tokSECRET leaked"), 500, "Internal Server Error", "internal_error"),
         (RecursionError(), 500, "Internal Server Error", "internal_error"),
     ],
@@ -312,6 +320,18 @@ def test_storage_and_unexpected_errors_are_mapped(
     if status == 500:
         assert all(getattr(r, "exception", None) == type(exc).__name__ for r in records)
         assert all(r.levelno == logging.ERROR and r.exc_info is None for r in records)
+    if isinstance(exc, StorageUnavailable):
+        # The store and the driver's error class, never the driver's text.
+        store, driver = exc.store or "unknown", exc.driver_error or "none"
+        for record in records:
+            assert (getattr(record, "store", None), getattr(record, "driver_error", None)) == (
+                store,
+                driver,
+            )
+            assert record.getMessage().endswith(f"503 unavailable store={store} error={driver}")
+            assert record.levelno == logging.WARNING
+    else:
+        assert all(getattr(r, "store", None) == "" for r in records)
 
 
 # ---------------------------------------------------------------------------- signing callers
