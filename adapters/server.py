@@ -7,21 +7,28 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Self
 
 import uvicorn
 
 from adapters.service import Service
 from adapters.transport.asgi import AsgiApplication
+from adapters.transport.cors import CorsApplication
 
 __all__ = ["BackgroundServer", "ReadyServer", "uvicorn_config"]
 
 
-def uvicorn_config(service: Service, *, host: str, port: int) -> uvicorn.Config:
-    """The uvicorn settings the reference server runs with (also used by the benchmarks)."""
+def uvicorn_config(
+    service: Service, *, host: str, port: int, cors_origins: Iterable[str] = ()
+) -> uvicorn.Config:
+    """The uvicorn settings the reference server runs with (also used by the benchmarks).
+    `cors_origins` (serve --cors-origin) wraps the application in CORS for those origins."""
+    origins = frozenset(cors_origins)
+    plain = AsgiApplication(service)
+    app = CorsApplication(plain, origins) if origins else plain
     return uvicorn.Config(
-        AsgiApplication(service),
+        app,
         host=host,
         port=port,
         lifespan="on",
@@ -54,10 +61,19 @@ class BackgroundServer:
     finishing requests in flight) when the block ends.
     """
 
-    def __init__(self, service: Service, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        cors_origins: Iterable[str] = (),
+    ) -> None:
         self._ready = threading.Event()
         self._address: tuple[str, int] | None = None
-        self._server = ReadyServer(uvicorn_config(service, host=host, port=port), self._set)
+        self._server = ReadyServer(
+            uvicorn_config(service, host=host, port=port, cors_origins=cors_origins), self._set
+        )
         self._thread = threading.Thread(target=self._run, name="archive-core-server", daemon=True)
         self._error: BaseException | None = None
 

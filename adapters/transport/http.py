@@ -222,12 +222,7 @@ class HttpHandler:
         """Route the request and check its framing; an `HttpResponse` is the final answer."""
         try:
             path = strip_query(target)
-            route = self._static.get(path)
-            param = ""
-            if route is None and path.startswith(USERS_PREFIX):
-                param = path[len(USERS_PREFIX) :]
-                if param and "/" not in param:
-                    route = self._users
+            route, param = self._route(path)
             if route is None:
                 return self._refuse(
                     method, "unmatched", ArchiveCoreError(Catalogue.ROUTE_NOT_FOUND)
@@ -270,6 +265,20 @@ class HttpHandler:
             )
         except Exception as exc:  # the transport's last line: never a crash
             return self._refuse(method, "unmatched", _as_refusal(exc), exception=exc)
+
+    def _route(self, path: str) -> tuple[_Route | None, str]:
+        route = self._static.get(path)
+        if route is None and path.startswith(USERS_PREFIX):
+            param = path[len(USERS_PREFIX) :]
+            if param and "/" not in param:
+                return self._users, param
+        return route, ""
+
+    def allowed_methods(self, target: str) -> str | None:
+        """The methods of the route `target` names (e.g. `"DELETE, GET"`), None for no route
+        (what a CORS preflight answers with)."""
+        route, _param = self._route(strip_query(target))
+        return None if route is None else route.allow
 
     # -------------------------------------------------------------------- phase 2
     def too_large(self, exchange: Exchange) -> HttpResponse:
