@@ -24,7 +24,7 @@ def _run(*argv: str) -> tuple[int, str]:
 
 
 def _pem(private: PrivateKeyTypes, path: Path) -> str:
-    public = private.public_key()  # type: ignore[union-attr]  # every key made here has one
+    public = private.public_key()
     path.write_bytes(
         public.public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -87,6 +87,7 @@ def test_fido2_stores_the_cose_key_of_the_pem(tmp_path: Path, db_user: tuple[str
             c for c in uow.credentials.list_for_user(UserId(user)) if c.cred_id == "cGFzc2tleQ"
         ]
     cose = cbor.decode(b64url_decode(stored.public_key))
+    assert isinstance(cose, dict)
     numbers = private.public_key().public_numbers()
     assert cose[3] == -7 and cose[-1] == 1
     assert cose[-2] == numbers.x.to_bytes(32, "big")
