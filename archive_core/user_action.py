@@ -212,20 +212,21 @@ def verify_assertion(
     authenticator_parser: AuthenticatorDataParser,
 ) -> VerifiedAssertion:
     """Verify one factor against the challenge it answers, in the numbered order above."""
-    # 1. the credential (a recovery key recovers an account; it never authorises actions)
-    if CredentialKind.RECOVERY_KEY in (
-        assertion.kind,
-        None if credential is None else credential.kind,
-    ):
-        raise ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="recovery_key_cannot_sign")
+    # 1. the credential. A recovery key recovers an account; it never authorises actions,
+    # whatever kind it is stated as (only the caller's own credentials are told apart).
+    recovery = ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="recovery_key_cannot_sign")
+    if assertion.kind is CredentialKind.RECOVERY_KEY:
+        raise recovery
+    unusable = ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="credential_not_usable")
+    if credential is None or credential.user_id != caller.id or not credential.is_active:
+        raise unusable
+    if credential.kind is CredentialKind.RECOVERY_KEY:
+        raise recovery
     if (
-        credential is None
-        or credential.user_id != caller.id
-        or not credential.is_active
-        or not same_family(assertion.kind, credential.kind)
+        not same_family(assertion.kind, credential.kind)
         or credential.cred_id not in challenge.allowed_cred_ids
     ):
-        raise ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="credential_not_usable")
+        raise unusable
     # From here on the stored kind decides how the assertion is verified.
     fido2 = credential.kind is CredentialKind.FIDO2
 

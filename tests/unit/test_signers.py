@@ -238,3 +238,15 @@ def test_a_recovery_kind_naming_an_unknown_credential_is_refused(scene: Scene) -
         Catalogue.NO_USABLE_CREDENTIAL, lambda: _complete(world, scene.admin, challenge, factor)
     )
     assert error.reason == "recovery_key_cannot_sign"
+
+
+def test_another_users_recovery_key_is_just_unusable(scene: Scene) -> None:
+    world = scene.world
+    foreign = world.add_credential(scene.employee.user, CredentialKind.RECOVERY_KEY)
+    challenge = _init(world, scene.admin)
+    factor = world.sign_challenge(scene.admin, challenge, credential=foreign)
+    factor["kind"] = "Key"
+    error = refused(
+        Catalogue.NO_USABLE_CREDENTIAL, lambda: _complete(world, scene.admin, challenge, factor)
+    )
+    assert error.reason == "credential_not_usable"  # nothing learnt about a foreign credId
