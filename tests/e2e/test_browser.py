@@ -66,7 +66,13 @@ def browser() -> Iterator[webdriver.Chrome]:
         options.add_argument(flag)
     with tempfile.TemporaryDirectory(prefix="archive-core-chromium-") as profile:
         options.add_argument(f"--user-data-dir={profile}")
-        driver = webdriver.Chrome(options=options, service=ChromeService(driver_path))
+        # chromium's own caches and settings stay in the throw-away profile too
+        env = {
+            **os.environ,
+            "XDG_CACHE_HOME": os.path.join(profile, "cache"),
+            "XDG_CONFIG_HOME": os.path.join(profile, "config"),
+        }
+        driver = webdriver.Chrome(options=options, service=ChromeService(driver_path, env=env))
         try:
             driver.set_script_timeout(60)
             yield driver
