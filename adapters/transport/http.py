@@ -215,6 +215,21 @@ class HttpHandler:
         }
         self._users = _Route("users", {"DELETE": archive, "GET": get}, "DELETE, GET")
 
+    # -------------------------------------------------------------------- routing
+    def _route(self, path: str) -> tuple[_Route | None, str]:
+        route = self._static.get(path)
+        if route is None and path.startswith(USERS_PREFIX):
+            param = path[len(USERS_PREFIX) :]
+            if param and "/" not in param:
+                return self._users, param
+        return route, ""
+
+    def allowed_methods(self, target: str) -> str | None:
+        """The methods of the route `target` names (e.g. `"DELETE, GET"`), None for no route
+        (what a CORS preflight answers with)."""
+        route, _param = self._route(strip_query(target))
+        return None if route is None else route.allow
+
     # -------------------------------------------------------------------- phase 1
     def begin(
         self, method: str, target: str, header_pairs: Iterable[tuple[str, str]]
@@ -265,20 +280,6 @@ class HttpHandler:
             )
         except Exception as exc:  # the transport's last line: never a crash
             return self._refuse(method, "unmatched", _as_refusal(exc), exception=exc)
-
-    def _route(self, path: str) -> tuple[_Route | None, str]:
-        route = self._static.get(path)
-        if route is None and path.startswith(USERS_PREFIX):
-            param = path[len(USERS_PREFIX) :]
-            if param and "/" not in param:
-                return self._users, param
-        return route, ""
-
-    def allowed_methods(self, target: str) -> str | None:
-        """The methods of the route `target` names (e.g. `"DELETE, GET"`), None for no route
-        (what a CORS preflight answers with)."""
-        route, _param = self._route(strip_query(target))
-        return None if route is None else route.allow
 
     # -------------------------------------------------------------------- phase 2
     def too_large(self, exchange: Exchange) -> HttpResponse:
