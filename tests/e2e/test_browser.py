@@ -4,7 +4,9 @@ authenticator holding a P-256 passkey registered for the caller, and the officia
 served from another localhost port, calling `archive-core serve` with CORS on.
 
 Every step must succeed (preflights, init, the passkey assertion, complete, DELETE); a
-refusal anywhere fails the test. It skips only when chromium or its driver is not
+refusal anywhere fails the test. Then the refusals a page sees: a second archive (404,
+read through CORS), and the same page from an origin the server does not list (the
+browser blocks the request; nothing changes). It skips only when chromium or its driver is not
 installed, and fails instead when `ARCHIVE_CORE_REQUIRE_BROWSER=1` (CI sets it).
 """
 
@@ -17,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -169,6 +172,29 @@ def test_official_browser_sdk_archives_a_user_with_a_passkey(
             "message": "User not found or already archived.",
             "name": "DfnsError",
         }
+
+        # The same page from an origin the server does not list: the browser's CORS check
+        # stops the SDK's first request, and nothing changes.
+        kept = cli_json(
+            "users", "create", "--db", db, "--org", admin["orgId"],
+            "--username", "kept@example.com", "--kind", "EndUser",
+        )  # fmt: skip
+        other_origin = page.origin.replace("localhost", "127.0.0.1")
+        browser.get(other_origin + "/index.html")
+        WebDriverWait(browser, 30).until(lambda d: d.execute_script("return window.pageReady"))
+        blocked = _archive_in_page(browser, {**arguments, "userId": kept["userId"]})
+        # (the SDK's fetch ponyfill words a blocked request this way)
+        assert blocked == {
+            "ok": False,
+            "status": None,
+            "message": "Network request failed",
+            "name": "TypeError",
+        }
+        still = httpx.get(
+            f"{served.url}/auth/users/{kept['userId']}",
+            headers={"Authorization": f"Bearer {admin['authToken']}"},
+        )
+        assert still.json()["isActive"] is True
 
     trail = cli_json("audit", "--db", db, "--verify")
     assert trail["ok"] is True
