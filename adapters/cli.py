@@ -4,6 +4,7 @@
     archive-core serve [--db URL] ...       the reference server on uvicorn
     archive-core bootstrap [--db URL]       a new org with an admin, a key and a token
     archive-core users create --org ORG ... a user, optionally with permissions, key, token
+    archive-core credentials add --user ... register a credential from a PEM public key
     archive-core audit [--verify]           the audit trail, re-verified
     archive-core purge                      forget expired challenges, nonces and grants
 
@@ -26,12 +27,20 @@ from typing import Any, TextIO
 import attrs
 
 from adapters.bootstrap import Deployment, build
-from adapters.operations import KEY_CHOICES, bootstrap_org, check_audit, create_user
+from adapters.operations import (
+    KEY_CHOICES,
+    OperatorError,
+    add_credential,
+    bootstrap_org,
+    check_audit,
+    create_user,
+)
 from adapters.storage.urls import StorageStartError
 from archive_core.config import Policy
-from archive_core.entities import UserKind
+from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import ArchiveCoreError
 from archive_core.ids import OrgId, is_canonical_id
+from archive_core.permissions import PRESETS
 
 __all__ = ["main"]
 
@@ -64,7 +73,22 @@ def _parser() -> argparse.ArgumentParser:
         "--origin",
         action="append",
         default=[],
-        help="allowed origin (repeatable): always checked for Fido2, and for Key kinds once set",
+        help="allowed passkey (WebAuthn) origin (repeatable; default http://localhost)",
+    )
+    serve.add_argument(
+        "--key-origin",
+        action="append",
+        default=[],
+        help="allowed clientData origin of Key kinds (repeatable; unchecked when absent)",
+    )
+    serve.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        help="browser origin allowed to call the API cross-origin (repeatable; CORS)",
+    )
+    serve.add_argument(
+        "--matrix", choices=sorted(PRESETS), default="dfns", help="permission matrix preset"
     )
     serve.add_argument("--rp-id", default="localhost", help="WebAuthn relying party id")
 
@@ -92,6 +116,28 @@ def _parser() -> argparse.ArgumentParser:
     db(create)
     as_json(create)
 
+    credentials = commands.add_parser("credentials", help="manage credentials")
+    credential_commands = credentials.add_subparsers(
+        dest="credentials_command", required=True, metavar="ACTION"
+    )
+    add = credential_commands.add_parser("add", help="register a credential from a PEM key")
+    add.add_argument("--user", required=True, help="the user's id (us-…)")
+    add.add_argument(
+        "--kind",
+        required=True,
+        choices=[k.value for k in CredentialKind],
+        help="Fido2 stores the COSE form derived from the PEM key",
+    )
+    add.add_argument(
+        "--public-key-file", required=True, help="SubjectPublicKeyInfo PEM (PKCS#1 for RSA)"
+    )
+    add.add_argument("--cred-id", required=True, help="the credId clients will send")
+    add.add_argument(
+        "--encrypted-private-key", help="opaque blob offered to password-protected-key signers"
+    )
+    db(add)
+    as_json(add)
+
     audit = commands.add_parser("audit", help="show (and re-verify) the audit trail")
     db(audit)
     audit.add_argument("--org", help="one org only")
@@ -115,13 +161,14 @@ def _print_json(document: Any, out: TextIO) -> None:
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
     from adapters.server import ReadyServer, uvicorn_config  # noqa: PLC0415 - uvicorn only here
 
-    origins = frozenset(args.origin)
+    # Two allow-lists: passkey origins never constrain key signers (SPEC §3).
     policy = Policy(
         require_app_id=args.require_app_id,
         require_nonce=args.require_nonce,
         rp_id=args.rp_id,
-        key_origins=origins,
-        webauthn_origins=origins or Policy().webauthn_origins,
+        key_origins=frozenset(args.key_origin),
+        webauthn_origins=frozenset(args.origin) or Policy().webauthn_origins,
+        matrix=PRESETS[args.matrix],
     )
     with build(db_url=args.db, replay_url=args.redis, policy=policy) as deployment:
 
@@ -130,7 +177,13 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
             out.flush()
 
         server = ReadyServer(
-            uvicorn_config(deployment.service, host=args.host, port=args.port), ready
+            uvicorn_config(
+                deployment.service,
+                host=args.host,
+                port=args.port,
+                cors_origins=args.cors_origin,
+            ),
+            ready,
         )
         # uvicorn turns SIGINT/SIGTERM into a graceful shutdown (requests in flight finish),
         # then re-raises the signal to whatever handler was there before: with this one
@@ -184,6 +237,47 @@ def _users_create(args: argparse.Namespace, deployment: Deployment, out: TextIO)
         out.write(f"credential {new.credential.cred_id}\n\n{new.private_key_pem}\n")
     if new.auth_token is not None:
         out.write(f"token {new.auth_token}\n")
+    return 0
+
+
+def _credentials_add(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
+    if not is_canonical_id(args.user, "us"):
+        out.write("error: --user must be a user id like us-xxxxx-xxxxx-xxxxxxxxxxxxxxxx\n")
+        return 2
+    try:
+        with open(args.public_key_file, encoding="ascii") as file:
+            pem = file.read(64 * 1024)
+    except (OSError, UnicodeDecodeError):
+        out.write("error: --public-key-file cannot be read as a PEM file\n")
+        return 2
+    try:
+        credential = add_credential(
+            deployment,
+            args.user,
+            CredentialKind(args.kind),
+            pem,
+            args.cred_id,
+            encrypted_private_key=args.encrypted_private_key,
+        )
+    except OperatorError as exc:
+        out.write(f"error: {exc}\n")
+        return 2
+    except ArchiveCoreError as exc:
+        out.write(f"error: {exc.message} ({exc.reason})\n")
+        return 2
+    document = {
+        "credId": credential.cred_id,
+        "credentialUuid": credential.uuid,
+        "kind": credential.kind.value,
+        "algorithm": credential.algorithm,
+    }
+    if args.json:
+        _print_json(document, out)
+    else:
+        out.write(
+            f"credential {credential.cred_id} ({credential.kind.value}, "
+            f"{credential.algorithm}) {credential.uuid} for {args.user}\n"
+        )
     return 0
 
 
@@ -256,6 +350,8 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
                 return _bootstrap(args, deployment, out)
             if args.command == "users":
                 return _users_create(args, deployment, out)
+            if args.command == "credentials":
+                return _credentials_add(args, deployment, out)
             return _audit(args, deployment, out)
     except ArchiveCoreError as exc:
         out.write(f"error: {exc.message}\n")

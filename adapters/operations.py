@@ -12,13 +12,23 @@ import attrs
 
 from adapters.bootstrap import Deployment
 from adapters.crypto import generate_key_credential
+from adapters.crypto.keys import algorithm_for_public_key
+from adapters.crypto.webauthn import cose_key_from_pem
 from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chain
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
-from archive_core.errors import ArchiveCoreError
-from archive_core.ids import OrgId
+from archive_core.errors import AlreadyExists, ArchiveCoreError
+from archive_core.ids import OrgId, UserId
 from archive_core.user_action import reverify_evidence
 
-__all__ = ["AuditCheck", "NewUser", "bootstrap_org", "check_audit", "create_user"]
+__all__ = [
+    "AuditCheck",
+    "NewUser",
+    "OperatorError",
+    "add_credential",
+    "bootstrap_org",
+    "check_audit",
+    "create_user",
+]
 
 KEY_CHOICES = ("ed25519", "p256", "secp256k1", "rsa")
 TOKEN_TTL = timedelta(hours=24)
@@ -84,6 +94,45 @@ def create_user(
             user, now=deployment.clock.now(), ttl=TOKEN_TTL, token_kind=TokenKind.LOGIN
         )
     return NewUser(user, credential, private_pem, auth_token)
+
+
+class OperatorError(Exception):
+    """An operator task refused its input; the message is one line, safe to print."""
+
+
+def add_credential(
+    deployment: Deployment,
+    user_id: str,
+    kind: CredentialKind,
+    public_key_pem: str,
+    cred_id: str,
+    *,
+    encrypted_private_key: str | None = None,
+) -> Credential:
+    """Register a credential for an existing, active user from a PEM public key (SPKI, or
+    PKCS#1 for RSA). Key kinds store the PEM with its default algorithm; `Fido2` stores
+    the COSE form derived from it. A bad key raises ArchiveCoreError(CREDENTIAL_REJECTED)."""
+    if not cred_id or len(cred_id) > 1024 or not cred_id.isascii() or not cred_id.isprintable():
+        raise OperatorError("--cred-id must be 1 to 1024 printable ASCII characters")
+    with deployment.storage.uow_factory() as uow:
+        user = uow.users.get(UserId(user_id))
+    if user is None or user.is_archived or not user.is_active:
+        raise OperatorError("no active user with that id")
+    if kind is CredentialKind.FIDO2:
+        public_key, algorithm = cose_key_from_pem(public_key_pem)
+    else:
+        public_key, algorithm = public_key_pem, algorithm_for_public_key(public_key_pem)
+    try:
+        return deployment.provisioning.register_credential(
+            user,
+            kind=kind,
+            cred_id=cred_id,
+            public_key=public_key,
+            algorithm=algorithm,
+            encrypted_private_key=encrypted_private_key,
+        )
+    except AlreadyExists as exc:
+        raise OperatorError("a credential with that --cred-id is already registered") from exc
 
 
 def bootstrap_org(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Self
 
 import h11
@@ -22,6 +22,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from adapters.service import Service
 from adapters.transport.asgi import AsgiApplication
+from adapters.transport.cors import CorsApplication
 from adapters.transport.http import MAX_HEAD_BYTES, head_too_large
 
 __all__ = ["BackgroundServer", "HeadBoundH11Protocol", "ReadyServer", "uvicorn_config"]
@@ -89,10 +90,15 @@ def uvicorn_config(
     host: str,
     port: int,
     max_head_bytes: int = MAX_HEAD_BYTES,
+    cors_origins: Iterable[str] = (),
 ) -> uvicorn.Config:
-    """The uvicorn settings the reference server runs with (also used by the benchmarks)."""
+    """The uvicorn settings the reference server runs with (also used by the benchmarks).
+    `cors_origins` (serve --cors-origin) wraps the application in CORS for those origins."""
+    origins = frozenset(cors_origins)
+    plain = AsgiApplication(service, max_head_bytes=max_head_bytes)
+    app = CorsApplication(plain, origins) if origins else plain
     return uvicorn.Config(
-        AsgiApplication(service, max_head_bytes=max_head_bytes),
+        app,
         host=host,
         port=port,
         http=HeadBoundH11Protocol,
@@ -127,10 +133,19 @@ class BackgroundServer:
     finishing requests in flight) when the block ends.
     """
 
-    def __init__(self, service: Service, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        service: Service,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        cors_origins: Iterable[str] = (),
+    ) -> None:
         self._ready = threading.Event()
         self._address: tuple[str, int] | None = None
-        self._server = ReadyServer(uvicorn_config(service, host=host, port=port), self._set)
+        self._server = ReadyServer(
+            uvicorn_config(service, host=host, port=port, cors_origins=cors_origins), self._set
+        )
         self._thread = threading.Thread(target=self._run, name="archive-core-server", daemon=True)
         self._error: BaseException | None = None
 

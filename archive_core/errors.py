@@ -170,6 +170,13 @@ class Catalogue:
         when="a credential assertion fails a check (the reason names which)",
         origin="library",
     )
+    FACTOR_NOT_SUPPORTED = ErrorKind(
+        401,
+        "factor_not_supported",
+        "<Factor> credentials are not supported for user actions.",
+        when="an assertion of the deprecated Password or Totp kind (the message names it)",
+        origin="library",
+    )
     BODY_INVALID = ErrorKind(
         400,
         "body_invalid",
@@ -260,9 +267,13 @@ class ArchiveCoreError(Exception):
     def __repr__(self) -> str:
         return f"ArchiveCoreError({self.code!r}, {self.message!r}, reason={self.reason!r})"
 
-    def to_body(self) -> dict[str, dict[str, str]]:
-        """The wire form of SPEC §4: `{"error": {"message", "code"[, "reason"]}}`."""
-        error = {"message": self.message, "code": self.code}
+    def to_body(self) -> dict[str, dict[str, str | int]]:
+        """The wire form of SPEC §4: `{"error": {"message", "status", "code"[, "reason"]}}`."""
+        error: dict[str, str | int] = {
+            "message": self.message,
+            "status": self.status,
+            "code": self.code,
+        }
         if self.reason:
             error["reason"] = self.reason
         return {"error": error}

@@ -2,10 +2,12 @@
 
 Verification steps (numbers match docs/security.md):
 
- 1. the credential is the caller's, active, of the stated kind, offered by the challenge
+ 1. the credential is the caller's, active, of the stated kind's family (Key and
+    PasswordProtectedKey are one), offered by the challenge, and never a RecoveryKey
  2. clientData is canonical base64url of strict JSON, bounded in size
  3. clientData `type` is `key.get` (Key kinds) or `webauthn.get` (Fido2)
- 4. clientData `challenge` equals the issued challenge (constant time)
+ 4. clientData `challenge` equals the issued challenge (constant time); for Fido2 also
+    in the form browser signers send: base64url of the challenge string's UTF-8 bytes
  5. `origin` is on the allow-list: always for Fido2, for Key kinds when one is configured
  6. `crossOrigin`, when present, is a JSON boolean; true only where allowed
  7. `topOrigin`, when present, only with an allowed cross-origin and on its allow-list
@@ -27,7 +29,7 @@ from typing import Any, Final
 import attrs
 
 from archive_core.config import Policy
-from archive_core.encoding import MalformedInput, b64url_decode, parse_json_object
+from archive_core.encoding import MalformedInput, b64url_decode, b64url_encode, parse_json_object
 from archive_core.entities import (
     Challenge,
     Credential,
@@ -44,6 +46,7 @@ __all__ = [
     "VerifiedAssertion",
     "parse_factor",
     "reverify_evidence",
+    "same_family",
     "user_handle",
     "verify_assertion",
 ]
@@ -54,6 +57,10 @@ MAX_AUTHENTICATOR_DATA: Final = 1024
 MAX_CRED_ID: Final = 1024
 _KEY_CLIENT_DATA_TYPE: Final = "key.get"
 _WEBAUTHN_CLIENT_DATA_TYPE: Final = "webauthn.get"
+#: Factor kinds the API once had and no longer lets sign user actions (SPEC §3).
+DEPRECATED_FACTORS: Final = frozenset({"Password", "Totp"})
+#: Kinds that answer for one another: the password-protected-key signer says `Key`.
+_KEY_FAMILY: Final = frozenset({CredentialKind.KEY, CredentialKind.PASSWORD_PROTECTED_KEY})
 
 
 def _body_error(field: str) -> ArchiveCoreError:
@@ -126,8 +133,15 @@ def parse_factor(value: Any, where: str) -> Assertion:
     """Parse `firstFactor` / `secondFactor`: `{kind, credentialAssertion}` (400 on defects)."""
     if not isinstance(value, dict):
         raise _body_error(where)
+    stated = value.get("kind")
+    if isinstance(stated, str) and stated in DEPRECATED_FACTORS:
+        raise ArchiveCoreError(
+            Catalogue.FACTOR_NOT_SUPPORTED,
+            message=f"{stated} credentials are not supported for user actions.",
+            reason="factor_deprecated",
+        )
     try:
-        kind = CredentialKind(value.get("kind"))
+        kind = CredentialKind(stated)
     except ValueError as exc:
         raise _body_error(f"{where}.kind") from exc
     assertion = value.get("credentialAssertion")
@@ -144,8 +158,10 @@ def parse_factor(value: Any, where: str) -> Assertion:
         authenticator = _b64(
             assertion, "authenticatorData", inner, max_bytes=MAX_AUTHENTICATOR_DATA
         )
-        handle_field = _optional_b64(assertion, "userHandle", inner, max_bytes=256)
-        handle = None if handle_field is None else handle_field[1]
+        # An older browser signer sends "" when the authenticator gave no handle: absent.
+        if assertion.get("userHandle") != "":
+            handle_field = _optional_b64(assertion, "userHandle", inner, max_bytes=256)
+            handle = None if handle_field is None else handle_field[1]
     return Assertion(
         kind=kind,
         cred_id=cred_id,
@@ -174,6 +190,11 @@ class VerifiedAssertion:
     new_sign_count: int | None
 
 
+def same_family(stated: CredentialKind, stored: CredentialKind) -> bool:
+    """Whether an assertion stated as `stated` may be made by a credential of `stored` kind."""
+    return stated is stored or (stated in _KEY_FAMILY and stored in _KEY_FAMILY)
+
+
 def _equal(a: str | bytes, b: str | bytes) -> bool:
     left = a.encode("utf-8") if isinstance(a, str) else a
     right = b.encode("utf-8") if isinstance(b, str) else b
@@ -191,16 +212,23 @@ def verify_assertion(
     authenticator_parser: AuthenticatorDataParser,
 ) -> VerifiedAssertion:
     """Verify one factor against the challenge it answers, in the numbered order above."""
-    # 1. the credential
+    # 1. the credential. A recovery key recovers an account; it never authorises actions,
+    # whatever kind it is stated as (only the caller's own credentials are told apart).
+    recovery = ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="recovery_key_cannot_sign")
+    if assertion.kind is CredentialKind.RECOVERY_KEY:
+        raise recovery
+    unusable = ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="credential_not_usable")
+    if credential is None or credential.user_id != caller.id or not credential.is_active:
+        raise unusable
+    if credential.kind is CredentialKind.RECOVERY_KEY:
+        raise recovery
     if (
-        credential is None
-        or credential.user_id != caller.id
-        or not credential.is_active
-        or credential.kind is not assertion.kind
+        not same_family(assertion.kind, credential.kind)
         or credential.cred_id not in challenge.allowed_cred_ids
     ):
-        raise ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="credential_not_usable")
-    fido2 = assertion.kind is CredentialKind.FIDO2
+        raise unusable
+    # From here on the stored kind decides how the assertion is verified.
+    fido2 = credential.kind is CredentialKind.FIDO2
 
     # 2. clientData
     try:
@@ -213,9 +241,15 @@ def verify_assertion(
     if client_data.get("type") != expected_type:
         raise _fail("client_data_type")
 
-    # 4. challenge
+    # 4. challenge: the string itself (key signers, React Native passkeys) or, for Fido2,
+    # base64url(UTF-8(challenge)) (browser passkeys hand `Buffer.from(challenge)` to
+    # `navigator.credentials.get`). Both comparisons always run, each in constant time.
     sent_challenge = client_data.get("challenge")
-    if not isinstance(sent_challenge, str) or not _equal(sent_challenge, challenge.challenge):
+    if not isinstance(sent_challenge, str):
+        raise _fail("challenge_mismatch")
+    as_issued = _equal(sent_challenge, challenge.challenge)
+    as_browser_bytes = _equal(sent_challenge, b64url_encode(challenge.challenge.encode("utf-8")))
+    if not (as_issued or (fido2 and as_browser_bytes)):
         raise _fail("challenge_mismatch")
 
     # 5. origin
@@ -269,7 +303,7 @@ def verify_assertion(
         message = assertion.client_data
 
     # 11. signature
-    verifier = verifiers.get(assertion.kind)
+    verifier = verifiers.get(credential.kind)
     if verifier is None:
         raise _fail("kind_not_supported")
     verifier.verify(credential, message=message, signature=assertion.signature)

@@ -11,8 +11,10 @@ __all__ = ["user_to_wire"]
 
 
 def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[str, Any]:
-    """The user as SPEC §1.2 shows it: exactly these keys, camelCase. `assignments` are
-    the effective ones (`Grants.assignments`)."""
+    """The user as SPEC §1.2 shows it: the seed's eleven keys, camelCase, then `name` and
+    `isSSORequired` of the current API. `assignments` are the effective ones
+    (`Grants.assignments`). Users have no display name of their own here, so `name` is
+    the username (what the API answers for a user without one)."""
     return {
         "username": user.username,
         "userId": user.id,
@@ -25,4 +27,6 @@ def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[
         "isServiceAccount": user.is_service_account,
         "isRegistered": user.is_registered,
         "permissionAssignments": [a.to_wire() for a in assignments],
+        "name": user.username,
+        "isSSORequired": False,
     }

@@ -47,6 +47,7 @@ __all__ = [
     "check_rsa_key",
     "generate_key_credential",
     "load_key_signature",
+    "parse_public_key_pem",
 ]
 
 # --------------------------------------------------------------------------- names
@@ -251,6 +252,11 @@ def _parse_pem(public_key: str, error: ErrorKind) -> tuple[str, PublicKeyTypes]:
     if canonical != der:
         raise _fail(error, "public_key_not_canonical")
     return label, key
+
+
+def parse_public_key_pem(public_key: str, error: ErrorKind) -> PublicKeyTypes:
+    """A PEM public key (SPKI, or PKCS#1 for RSA) in canonical DER; raise `error` if not."""
+    return _parse_pem(public_key, error)[1]
 
 
 def load_key_signature(algorithm: str, public_key: str, error: ErrorKind) -> SignatureCheck:

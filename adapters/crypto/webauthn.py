@@ -38,8 +38,9 @@ from adapters.crypto.keys import (
     SignatureCheck,
     check_ed25519_point,
     check_rsa_key,
+    parse_public_key_pem,
 )
-from archive_core.encoding import b64url_decode
+from archive_core.encoding import b64url_decode, b64url_encode
 from archive_core.entities import Credential, CredentialKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ErrorKind
 from archive_core.ports import AuthenticatorData
@@ -53,6 +54,7 @@ __all__ = [
     "COSE_RS256",
     "Fido2SignatureVerifier",
     "WebAuthnAuthenticatorDataParser",
+    "cose_key_from_pem",
     "load_cose_signature",
 ]
 
@@ -257,3 +259,31 @@ class WebAuthnAuthenticatorDataParser:
             backup_state=bool(flags & _FLAG_BS),
             sign_count=data.counter,
         )
+
+
+def cose_key_from_pem(public_key: str) -> tuple[str, str]:
+    """The COSE form of a PEM public key, as a `Fido2` credential stores it:
+    (base64url CBOR key, COSE algorithm number as text). P-256 → ES256, P-384 → ES384,
+    Ed25519 → EdDSA, RSA → RS256 (made by fido2's `from_cryptography_key`).
+
+    Raises ArchiveCoreError(CREDENTIAL_REJECTED) for a key a passkey cannot hold.
+    """
+    error = Catalogue.CREDENTIAL_REJECTED
+    key = parse_public_key_pem(public_key, error)
+    cose_class: type[cose.CoseKey]
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        cose_class = cose.EdDSA
+    elif isinstance(key, rsa.RSAPublicKey):
+        cose_class = cose.RS256
+    elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP256R1):
+        cose_class = cose.ES256
+    elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1):
+        cose_class = cose.ES384
+    else:
+        raise _fail(error, "key_type_not_supported_for_fido2")
+    with Boundary(error, "public_key_malformed"):
+        made = cose_class.from_cryptography_key(key)  # type: ignore[no-untyped-call]  # fido2 leaves it untyped
+        encoded = b64url_encode(cbor.encode(dict(made)))
+    algorithm = str(cose_class.ALGORITHM)
+    load_cose_signature(algorithm, encoded, error)  # the same checks as every Fido2 key
+    return encoded, algorithm

@@ -245,6 +245,21 @@ class HttpHandler:
         }
         self._users = _Route("users", {"DELETE": archive, "GET": get}, "DELETE, GET")
 
+    # -------------------------------------------------------------------- routing
+    def _route(self, path: str) -> tuple[_Route | None, str]:
+        route = self._static.get(path)
+        if route is None and path.startswith(USERS_PREFIX):
+            param = path[len(USERS_PREFIX) :]
+            if param and "/" not in param:
+                return self._users, param
+        return route, ""
+
+    def allowed_methods(self, target: str) -> str | None:
+        """The methods of the route `target` names (e.g. `"DELETE, GET"`), None for no route
+        (what a CORS preflight answers with)."""
+        route, _param = self._route(strip_query(target))
+        return None if route is None else route.allow
+
     # -------------------------------------------------------------------- phase 1
     def begin(
         self, method: str, target: str, header_pairs: Iterable[tuple[str, str]]
@@ -259,12 +274,7 @@ class HttpHandler:
             if pairs is None:
                 return self._refuse(method, "unmatched", ArchiveCoreError(Catalogue.HEAD_TOO_LARGE))
             path = strip_query(target)
-            route = self._static.get(path)
-            param = ""
-            if route is None and path.startswith(USERS_PREFIX):
-                param = path[len(USERS_PREFIX) :]
-                if param and "/" not in param:
-                    route = self._users
+            route, param = self._route(path)
             if route is None:
                 return self._refuse(
                     method, "unmatched", ArchiveCoreError(Catalogue.ROUTE_NOT_FOUND)

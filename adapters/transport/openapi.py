@@ -81,10 +81,11 @@ def _schemas() -> dict[str, Any]:
             "properties": {
                 "error": {
                     "type": "object",
-                    "required": ["message", "code"],
+                    "required": ["message", "status", "code"],
                     "additionalProperties": False,
                     "properties": {
                         "message": {"type": "string", "description": "Exact, stable message."},
+                        "status": {"type": "integer", "description": "The HTTP status."},
                         "code": {
                             "type": "string",
                             "enum": sorted({kind.code for kind in Catalogue.all()}),
@@ -121,6 +122,7 @@ def _schemas() -> dict[str, Any]:
                 "userVerification",
                 "rp",
                 "externalAuthenticationUrl",
+                "attestation",
             ],
             "additionalProperties": False,
             "properties": {
@@ -175,6 +177,7 @@ def _schemas() -> dict[str, Any]:
                     "properties": {"id": _STRING, "name": _STRING},
                 },
                 "externalAuthenticationUrl": _STRING,
+                "attestation": {"const": "none"},
             },
         },
         "CredentialKind": {"enum": ["Fido2", "Key", "PasswordProtectedKey", "RecoveryKey"]},
@@ -194,7 +197,13 @@ def _schemas() -> dict[str, Any]:
             "type": "object",
             "required": ["kind", "credentialAssertion"],
             "properties": {
-                "kind": _ref("schemas", "CredentialKind"),
+                "kind": {
+                    "enum": ["Fido2", "Key", "PasswordProtectedKey", "Password", "Totp"],
+                    "description": (
+                        "Key and PasswordProtectedKey are one family (the stored credential "
+                        "decides); Password and Totp are refused (401); RecoveryKey never signs."
+                    ),
+                },
                 "credentialAssertion": _ref("schemas", "CredentialAssertion"),
             },
         },
@@ -232,6 +241,8 @@ def _schemas() -> dict[str, Any]:
                 "isServiceAccount",
                 "isRegistered",
                 "permissionAssignments",
+                "name",
+                "isSSORequired",
             ],
             "additionalProperties": False,
             "properties": {
@@ -245,6 +256,8 @@ def _schemas() -> dict[str, Any]:
                 "isActive": {"type": "boolean"},
                 "isServiceAccount": {"type": "boolean"},
                 "isRegistered": {"type": "boolean"},
+                "name": {"type": "string", "description": "Display name; the username when none."},
+                "isSSORequired": {"type": "boolean"},
                 "permissionAssignments": {
                     "type": "array",
                     "items": {

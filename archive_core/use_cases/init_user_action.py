@@ -25,7 +25,6 @@ _FACTOR: Final = {
     CredentialKind.FIDO2: "either",
     CredentialKind.KEY: "first",
     CredentialKind.PASSWORD_PROTECTED_KEY: "either",
-    CredentialKind.RECOVERY_KEY: "first",
 }
 
 
@@ -113,8 +112,12 @@ class InitUserAction:
         with self.uow_factory() as uow:
             principal = self.gate.admit(uow, screening, signing=True)
             action = parse_init_body(request.body)
+            # Only kinds that sign user actions: a RecoveryKey recovers an account and is
+            # never offered (nor accepted at completion).
             credentials = [
-                c for c in uow.credentials.list_for_user(principal.user.id) if c.is_active
+                c
+                for c in uow.credentials.list_for_user(principal.user.id)
+                if c.is_active and c.kind in _FACTOR
             ]
         if not credentials:
             raise ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="no_active_credential")
@@ -145,4 +148,5 @@ class InitUserAction:
             "userVerification": self.policy.user_verification,
             "rp": {"id": self.policy.rp_id, "name": self.policy.rp_name},
             "externalAuthenticationUrl": "",
+            "attestation": "none",
         }

@@ -71,7 +71,8 @@ def check_answer(response: HttpResponse) -> dict[str, Any]:
     if status >= 400:
         assert list(document) == ["error"], document
         error = document["error"]
-        assert set(error) <= {"message", "code", "reason"}
+        assert set(error) <= {"message", "status", "code", "reason"}
+        assert error["status"] == status
         assert isinstance(error["message"], str) and error["message"]
         assert isinstance(error["code"], str) and error["code"]
     if status == 405:

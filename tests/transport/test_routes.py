@@ -30,6 +30,8 @@ USER_KEYS = {
     "isServiceAccount",
     "isRegistered",
     "permissionAssignments",
+    "name",
+    "isSSORequired",
 }
 NOT_FOUND = "User not found or already archived."
 
@@ -55,6 +57,7 @@ def test_full_signed_flow_over_http(client: Client, scene: Scene) -> None:
         "userVerification",
         "rp",
         "externalAuthenticationUrl",
+        "attestation",
     }
     complete_body = {
         "challengeIdentifier": challenge["challengeIdentifier"],
@@ -309,7 +312,11 @@ def test_storage_and_unexpected_errors_are_mapped(
         error = answer.json()["error"]
         assert error["code"] == code
         if status == 500:
-            assert error == {"message": "Internal Server Error", "code": "internal_error"}
+            assert error == {
+                "message": "Internal Server Error",
+                "status": 500,
+                "code": "internal_error",
+            }
         client.asgi.close()
     text = caplog.text + repr([r.__dict__ for r in caplog.records])
     assert str(exc) not in text or not str(exc)

@@ -31,6 +31,9 @@ SPEC_KEYS = [
     "isServiceAccount",
     "isRegistered",
     "permissionAssignments",
+    # the current API profile (SPEC §1.2 updated)
+    "name",
+    "isSSORequired",
 ]
 
 
@@ -51,6 +54,8 @@ def test_archive_answers_the_user_as_it_now_stands(scene: Scene) -> None:
     assert answer["isActive"] is False
     assert answer["credentialUuid"] == scene.end_user.user.credential_uuid
     assert answer["permissions"] == [] and answer["scopes"] == []
+    assert answer["name"] == scene.end_user.user.username
+    assert answer["isSSORequired"] is False
     stored = world.fresh_user(scene.end_user.user)
     assert stored.archived_at == world.clock.now()
     assert stored.version == scene.end_user.user.version + 1

@@ -328,13 +328,14 @@ def test_errors_render_and_hide_nothing_they_should_not() -> None:
     assert error.to_body() == {
         "error": {
             "message": "request nonce is missing or invalid",
+            "status": 400,
             "code": "nonce_invalid",
             "reason": "nonce_uuid",
         }
     }
     assert "nonce_uuid" in repr(error)
     assert ArchiveCoreError(Catalogue.INTERNAL).to_body() == {
-        "error": {"message": "Internal Server Error", "code": "internal_error"}
+        "error": {"message": "Internal Server Error", "status": 500, "code": "internal_error"}
     }
     codes = [kind.code for kind in Catalogue.all()]
     assert len(codes) == len(set(codes))

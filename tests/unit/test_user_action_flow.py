@@ -53,7 +53,9 @@ def test_init_answers_the_spec_shape(scene: Scene) -> None:
         "userVerification",
         "rp",
         "externalAuthenticationUrl",
+        "attestation",
     }
+    assert answer["attestation"] == "none"
     assert answer["supportedCredentialKinds"] == [
         {"kind": "Key", "factor": "first", "requiresSecondFactor": False}
     ]
@@ -366,9 +368,11 @@ def test_credential_of_another_user_inactive_or_wrong_kind(scene: Scene) -> None
         ),
     )
 
+    # a passkey stated as a Key: another family, refused before any verification
+    passkey = world.add_credential(scene.admin.user, CredentialKind.FIDO2)
     challenge = _init(world, scene.admin)
-    body = _signed(world, scene.admin, challenge)
-    body["firstFactor"]["kind"] = "PasswordProtectedKey"
+    body = _signed(world, scene.admin, challenge, credential=passkey)
+    body["firstFactor"]["kind"] = "Key"
     refused(Catalogue.NO_USABLE_CREDENTIAL, lambda: _complete(world, scene.admin, body))
 
     challenge = _init(world, scene.admin)
@@ -394,7 +398,7 @@ def test_credential_added_after_init_is_not_offered(scene: Scene) -> None:
     ("mutate", "field"),
     [
         (lambda b: b.pop("firstFactor"), "firstFactor"),
-        (lambda b: b["firstFactor"].update(kind="Password"), "firstFactor.kind"),
+        (lambda b: b["firstFactor"].update(kind="Secret"), "firstFactor.kind"),
         (
             lambda b: b["firstFactor"].update(credentialAssertion=[]),
             "firstFactor.credentialAssertion",
