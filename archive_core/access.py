@@ -204,6 +204,9 @@ class Gate:
             if signing:
                 raise ArchiveCoreError(Catalogue.USER_DEACTIVATED, reason="caller_inactive")
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_inactive")
+        if user.issued_before_cut_off(claims.issued_at):
+            # Issued before the caller's last deactivation: activation does not revive it.
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="token_cut_off")
         return Principal(
             user=user,
             token_kind=claims.token_kind,

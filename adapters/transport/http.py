@@ -51,6 +51,8 @@ ROUTE_NAMES: Final = (
     "complete_user_action",
     "archive_user",
     "get_user",
+    "deactivate_user",
+    "activate_user",
     "openapi",
 )
 _MAX_CONTENT_LENGTH_DIGITS: Final = 19
@@ -214,6 +216,19 @@ class HttpHandler:
             "/openapi.json": _Route("openapi", {"GET": _Endpoint("openapi", _no_call)}, "GET"),
         }
         self._users = _Route("users", {"DELETE": archive, "GET": get}, "DELETE, GET")
+        # `/auth/users/{userId}/<action>`: one entry per signed user operation.
+        self._user_actions: dict[str, _Route] = {
+            "deactivate": _Route(
+                "deactivate_user",
+                {"PUT": _Endpoint("deactivate_user", service.deactivate_user)},
+                "PUT",
+            ),
+            "activate": _Route(
+                "activate_user",
+                {"PUT": _Endpoint("activate_user", service.activate_user)},
+                "PUT",
+            ),
+        }
 
     # -------------------------------------------------------------------- phase 1
     def begin(
@@ -225,9 +240,11 @@ class HttpHandler:
             route = self._static.get(path)
             param = ""
             if route is None and path.startswith(USERS_PREFIX):
-                param = path[len(USERS_PREFIX) :]
-                if param and "/" not in param:
+                param, slash, action = path[len(USERS_PREFIX) :].partition("/")
+                if param and not slash:
                     route = self._users
+                elif param and "/" not in action:
+                    route = self._user_actions.get(action)
             if route is None:
                 return self._refuse(
                     method, "unmatched", ArchiveCoreError(Catalogue.ROUTE_NOT_FOUND)

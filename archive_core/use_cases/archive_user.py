@@ -32,6 +32,7 @@ class Archive:
 
     name: str = Operation.ARCHIVE_USER
     done: str = "archived"
+    empty_object_signed_empty: bool = False
 
     def check(self, subject: Subject) -> None:
         """Step 8: not yourself, not a service account, the lock-out guard."""

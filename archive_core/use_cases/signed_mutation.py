@@ -49,6 +49,7 @@ __all__ = ["SignedUserMutation", "Subject", "UserMutation", "check_user_action"]
 
 USER_ACTION_HEADER: Final = "x-dfns-useraction"
 MAX_USER_ACTION_TOKEN: Final = 4096
+_EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest().encode()
 _log = logging.getLogger("archive_core.decisions")
 
 
@@ -62,9 +63,13 @@ def check_user_action(
     codec: UserActionTokenCodec,
     *,
     now: datetime,
+    empty_object_signed_empty: bool = False,
 ) -> str:
     """Step 3 without the single-use part: the token is genuine, unexpired and bound to
-    this caller and this exact request. Returns the token id to consume."""
+    this caller and this exact request. Returns the token id to consume.
+
+    With `empty_object_signed_empty`, a body of exactly `{}` may also have been signed
+    as the empty payload (the official Python SDK signs an empty dict body as `""`)."""
     values = request.headers.values(USER_ACTION_HEADER)
     if len(values) != 1:
         raise _ua_error("user_action_missing" if not values else "user_action_repeated")
@@ -79,13 +84,18 @@ def check_user_action(
     user = principal.user
     if user.issued_before_cut_off(grant.issued_at):
         raise _ua_error("user_action_cut_off")
-    payload_sha256 = hashlib.sha256(request.body).hexdigest()
+    signed_payload = grant.payload_sha256.encode()
+    payload_bound = hmac.compare_digest(
+        signed_payload, hashlib.sha256(request.body).hexdigest().encode()
+    )
+    if empty_object_signed_empty and request.body == b"{}":
+        payload_bound |= hmac.compare_digest(signed_payload, _EMPTY_SHA256)
     bound = (
         hmac.compare_digest(grant.user_id.encode(), user.id.encode())
         & hmac.compare_digest(grant.org_id.encode(), user.org_id.encode())
         & hmac.compare_digest(grant.method.encode(), request.method.encode())
         & hmac.compare_digest(grant.path.encode(), request.path.encode("utf-8", "replace"))
-        & hmac.compare_digest(grant.payload_sha256.encode(), payload_sha256.encode())
+        & payload_bound
     )
     if not bound:
         raise _ua_error("user_action_binding_mismatch")
@@ -141,6 +151,12 @@ class UserMutation(Protocol):
     @property
     def done(self) -> str:
         """The decision log's code when it changed a user (e.g. `archived`)."""
+        ...
+
+    @property
+    def empty_object_signed_empty(self) -> bool:
+        """Whether the body `{}` may have been signed as the empty payload `""` (true
+        where `{}` and no body mean the same; the official Python SDK signs so)."""
         ...
 
     def check(self, subject: Subject) -> None:
@@ -205,7 +221,13 @@ class SignedUserMutation:
             caller = principal.user
 
             # 3. the user action token: bound to this request, then consumed (single use)
-            token_id = check_user_action(request, principal, self.token_codec, now=now)
+            token_id = check_user_action(
+                request,
+                principal,
+                self.token_codec,
+                now=now,
+                empty_object_signed_empty=self.mutation.empty_object_signed_empty,
+            )
             consumed = uow.user_actions.consume(token_id, at=now)
             if consumed.status is ConsumeStatus.ALREADY_USED:
                 raise ArchiveCoreError(Catalogue.USER_ACTION_REPLAYED, reason="user_action_used")
