@@ -13,6 +13,7 @@ from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, Permiss
 
 __all__ = [
     "FULL_ADMIN",
+    "NO_GRANTS",
     "Application",
     "AssignedPermission",
     "Assignment",
@@ -249,6 +250,10 @@ class Grants:
     def hold_all(self, operations: Iterable[str]) -> bool:
         """Whether these grants cover every one of `operations`."""
         return self.full_admin or self.operations.issuperset(operations)
+
+
+#: The grants of a principal whose permissions are not read (the signing endpoints).
+NO_GRANTS: Final = Grants(assignments=(), operations=frozenset(), full_admin=False)
 
 
 @attrs.frozen

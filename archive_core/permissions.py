@@ -106,8 +106,12 @@ class PermissionMatrix:
         init=False, repr=False, eq=False
     )
 
+    _refused: frozenset[tuple[str, UserKind]] = attrs.field(init=False, repr=False, eq=False)
+
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_required", _table(self.operations))
+        refused = {(op, kind) for op, kinds in self.refused_callers.items() for kind in kinds}
+        object.__setattr__(self, "_refused", frozenset(refused))
 
     def required(self, operation: str, target_kind: UserKind | None) -> tuple[str, ...]:
         """What the operation needs on a target of that kind (None: the unconditional part)."""
@@ -118,8 +122,7 @@ class PermissionMatrix:
 
     def refuses(self, operation: str, caller_kind: UserKind) -> bool:
         """Whether callers of that kind are refused the operation whatever they hold."""
-        refused = self.refused_callers.get(operation)
-        return refused is not None and caller_kind in refused
+        return (operation, caller_kind) in self._refused
 
     def extended(
         self, operations: Mapping[str, Sequence[Requirement]], *, name: str | None = None
@@ -217,7 +220,7 @@ def authorize(
     `caller_kind` the matrix refuses the operation misses every requirement.
     """
     required = matrix.required(operation, target_kind)
-    if caller_kind is not None and matrix.refuses(operation, caller_kind):
+    if caller_kind is not None and (operation, caller_kind) in matrix._refused:
         return Decision(operation, required, (), required, False)
     if full_admin:
         return Decision(operation, required, required, (), True)
