@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.transport.client import Client
+from tests.transport.client import Client, Transport
 from tests.transport.conftest import Scene
 
 
@@ -75,3 +75,50 @@ def test_other_methods_are_405_with_allow_put(client: Client, action: str, metho
 def test_near_misses_are_404(client: Client, target: str) -> None:
     answer = client.request("PUT", target)
     assert (answer.status, answer.code) == (404, "route_not_found")
+
+
+# ---------------------------------------------------------------------------- the dfns-current preset
+@pytest.mark.parametrize("transport", ["asgi", "wsgi"])
+def test_dfns_current_over_http(transport: Transport) -> None:
+    from adapters.transport.asgi import AsgiApplication
+    from adapters.transport.http import HttpHandler
+    from adapters.transport.wsgi import WsgiApplication
+    from archive_core.config import Policy
+    from archive_core.entities import UserKind
+    from archive_core.permissions import DFNS_CURRENT_PRESET
+    from tests.world import Actor, World
+
+    world = World(policy=Policy(matrix=DFNS_CURRENT_PRESET))
+    handler = HttpHandler(world.service())
+    asgi = AsgiApplication(handler=handler, max_workers=2)
+    try:
+        client = Client(transport=transport, asgi=asgi, wsgi=WsgiApplication(handler=handler))
+        org = world.new_org()
+        admin = world.actor(org, operations=("Auth:Users:Delete", "Auth:Users:Deactivate"))
+        delegated = world.actor(org, kind=UserKind.END_USER, full_admin=True)
+        target = world.actor(org, kind=UserKind.END_USER)
+
+        def signed(actor: Actor, method: str, path: str) -> list[tuple[str, str]]:
+            token = world.user_action(actor, method, path)
+            return [("Authorization", f"Bearer {actor.token}"), ("X-DFNS-USERACTION", token)]
+
+        path = f"/auth/users/{target.id}"
+        refused = client.request("DELETE", path, signed(delegated, "DELETE", path))
+        assert refused.status == 403
+        assert refused.message == (
+            f"EndUser {delegated.id} is not authorized to perform operation (Auth:Users:Delete)"
+        )
+        off = client.request(
+            "PUT", path + "/deactivate", signed(admin, "PUT", path + "/deactivate")
+        )
+        assert (off.status, off.json()["isActive"]) == (200, False)
+        on = client.request("PUT", path + "/activate", signed(admin, "PUT", path + "/activate"))
+        assert on.status == 403
+        assert on.message == (
+            f"CustomerEmployee {admin.id} is not authorized to perform operation "
+            "(Auth:Users:Activate)"
+        )
+        gone = client.request("DELETE", path, signed(admin, "DELETE", path))
+        assert (gone.status, gone.json()["isActive"]) == (200, False)
+    finally:
+        asgi.close()
