@@ -305,8 +305,8 @@ class SignedUserMutation:
                     hash="",
                 )
                 uow.audit.append(chain_record(draft, uow.audit.head(caller.org_id)))
+            assignments = subject.target_grants.assignments  # read before the commit ends it
             uow.commit()
-            assignments = subject.target_grants.assignments
         if _log.isEnabledFor(logging.INFO):
             _log.info(
                 "%s allowed",
