@@ -10,7 +10,7 @@ audience); nothing is built at import time.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Self
+from typing import Any, Self
 
 import attrs
 
@@ -33,12 +33,16 @@ from archive_core.config import Policy
 from archive_core.entities import CredentialKind
 from archive_core.ports import Clock, Randomness, SignatureVerifier
 from archive_core.use_cases import (
+    ActivateUser,
     ArchiveUser,
     CompleteUserAction,
+    DeactivateUser,
     GetUser,
     InitUserAction,
     Provisioning,
     PurgeExpired,
+    SignedUserMutation,
+    UserMutation,
 )
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "Deployment", "build"]
@@ -59,6 +63,18 @@ class Deployment:
     storage: Storage
     policy: Policy
     clock: Clock
+
+    def signed_operation(self, mutation: UserMutation) -> SignedUserMutation:
+        """An embedder's own operation on the signed pipeline, wired as archive is."""
+        archive = self.service.archive_user
+        return SignedUserMutation(
+            gate=archive.gate,
+            uow_factory=archive.uow_factory,
+            randomness=archive.randomness,
+            token_codec=archive.token_codec,
+            policy=archive.policy,
+            mutation=mutation,
+        )
 
     def close(self) -> None:
         """Close the storage connections."""
@@ -113,6 +129,13 @@ def build(
             nonce_window=policy.nonce_window,
         )
         uow = storage.uow_factory
+        signed: dict[str, Any] = {
+            "gate": gate,
+            "uow_factory": uow,
+            "randomness": randomness,
+            "token_codec": codec,
+            "policy": policy,
+        }
         service = Service(
             init_user_action=InitUserAction(
                 gate=gate,
@@ -131,10 +154,10 @@ def build(
                 authenticator_parser=WebAuthnAuthenticatorDataParser(),
                 policy=policy,
             ),
-            archive_user=ArchiveUser(
-                gate=gate, uow_factory=uow, randomness=randomness, token_codec=codec, policy=policy
-            ),
+            archive_user=ArchiveUser(**signed),
             get_user=GetUser(gate=gate, uow_factory=uow, policy=policy),
+            deactivate_user=DeactivateUser(**signed),
+            activate_user=ActivateUser(**signed),
         )
         return Deployment(
             service=service,

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import attrs
 
-from archive_core.use_cases import ArchiveUser, CompleteUserAction, GetUser, InitUserAction
+from archive_core.use_cases import (
+    ActivateUser,
+    ArchiveUser,
+    CompleteUserAction,
+    DeactivateUser,
+    GetUser,
+    InitUserAction,
+)
 
 __all__ = ["Service"]
 
@@ -17,3 +24,5 @@ class Service:
     complete_user_action: CompleteUserAction
     archive_user: ArchiveUser
     get_user: GetUser
+    deactivate_user: DeactivateUser
+    activate_user: ActivateUser

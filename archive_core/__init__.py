@@ -24,26 +24,35 @@ from archive_core.entities import (
 )
 from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict, ErrorKind
 from archive_core.permissions import (
+    DFNS_CURRENT_PRESET,
     DFNS_DELETE_PRESET,
     DFNS_PRESET,
     Decision,
     Operation,
     PermissionMatrix,
+    Requirement,
     authorize,
 )
 from archive_core.requests import Headers, Request
 from archive_core.use_cases import (
+    ActivateUser,
     ArchiveUser,
     CompleteUserAction,
+    DeactivateUser,
     GetUser,
     InitUserAction,
     Provisioning,
+    SignedUserMutation,
+    Subject,
+    UserMutation,
 )
 
 __all__ = [
+    "DFNS_CURRENT_PRESET",
     "DFNS_DELETE_PRESET",
     "DFNS_PRESET",
     "FULL_ADMIN",
+    "ActivateUser",
     "Application",
     "ArchiveCoreError",
     "ArchiveUser",
@@ -56,6 +65,7 @@ __all__ = [
     "ConcurrencyConflict",
     "Credential",
     "CredentialKind",
+    "DeactivateUser",
     "Decision",
     "ErrorKind",
     "Gate",
@@ -69,10 +79,14 @@ __all__ = [
     "Principal",
     "Provisioning",
     "Request",
+    "Requirement",
+    "SignedUserMutation",
+    "Subject",
     "TokenKind",
     "User",
     "UserActionGrant",
     "UserKind",
+    "UserMutation",
     "authorize",
     "verify_audit_chain",
 ]

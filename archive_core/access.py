@@ -21,7 +21,7 @@ from typing import Final
 import attrs
 
 from archive_core.encoding import MalformedInput, b64url_decode, parse_json_object
-from archive_core.entities import Grants, Principal, TokenKind
+from archive_core.entities import NO_GRANTS, Grants, Principal, TokenKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import AppId, is_canonical_id
 from archive_core.ports import BearerClaims, BearerTokenVerifier, Clock, ReplayGuard, UnitOfWork
@@ -204,11 +204,17 @@ class Gate:
             if signing:
                 raise ArchiveCoreError(Catalogue.USER_DEACTIVATED, reason="caller_inactive")
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_inactive")
+        if user.issued_before_cut_off(claims.issued_at):
+            # Issued before the caller's last deactivation: activation does not revive it.
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="token_cut_off")
         return Principal(
             user=user,
             token_kind=claims.token_kind,
             token_id=claims.token_id,
-            grants=Grants.of(uow.permissions.assignments_of(user.id), user.org_id),
+            # Signing a user action needs no permission: its caller's grants are not read.
+            grants=NO_GRANTS
+            if signing
+            else Grants.of(uow.permissions.assignments_of(user.id), user.org_id),
         )
 
     # step 3 -------------------------------------------------------------------------

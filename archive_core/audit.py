@@ -123,7 +123,26 @@ def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditReco
     content = record.content()
     content["sequence"] = sequence
     content["prevHash"] = prev_hash
-    return attrs.evolve(record, sequence=sequence, prev_hash=prev_hash, hash=record_hash(content))
+    return AuditRecord(
+        id=record.id,
+        org_id=record.org_id,
+        sequence=sequence,
+        action=record.action,
+        user_action_id=record.user_action_id,
+        actor_id=record.actor_id,
+        actor_username=record.actor_username,
+        actor_kind=record.actor_kind,
+        token_kind=record.token_kind,
+        performed_at=record.performed_at,
+        evidence=record.evidence,
+        permissions_required=record.permissions_required,
+        permissions_matched=record.permissions_matched,
+        target_id=record.target_id,
+        target_before=record.target_before,
+        target_after=record.target_after,
+        prev_hash=prev_hash,
+        hash=record_hash(content),
+    )
 
 
 @attrs.frozen

@@ -13,6 +13,7 @@ from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, Permiss
 
 __all__ = [
     "FULL_ADMIN",
+    "NO_GRANTS",
     "Application",
     "AssignedPermission",
     "Assignment",
@@ -62,7 +63,11 @@ class TokenKind(enum.Enum):
 
 @attrs.frozen
 class User:
-    """A user of an org. Archived users are inactive and carry the time they were archived."""
+    """A user of an org. Archived users are inactive and carry the time they were archived.
+
+    `cut_off_at` is the last deactivation: bearer tokens, challenges and user action
+    tokens issued at or before it never work again, even once the user is activated.
+    """
 
     id: UserId
     org_id: OrgId
@@ -74,6 +79,7 @@ class User:
     is_service_account: bool = False
     is_registered: bool = True
     version: int = 1
+    cut_off_at: datetime | None = None
 
     @property
     def is_archived(self) -> bool:
@@ -100,7 +106,20 @@ class User:
             is_service_account=self.is_service_account,
             is_registered=self.is_registered,
             version=self.version + 1,
+            cut_off_at=self.cut_off_at,
         )
+
+    def deactivated(self, at: datetime) -> User:
+        """This user deactivated at `at`: inactive, cut off at `at`, one version later."""
+        return attrs.evolve(self, is_active=False, cut_off_at=at, version=self.version + 1)
+
+    def activated(self) -> User:
+        """This user active again (what was cut off stays cut off), one version later."""
+        return attrs.evolve(self, is_active=True, version=self.version + 1)
+
+    def issued_before_cut_off(self, issued_at: datetime) -> bool:
+        """Whether something issued at `issued_at` predates the last deactivation."""
+        return self.cut_off_at is not None and issued_at <= self.cut_off_at
 
 
 @attrs.frozen
@@ -231,6 +250,10 @@ class Grants:
     def hold_all(self, operations: Iterable[str]) -> bool:
         """Whether these grants cover every one of `operations`."""
         return self.full_admin or self.operations.issuperset(operations)
+
+
+#: The grants of a principal whose permissions are not read (the signing endpoints).
+NO_GRANTS: Final = Grants(assignments=(), operations=frozenset(), full_admin=False)
 
 
 @attrs.frozen

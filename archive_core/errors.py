@@ -163,6 +163,43 @@ class Catalogue:
         when="the lock-out guard: the target is the org's last active user who can archive users",
         origin="library",
     )
+    SELF_DEACTIVATE = ErrorKind(
+        400,
+        "self_deactivate",
+        "A user cannot deactivate itself.",
+        when="the caller deactivates itself",
+        origin="library",
+    )
+    SELF_ACTIVATE = ErrorKind(
+        400,
+        "self_activate",
+        "A user cannot activate itself.",
+        when="the caller activates itself",
+        origin="library",
+    )
+    SERVICE_ACCOUNT_DEACTIVATE = ErrorKind(
+        400,
+        "service_account_deactivate",
+        "Service accounts are deactivated through the service account endpoint.",
+        when="deactivating a service account",
+        origin="library",
+    )
+    SERVICE_ACCOUNT_ACTIVATE = ErrorKind(
+        400,
+        "service_account_activate",
+        "Service accounts are activated through the service account endpoint.",
+        when="activating a service account",
+        origin="library",
+    )
+    LAST_ACTIVATOR = ErrorKind(
+        400,
+        "last_activator",
+        "Deactivating this user would leave the org without an active user who can activate users.",
+        when=(
+            "the lock-out guard: the target is the org's last active user who can activate users"
+        ),
+        origin="library",
+    )
     ASSERTION_INVALID = ErrorKind(
         401,
         "assertion_invalid",

@@ -3,8 +3,10 @@
 One table maps an operation to its required permissions, each with the condition
 on the target under which it applies. Archive, deactivate and activate share the
 Dfns table; another preset (e.g. the later API version that archives with
-`Auth:Users:Delete`) is just another table, chosen by configuration or built
-from a mapping with `PermissionMatrix.from_mapping`.
+`Auth:Users:Delete`) is just another table, chosen by configuration, built
+from a mapping with `PermissionMatrix.from_mapping`, or a preset `extended` with an
+embedder's own operations. A table may also refuse some caller kinds an operation
+outright (today's API refuses delegated EndUser callers user management).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import attrs
 from archive_core.entities import FULL_ADMIN, UserKind
 
 __all__ = [
+    "DFNS_CURRENT_PRESET",
     "DFNS_DELETE_PRESET",
     "DFNS_PRESET",
     "PRESETS",
@@ -91,16 +94,24 @@ def _table(
 
 @attrs.frozen
 class PermissionMatrix:
-    """Operation → ordered requirements. The order is the order of denial messages."""
+    """Operation → ordered requirements. The order is the order of denial messages.
+
+    `refused_callers` maps an operation to the caller kinds refused it whatever they
+    hold; their denial names the operation's permissions."""
 
     name: str
     operations: Mapping[str, tuple[Requirement, ...]]
+    refused_callers: Mapping[str, frozenset[UserKind]] = attrs.field(factory=dict)
     _required: dict[tuple[str, UserKind | None], tuple[str, ...]] = attrs.field(
         init=False, repr=False, eq=False
     )
 
+    _refused: frozenset[tuple[str, UserKind]] = attrs.field(init=False, repr=False, eq=False)
+
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_required", _table(self.operations))
+        refused = {(op, kind) for op, kinds in self.refused_callers.items() for kind in kinds}
+        object.__setattr__(self, "_refused", frozenset(refused))
 
     def required(self, operation: str, target_kind: UserKind | None) -> tuple[str, ...]:
         """What the operation needs on a target of that kind (None: the unconditional part)."""
@@ -108,6 +119,20 @@ class PermissionMatrix:
             return self._required[operation, target_kind]
         except KeyError:
             raise KeyError(f"operation {operation!r} is not in matrix {self.name!r}") from None
+
+    def refuses(self, operation: str, caller_kind: UserKind) -> bool:
+        """Whether callers of that kind are refused the operation whatever they hold."""
+        return (operation, caller_kind) in self._refused
+
+    def extended(
+        self, operations: Mapping[str, Sequence[Requirement]], *, name: str | None = None
+    ) -> PermissionMatrix:
+        """This matrix with more (or replaced) operations: how an embedder adds its own."""
+        return PermissionMatrix(
+            name=self.name if name is None else name,
+            operations={**self.operations, **{k: tuple(v) for k, v in operations.items()}},
+            refused_callers=self.refused_callers,
+        )
 
     @classmethod
     def from_mapping(
@@ -160,7 +185,23 @@ DFNS_DELETE_PRESET: Final = PermissionMatrix(
     },
 )
 
-PRESETS: Final = {m.name: m for m in (DFNS_PRESET, DFNS_DELETE_PRESET)}
+#: Today's API (OpenAPI 1.807): `Auth:Users:Delete` alone archives, deactivate and
+#: activate have their own permissions, and delegated EndUser callers are refused.
+DFNS_CURRENT_PRESET: Final = PermissionMatrix(
+    name="dfns-current",
+    operations={
+        Operation.ARCHIVE_USER: (Requirement("Auth:Users:Delete"),),
+        Operation.DEACTIVATE_USER: (Requirement("Auth:Users:Deactivate"),),
+        Operation.ACTIVATE_USER: (Requirement("Auth:Users:Activate"),),
+        Operation.GET_USER: (Requirement("Auth:Users:Read"),),
+    },
+    refused_callers=dict.fromkeys(
+        (Operation.ARCHIVE_USER, Operation.DEACTIVATE_USER, Operation.ACTIVATE_USER),
+        frozenset({UserKind.END_USER}),
+    ),
+)
+
+PRESETS: Final = {m.name: m for m in (DFNS_PRESET, DFNS_DELETE_PRESET, DFNS_CURRENT_PRESET)}
 
 
 def authorize(
@@ -170,13 +211,17 @@ def authorize(
     granted: frozenset[str],
     full_admin: bool,
     target_kind: UserKind | None,
+    caller_kind: UserKind | None = None,
 ) -> Decision:
     """Decide an operation for a caller holding `granted` (pure; no exception on denial).
 
     With `target_kind=None` only the unconditional requirements are decided: the
-    archive flow checks those before it looks the target up (SPEC §4 order).
+    archive flow checks those before it looks the target up (SPEC §4 order). A
+    `caller_kind` the matrix refuses the operation misses every requirement.
     """
     required = matrix.required(operation, target_kind)
+    if caller_kind is not None and (operation, caller_kind) in matrix._refused:
+        return Decision(operation, required, (), required, False)
     if full_admin:
         return Decision(operation, required, required, (), True)
     missing = tuple(p for p in required if p not in granted)
@@ -216,4 +261,7 @@ def render_matrix_markdown(matrices: Sequence[PermissionMatrix]) -> str:
                 "| --- | --- |",
             ]
             lines += [f"| `{r.permission}` | {r.condition} |" for r in requirements]
+            refused = sorted(k.value for k in matrix.refused_callers.get(operation, ()))
+            if refused:
+                lines += ["", f"Refused to callers of kind {', '.join(refused)} (403)."]
     return "\n".join(lines) + "\n"

@@ -73,7 +73,7 @@ ARCHIVER_EVERY = 50
 BEGIN = "BEGIN IMMEDIATE"
 GET_USER = (
     "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
-    " is_service_account, is_registered, version FROM users WHERE id = ?"
+    " is_service_account, is_registered, version, cut_off_at FROM users WHERE id = ?"
 )
 ASSIGNMENTS = (
     "SELECT a.id, p.id, p.org_id, p.name, p.operations, p.is_archived"
@@ -112,8 +112,8 @@ SELECT EXISTS (
 )"""
 UPDATE_USER = (
     "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
-    " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?"
-    " WHERE id = ? AND version = ?"
+    " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
+    " cut_off_at = ? WHERE id = ? AND version = ?"
 )
 HEAD = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1"
 APPEND = (
@@ -348,6 +348,7 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                     False,
                     True,
                     2,
+                    None,
                     target_id,
                     1,
                 ),

@@ -23,8 +23,10 @@ from archive_core.ids import OrgId
 from archive_core.ports import ChallengeStore, ReplayGuard, UnitOfWorkFactory
 from archive_core.requests import Headers, Request
 from archive_core.use_cases import (
+    ActivateUser,
     ArchiveUser,
     CompleteUserAction,
+    DeactivateUser,
     GetUser,
     InitUserAction,
     Provisioning,
@@ -110,7 +112,10 @@ class World:
             verifiers=self.verifiers,
             authenticator_parser=FakeAuthenticatorDataParser(),
         )
-        self.archive = ArchiveUser(**common, randomness=self.randomness, token_codec=self.codec)
+        signed = {**common, "randomness": self.randomness, "token_codec": self.codec}
+        self.archive = ArchiveUser(**signed)
+        self.deactivate = DeactivateUser(**signed)
+        self.activate = ActivateUser(**signed)
         self.get_user = GetUser(**common)
         self.provisioning = Provisioning(
             uow_factory=self.uow_factory, randomness=self.randomness, verifiers=self.verifiers
@@ -129,6 +134,8 @@ class World:
             complete_user_action=self.complete,
             archive_user=self.archive,
             get_user=self.get_user,
+            deactivate_user=self.deactivate,
+            activate_user=self.activate,
         )
 
     # ------------------------------------------------------------------ provisioning

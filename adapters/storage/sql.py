@@ -241,6 +241,7 @@ class Memos:
     def _user(self, row: Any) -> User:
         # `row` is untyped: its text columns are the ids' NewTypes as they are (no call).
         archived = row[6]
+        cut_off = row[10]
         return User(
             id=row[0],
             org_id=row[1],
@@ -252,6 +253,7 @@ class Memos:
             is_service_account=bool(row[7]),
             is_registered=bool(row[8]),
             version=row[9],
+            cut_off_at=None if cut_off is None else self._load_time(cut_off),
         )
 
     def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
@@ -304,17 +306,18 @@ class UserRepository(Repository):
     __slots__ = ()
     GET = (
         "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
-        " is_service_account, is_registered, version FROM users WHERE id = ?"
+        " is_service_account, is_registered, version, cut_off_at FROM users WHERE id = ?"
     )
     ADD = (
         "INSERT INTO users (org_id, username, kind, credential_uuid, is_active, archived_at,"
-        " is_service_account, is_registered, version, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " is_service_account, is_registered, version, cut_off_at, id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING"
     )
     UPDATE = (
         "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
-        " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?"
-        " WHERE id = ? AND version = ?"
+        " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
+        " cut_off_at = ? WHERE id = ? AND version = ?"
     )
     ANY_OTHER_ACTIVE = """
 SELECT EXISTS (
@@ -371,6 +374,7 @@ SELECT EXISTS (
 
     def _params(self, user: User) -> tuple[Any, ...]:
         archived = user.archived_at
+        cut_off = user.cut_off_at
         return (
             user.org_id,
             user.username,
@@ -381,6 +385,7 @@ SELECT EXISTS (
             user.is_service_account,
             user.is_registered,
             user.version,
+            None if cut_off is None else self.dialect.store_time(cut_off),
         )
 
     def has_other_active_holder(

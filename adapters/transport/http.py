@@ -61,6 +61,8 @@ ROUTE_NAMES: Final = (
     "complete_user_action",
     "archive_user",
     "get_user",
+    "deactivate_user",
+    "activate_user",
     "openapi",
 )
 _MAX_CONTENT_LENGTH_DIGITS: Final = 19
@@ -244,14 +246,29 @@ class HttpHandler:
             "/openapi.json": _Route("openapi", {"GET": _Endpoint("openapi", _no_call)}, "GET"),
         }
         self._users = _Route("users", {"DELETE": archive, "GET": get}, "DELETE, GET")
+        # `/auth/users/{userId}/<action>`: one entry per signed user operation.
+        self._user_actions: dict[str, _Route] = {
+            "deactivate": _Route(
+                "deactivate_user",
+                {"PUT": _Endpoint("deactivate_user", service.deactivate_user)},
+                "PUT",
+            ),
+            "activate": _Route(
+                "activate_user",
+                {"PUT": _Endpoint("activate_user", service.activate_user)},
+                "PUT",
+            ),
+        }
 
     # -------------------------------------------------------------------- routing
     def _route(self, path: str) -> tuple[_Route | None, str]:
         route = self._static.get(path)
         if route is None and path.startswith(USERS_PREFIX):
-            param = path[len(USERS_PREFIX) :]
-            if param and "/" not in param:
+            param, slash, action = path[len(USERS_PREFIX) :].partition("/")
+            if param and not slash:
                 return self._users, param
+            if param and "/" not in action:
+                return self._user_actions.get(action), param
         return route, ""
 
     def allowed_methods(self, target: str) -> str | None:

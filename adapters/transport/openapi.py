@@ -227,6 +227,11 @@ def _schemas() -> dict[str, Any]:
                 }
             },
         },
+        "DeactivateUserRequest": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"force": {"type": "boolean"}},
+        },
         "User": {
             "type": "object",
             "required": [
@@ -298,6 +303,11 @@ def _responses() -> dict[str, Any]:
                 c.SELF_ARCHIVE,
                 c.SERVICE_ACCOUNT_TARGET,
                 c.LAST_ARCHIVER,
+                c.SELF_DEACTIVATE,
+                c.SELF_ACTIVATE,
+                c.SERVICE_ACCOUNT_DEACTIVATE,
+                c.SERVICE_ACCOUNT_ACTIVATE,
+                c.LAST_ACTIVATOR,
                 c.BODY_INVALID,
                 c.JSON_MALFORMED,
             ],
@@ -410,6 +420,50 @@ def document() -> dict[str, Any]:
                     "responses": {
                         "200": _ok("The user.", "User"),
                         **_errors(400, 401, 403, 404, 409, 413, 431, 500, 503),
+                    },
+                },
+            },
+            "/auth/users/{userId}/deactivate": {
+                "parameters": [_ref("parameters", "UserId")],
+                "put": {
+                    "operationId": "deactivateUser",
+                    "summary": "Deactivate a user of the caller's org (reversible by activate).",
+                    "description": (
+                        "Needs Auth:Users:Update plus the target's type permission (preset "
+                        "dfns), or Auth:Users:Deactivate (dfns-current). Not yourself, not a "
+                        "service account, not the org's last active user who can activate "
+                        "users. An inactive user is answered unchanged. The user's bearer "
+                        "tokens, open challenges and unused user action tokens stop working, "
+                        "and stay dead once it is activated again. `force` changes no rule."
+                    ),
+                    "security": bearer,
+                    "parameters": [*headers, _ref("parameters", "UserAction")],
+                    "requestBody": {
+                        "required": False,
+                        "content": {_JSON: {"schema": _ref("schemas", "DeactivateUserRequest")}},
+                    },
+                    "responses": {
+                        "200": _ok("The user as it now stands (isActive false).", "User"),
+                        **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+                    },
+                },
+            },
+            "/auth/users/{userId}/activate": {
+                "parameters": [_ref("parameters", "UserId")],
+                "put": {
+                    "operationId": "activateUser",
+                    "summary": "Activate a deactivated user of the caller's org.",
+                    "description": (
+                        "Needs Auth:Users:Update plus the target's type permission (preset "
+                        "dfns), or Auth:Users:Activate (dfns-current). Not yourself, not a "
+                        "service account; an archived user is 404; an active user is "
+                        "answered unchanged. No body."
+                    ),
+                    "security": bearer,
+                    "parameters": [*headers, _ref("parameters", "UserAction")],
+                    "responses": {
+                        "200": _ok("The user as it now stands (isActive true).", "User"),
+                        **_errors(400, 401, 403, 404, 409, 413, 500, 503),
                     },
                 },
             },

@@ -78,6 +78,8 @@ class CompleteUserAction:
             )
             if challenge is None:
                 raise ArchiveCoreError(Catalogue.CHALLENGE_INVALID, reason="challenge_unknown")
+            if principal.user.issued_before_cut_off(challenge.issued_at):
+                raise ArchiveCoreError(Catalogue.CHALLENGE_INVALID, reason="challenge_cut_off")
 
             verified: list[VerifiedAssertion] = [
                 verify_assertion(

@@ -21,6 +21,7 @@ MAX_INIT_BODY: Final = 1 << 20
 MAX_ACTION_PATH: Final = 2048
 METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET"})
 SERVER_KINDS: Final = frozenset({"Api", "Staff"})
+_KINDS: Final = tuple(CredentialKind)
 _FACTOR: Final = {
     CredentialKind.FIDO2: "either",
     CredentialKind.KEY: "first",
@@ -136,7 +137,8 @@ class InitUserAction:
                 expires_at=now + self.policy.challenge_ttl,
             )
         )
-        kinds = [k for k in CredentialKind if any(c.kind is k for c in credentials)]
+        present = {c.kind for c in credentials}
+        kinds = [k for k in _KINDS if k in present]
         return {
             "challenge": challenge,
             "challengeIdentifier": identifier,

@@ -183,6 +183,22 @@ class UnitOfWorkContract(abc.ABC):
         committed(factory, lambda uow: uow.users.update(archived, expected_version=1))
         assert read(factory, lambda uow: uow.users.get(target.id)) == archived
 
+    def test_a_cut_off_survives_deactivation_and_activation(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        target = samples.user(samples.org_id())
+        committed(factory, lambda uow: uow.users.add(target))
+        deactivated = target.deactivated(T0_PARIS)
+        committed(factory, lambda uow: uow.users.update(deactivated, expected_version=1))
+        assert read(factory, lambda uow: uow.users.get(target.id)) == deactivated
+        activated = deactivated.activated()
+        committed(factory, lambda uow: uow.users.update(activated, expected_version=2))
+        stored = read(factory, lambda uow: uow.users.get(target.id))
+        assert stored == activated
+        assert stored is not None
+        assert stored.is_active
+        assert stored.cut_off_at == T0_PARIS
+
     def test_an_update_at_another_version_conflicts_and_changes_nothing(
         self, factory: UnitOfWorkFactory
     ) -> None:

@@ -140,3 +140,28 @@ def test_purge_forgets_what_expired(world: World) -> None:
     # stores whose backend expires entries itself (Redis) report 0 and forget on their own
     assert report.challenges in (0, 1)
     assert report.nonces in (0, 1)
+
+
+def test_deactivate_and_activate_with_their_cut_off(world: World) -> None:
+    org = world.new_org()
+    admin = world.actor(org, operations=ARCHIVE_OPS)
+    target = world.actor(org, operations=ARCHIVE_OPS)
+    path = f"/auth/users/{target.id}"
+    held = world.user_action(target, "DELETE", f"/auth/users/{admin.id}")
+
+    def signed(action: str, body: bytes) -> Request:
+        token = world.user_action(admin, "PUT", f"{path}/{action}", body.decode())
+        headers = world.headers(admin, **{"X-DFNS-USERACTION": token})
+        return Request("PUT", f"{path}/{action}", headers, body)
+
+    assert world.deactivate(signed("deactivate", b"{}"), target.id)["isActive"] is False
+    stored = world.fresh_user(target.user)
+    assert stored.cut_off_at == world.clock.now()
+    world.clock.advance(timedelta(seconds=1))
+    assert world.activate(signed("activate", b""), target.id)["isActive"] is True
+    # what the target held before its deactivation stays dead
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive_user(target, admin.id, token=held))
+    with world.uow_factory() as uow:
+        records = uow.audit.records(org)
+    assert [r.action for r in records] == [f"PUT {path}/deactivate", f"PUT {path}/activate"]
+    assert verify_audit_chain(records).ok

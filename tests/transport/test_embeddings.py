@@ -10,6 +10,7 @@ import re
 import sys
 import types
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -291,3 +292,38 @@ def test_embedding_modules_import_only_their_framework() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+# ------------------------------------------------------------------------------ deactivate/activate
+def _toggle(send: Send, scene: Scene, prefix: str = "") -> None:
+    """Deactivate, then activate, the employee through the embedding."""
+    world, target = scene.world, scene.employee.id
+    for action, body, active in (("deactivate", b"{}", False), ("activate", b"", True)):
+        path = f"/auth/users/{target}/{action}"
+        token = world.user_action(scene.admin, "PUT", path, body.decode())
+        headers = [*bearer(scene), ("X-DFNS-USERACTION", token)]
+        status, _, answer = send("PUT", prefix + path, headers, body)
+        assert status == 200, answer
+        assert json.loads(answer)["isActive"] is active
+        world.clock.advance(timedelta(seconds=1))
+
+
+def test_deactivate_and_activate_through_fastapi() -> None:
+    scene = make_scene(World())
+    _toggle(
+        asgi_sender(run_block(block_index("archive_router"), scene.world.service())["app"]), scene
+    )
+
+
+def test_deactivate_and_activate_through_flask() -> None:
+    scene = make_scene(World())
+    _toggle(
+        flask_sender(run_block(block_index("archive_blueprint"), scene.world.service())["app"]),
+        scene,
+    )
+
+
+def test_deactivate_and_activate_through_django(django_urls: types.ModuleType) -> None:
+    scene = make_scene(World())
+    patterns = run_block(block_index("archive_urlpatterns"), scene.world.service())["urlpatterns"]
+    _toggle(django_sender(django_urls, patterns), scene)

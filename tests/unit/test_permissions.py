@@ -178,3 +178,16 @@ def test_errors_doc_is_generated_from_the_catalogue() -> None:
     assert (ROOT / "docs" / "errors.md").read_text(encoding="utf-8") == render_errors_markdown(), (
         "docs/errors.md is stale: run `python -m adapters.docs`"
     )
+
+
+def test_a_preset_extended_with_an_operation_keeps_the_rest() -> None:
+    from archive_core.permissions import DFNS_CURRENT_PRESET, Requirement
+
+    extended = DFNS_CURRENT_PRESET.extended({"LockUser": [Requirement("Auth:Users:Lock")]})
+    assert extended.name == "dfns-current"
+    assert extended.required("LockUser", None) == ("Auth:Users:Lock",)
+    assert extended.required("ArchiveUser", None) == ("Auth:Users:Delete",)
+    assert extended.refuses("ArchiveUser", UserKind.END_USER)
+    assert not extended.refuses("LockUser", UserKind.END_USER)
+    assert not extended.refuses("ArchiveUser", UserKind.CUSTOMER_EMPLOYEE)
+    assert DFNS_CURRENT_PRESET.extended({}, name="mine").name == "mine"

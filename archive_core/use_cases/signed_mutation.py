@@ -1,0 +1,330 @@
+"""One pipeline for every signed mutation of a target user (SPEC §4, §5).
+
+An operation (`UserMutation`) brings only what is its own: its name in the permission
+matrix, its rules, its state change and its audit action. `SignedUserMutation` runs
+it through the steps every such request shares, in the order of SPEC §4 (numbers
+match docs/architecture.md and docs/extending.md):
+
+1. headers (400)                 5. user id syntax (400)
+2. authentication (401)          6. target look-up in the caller's org (404)
+3. user action token (403; replay 400)
+4. the operation's unconditional permissions (403)
+                                 7. permission for the target's kind (403)
+                                 8. the operation's own rules (400)
+                                 9. commit: token consumed, target changed, record appended
+
+Steps 2 to 9 run in one unit of work: a refusal anywhere leaves the token unused,
+the target untouched and the audit log as it was. A concurrent change of the target
+(or of the org's audit chain) retries the unit of work a bounded number of times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from datetime import datetime
+from typing import Any, Final, NoReturn, Protocol
+
+import attrs
+
+from archive_core.access import Gate, Screening
+from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
+from archive_core.config import Policy
+from archive_core.entities import Grants, Principal, User, UserKind
+from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict, ErrorKind
+from archive_core.ids import UserId, is_canonical_id, new_id
+from archive_core.permissions import authorize, denial_message
+from archive_core.ports import (
+    ConsumeStatus,
+    Randomness,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UserActionTokenCodec,
+)
+from archive_core.requests import Request
+from archive_core.wire import user_to_wire
+
+__all__ = ["SignedUserMutation", "Subject", "UserMutation", "check_user_action"]
+
+USER_ACTION_HEADER: Final = "x-dfns-useraction"
+MAX_USER_ACTION_TOKEN: Final = 4096
+_EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest().encode()
+_log = logging.getLogger("archive_core.decisions")
+
+
+def _ua_error(reason: str) -> ArchiveCoreError:
+    return ArchiveCoreError(Catalogue.USER_ACTION_INVALID, reason=reason)
+
+
+def check_user_action(
+    request: Request,
+    principal: Principal,
+    codec: UserActionTokenCodec,
+    *,
+    now: datetime,
+    empty_object_signed_empty: bool = False,
+) -> str:
+    """Step 3 without the single-use part: the token is genuine, unexpired and bound to
+    this caller and this exact request. Returns the token id to consume.
+
+    With `empty_object_signed_empty`, a body of exactly `{}` may also have been signed
+    as the empty payload (the official Python SDK signs an empty dict body as `""`)."""
+    values = request.headers.values(USER_ACTION_HEADER)
+    if len(values) != 1:
+        raise _ua_error("user_action_missing" if not values else "user_action_repeated")
+    token = values[0]
+    if not token or len(token) > MAX_USER_ACTION_TOKEN or not token.isascii():
+        raise _ua_error("user_action_malformed")
+    grant = codec.decode(token)
+    if now >= grant.expires_at:
+        raise _ua_error("user_action_expired")
+    if grant.issued_at > now:
+        raise _ua_error("user_action_not_yet_valid")
+    user = principal.user
+    if user.issued_before_cut_off(grant.issued_at):
+        raise _ua_error("user_action_cut_off")
+    signed_payload = grant.payload_sha256.encode()
+    payload_bound = hmac.compare_digest(
+        signed_payload, hashlib.sha256(request.body).hexdigest().encode()
+    )
+    if empty_object_signed_empty and request.body == b"{}":
+        payload_bound |= hmac.compare_digest(signed_payload, _EMPTY_SHA256)
+    bound = (
+        hmac.compare_digest(grant.user_id.encode(), user.id.encode())
+        & hmac.compare_digest(grant.org_id.encode(), user.org_id.encode())
+        & hmac.compare_digest(grant.method.encode(), request.method.encode())
+        & hmac.compare_digest(grant.path.encode(), request.path.encode("utf-8", "replace"))
+        & payload_bound
+    )
+    if not bound:
+        raise _ua_error("user_action_binding_mismatch")
+    return grant.token_id
+
+
+@attrs.define(kw_only=True)
+class Subject:
+    """What an operation's rules see at step 8: the request, the caller, the target
+    (found in the caller's org, not archived), the time and the unit of work."""
+
+    request: Request
+    caller: Principal
+    target: User
+    now: datetime
+    policy: Policy
+    uow: UnitOfWork
+    _target_grants: Grants | None = attrs.field(default=None, init=False)
+
+    @property
+    def target_grants(self) -> Grants:
+        """The target's effective grants (read once, on first use)."""
+        if self._target_grants is None:
+            self._target_grants = Grants.of(
+                self.uow.permissions.assignments_of(self.target.id), self.target.org_id
+            )
+        return self._target_grants
+
+    def guard_lockout(self, operation: str, kind: ErrorKind) -> None:
+        """The lock-out guard: refuse (`kind`) when the target is active, holds every
+        unconditional permission of `operation`, and no other active user of the org
+        does (the policy can turn the guard off, and count service accounts or not)."""
+        if not self.policy.lockout_guard or not self.target.is_active:
+            return
+        needed = frozenset(self.policy.matrix.required(operation, None))
+        if self.target_grants.hold_all(needed) and not self.uow.users.has_other_active_holder(
+            self.target.org_id,
+            operations=needed,
+            exclude=self.target.id,
+            include_service_accounts=self.policy.lockout_counts_service_accounts,
+        ):
+            raise ArchiveCoreError(kind, reason=kind.code)
+
+
+class UserMutation(Protocol):
+    """What an operation on a target user brings of its own; the pipeline does the rest."""
+
+    @property
+    def name(self) -> str:
+        """Its operation in the permission matrix (`Policy.matrix`)."""
+        ...
+
+    @property
+    def done(self) -> str:
+        """The decision log's code when it changed a user (e.g. `archived`)."""
+        ...
+
+    @property
+    def empty_object_signed_empty(self) -> bool:
+        """Whether the body `{}` may have been signed as the empty payload `""` (true
+        where `{}` and no body mean the same; the official Python SDK signs so)."""
+        ...
+
+    def check(self, subject: Subject) -> None:
+        """Its own rules, in order (step 8): raise ArchiveCoreError to refuse."""
+        ...
+
+    def change(self, target: User, *, now: datetime) -> User | None:
+        """The target as the operation leaves it, one version later; None when there is
+        nothing to change (the answer is then the target as it stands, with no record)."""
+        ...
+
+    def audit_action(self, target: User) -> str:
+        """The action its audit record names, e.g. `DELETE /auth/users/{userId}`."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class SignedUserMutation:
+    """Runs one `UserMutation` as a signed request on a user of the caller's org."""
+
+    gate: Gate
+    uow_factory: UnitOfWorkFactory
+    randomness: Randomness
+    token_codec: UserActionTokenCodec
+    policy: Policy
+    mutation: UserMutation
+
+    def __call__(self, request: Request, user_id: str) -> dict[str, Any]:
+        """Answer the request with the user as it now stands (SPEC §1.2)."""
+        try:
+            return self._decide(request, user_id)
+        except ArchiveCoreError as refusal:
+            if _log.isEnabledFor(logging.INFO):
+                _log.info(
+                    "%s refused",
+                    self.mutation.name,
+                    extra={
+                        "code": refusal.code,
+                        "reason": refusal.reason,
+                        "status": refusal.status,
+                        "operation": self.mutation.name,
+                    },
+                )
+            raise
+
+    def _decide(self, request: Request, user_id: str) -> dict[str, Any]:
+        screening = self.gate.screen(request.headers)  # 1, and 2's crypto part
+        for _attempt in range(self.policy.max_conflict_retries + 1):
+            try:
+                return self._attempt(request, user_id, screening)
+            except ConcurrencyConflict:
+                # The nonce was burnt by the first attempt; a retry must not see it again.
+                screening = screening.without_nonce()
+        raise ArchiveCoreError(Catalogue.CONFLICT, reason="retries_exhausted")
+
+    def _attempt(self, request: Request, user_id: str, screening: Screening) -> dict[str, Any]:
+        now = screening.now
+        operation = self.mutation.name
+        matrix = self.policy.matrix
+        with self.uow_factory() as uow:
+            principal = self.gate.admit(uow, screening)  # 2, and the caller-bound headers
+            caller = principal.user
+
+            # 3. the user action token: bound to this request, then consumed (single use)
+            token_id = check_user_action(
+                request,
+                principal,
+                self.token_codec,
+                now=now,
+                empty_object_signed_empty=self.mutation.empty_object_signed_empty,
+            )
+            consumed = uow.user_actions.consume(token_id, at=now)
+            if consumed.status is ConsumeStatus.ALREADY_USED:
+                raise ArchiveCoreError(Catalogue.USER_ACTION_REPLAYED, reason="user_action_used")
+            if consumed.record is None:
+                raise _ua_error("user_action_unknown")
+            record = consumed.record
+
+            # 4. the unconditional permissions
+            grants = principal.grants
+            first = authorize(
+                matrix,
+                operation,
+                granted=grants.operations,
+                full_admin=grants.full_admin,
+                target_kind=None,
+                caller_kind=caller.kind,
+            )
+            if not first.allowed:
+                _deny(caller.kind, caller.id, first.missing)
+
+            # 5. user id syntax
+            if not is_canonical_id(user_id, "us"):
+                raise ArchiveCoreError(Catalogue.USER_ID_MALFORMED, reason="user_id_malformed")
+
+            # 6. the target, in the caller's org, not archived
+            target = uow.users.get(UserId(user_id))
+            if target is None or target.org_id != caller.org_id or target.is_archived:
+                raise ArchiveCoreError(Catalogue.TARGET_NOT_FOUND, reason="target_not_found")
+
+            # 7. the permission for the target's kind
+            decision = authorize(
+                matrix,
+                operation,
+                granted=grants.operations,
+                full_admin=grants.full_admin,
+                target_kind=target.kind,
+                caller_kind=caller.kind,
+            )
+            if not decision.allowed:
+                _deny(caller.kind, caller.id, decision.missing)
+
+            # 8. the operation's own rules
+            subject = Subject(
+                request=request,
+                caller=principal,
+                target=target,
+                now=now,
+                policy=self.policy,
+                uow=uow,
+            )
+            self.mutation.check(subject)
+            after = self.mutation.change(target, now=now)
+
+            # 9. commit: change, audit, token consumption (already staged) — all or nothing
+            if after is not None:
+                uow.users.update(after, expected_version=target.version)
+                draft = AuditRecord(
+                    id=new_id("au", self.randomness),
+                    org_id=caller.org_id,
+                    sequence=0,
+                    action=self.mutation.audit_action(target),
+                    user_action_id=record.grant.token_id,
+                    actor_id=caller.id,
+                    actor_username=caller.username,
+                    actor_kind=caller.kind.value,
+                    token_kind=principal.token_kind.value,
+                    performed_at=now,
+                    evidence=record.evidence,
+                    permissions_required=decision.required,
+                    permissions_matched=decision.matched,
+                    target_id=target.id,
+                    target_before=target.state,
+                    target_after=after.state,
+                    prev_hash=GENESIS_HASH,
+                    hash="",
+                )
+                uow.audit.append(chain_record(draft, uow.audit.head(caller.org_id)))
+            assignments = subject.target_grants.assignments  # read before the commit ends it
+            uow.commit()
+        if _log.isEnabledFor(logging.INFO):
+            _log.info(
+                "%s allowed",
+                operation,
+                extra={
+                    "code": self.mutation.done if after is not None else "unchanged",
+                    "operation": operation,
+                    "caller": caller.id,
+                    "target": target.id,
+                    "org": caller.org_id,
+                },
+            )
+        return user_to_wire(target if after is None else after, assignments)
+
+
+def _deny(kind: UserKind, caller_id: str, missing: tuple[str, ...]) -> NoReturn:
+    raise ArchiveCoreError(
+        Catalogue.PERMISSION_DENIED,
+        message=denial_message(kind, caller_id, missing),
+        reason="permission_missing",
+    )
