@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.world import World
+from adapters.testing.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
