@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 
 __all__ = ["archive_policy", "archive_scene", "archive_world"]
 
+# The contract suites and the assertions report failures as pytest does in test modules.
+pytest.register_assert_rewrite("adapters.testing.contracts", "adapters.testing.assertions")
+
 
 @pytest.fixture
 def archive_policy() -> Policy:
