@@ -3,6 +3,8 @@ world wired by `build`, the signer, the scenario builders and the audit assertio
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -117,3 +119,28 @@ def test_the_package_names_its_api_and_loads_it_on_use() -> None:
     assert kit.World is World and kit.ARCHIVE_OPS == ARCHIVE_OPS
     with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
         _ = kit.Nothing
+
+
+def test_only_the_plugin_and_the_contract_suites_need_pytest() -> None:
+    """The package and the kit import with pytest absent; the plugin and suites do not."""
+    script = """
+import sys
+sys.modules["pytest"] = None  # as if pytest were not installed
+import adapters.bootstrap, adapters.cli, adapters.demo, adapters.server
+import adapters.testing.assertions, adapters.testing.fakes
+from adapters.testing import World, refused
+with World() as world:
+    scene = world.scene()
+    world.archive_user(scene.admin, scene.end_user.id)
+for name in ("adapters.testing.plugin", "adapters.testing.contracts"):
+    try:
+        __import__(name)
+    except ImportError:
+        continue
+    raise SystemExit(name + " imported without pytest")
+print("ok")
+"""
+    result = subprocess.run(  # noqa: S603 - our own interpreter
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=120
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "ok"), result.stderr
