@@ -124,20 +124,23 @@ def build(
     clock = clock or SystemClock()
     randomness = randomness or SystemRandomness()
     try:
-        bearer_tokens = bearer_tokens or JwtBearerTokens(
-            SigningKeyRing(
-                storage.signing_keys,
-                purpose=BEARER_PURPOSE,
-                algorithm=bearer_algorithm,
-                allowed_algorithms=(EDDSA, ES256),
-            ),
-            issuer=issuer,
-            audience=audience,
-        )
-        codec = token_codec or HmacUserActionCodec(
-            SigningKeyRing(storage.signing_keys, purpose=USER_ACTION_PURPOSE, algorithm=HS256),
-            clock=clock,
-        )
+        if bearer_tokens is None:
+            bearer_tokens = JwtBearerTokens(
+                SigningKeyRing(
+                    storage.signing_keys,
+                    purpose=BEARER_PURPOSE,
+                    algorithm=bearer_algorithm,
+                    allowed_algorithms=(EDDSA, ES256),
+                ),
+                issuer=issuer,
+                audience=audience,
+            )
+        codec = token_codec
+        if codec is None:
+            codec = HmacUserActionCodec(
+                SigningKeyRing(storage.signing_keys, purpose=USER_ACTION_PURPOSE, algorithm=HS256),
+                clock=clock,
+            )
         verifiers = verifiers if verifiers is not None else credential_verifiers()
         gate = Gate(
             clock=clock,
@@ -163,7 +166,11 @@ def build(
                 randomness=randomness,
                 token_codec=codec,
                 verifiers=verifiers,
-                authenticator_parser=authenticator_parser or WebAuthnAuthenticatorDataParser(),
+                authenticator_parser=(
+                    WebAuthnAuthenticatorDataParser()
+                    if authenticator_parser is None
+                    else authenticator_parser
+                ),
                 policy=policy,
             ),
             archive_user=ArchiveUser(

@@ -2,8 +2,9 @@
 kit's fixtures in its own tests and holds its own adapter to a contract suite, and its
 tests pass.
 
-The package is built into a wheel from this checkout, as `pip install <path>` would,
-and installed without dependencies into a fresh virtual environment; the dependencies
+The package is built into a wheel from a copy of this checkout's files (tracked, or new
+and not ignored: no stale `build/` can leak in), as `pip install <path>` would, and
+installed without dependencies into a fresh virtual environment; the dependencies
 (attrs, cryptography, pytest, ...) come from this environment's site-packages, linked
 in one by one — all but archive-core itself, so the project can only reach the copy
 it installed. Nothing is fetched: the build uses pip as this machine configures it.
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -110,10 +112,24 @@ def _linked_dependencies(into: Path) -> Path:
     return into
 
 
+def _checkout_copy(into: Path) -> Path:
+    """The checkout's files — tracked, or new and not ignored — copied into `into`."""
+    listed = _run(
+        "git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", cwd=ROOT
+    ).stdout
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, into / name)
+    return into
+
+
 @pytest.mark.slow
 def test_a_fresh_project_uses_the_kit_and_a_contract_suite(tmp_path: Path) -> None:
+    source = _checkout_copy(tmp_path / "archive-core")
     dist = tmp_path / "dist"
-    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, ROOT, cwd=tmp_path)
+    _run(sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", dist, source, cwd=tmp_path)
     (wheel,) = dist.glob("archive_core-*.whl")
 
     venv = tmp_path / "venv"
