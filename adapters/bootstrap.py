@@ -4,13 +4,17 @@
         app = AsgiApplication(deployment.service)
 
 Everything is a parameter (storage URLs, policy, clock, randomness, token issuer and
-audience); nothing is built at import time.
+audience); nothing is built at import time. Tests and the testing kit
+(`adapters.testing.World`) wire through the same function, passing their fakes in:
+opened `storage` instead of a URL, a manual clock, seeded randomness, and test doubles
+of the crypto ports (`bearer_tokens`, `token_codec`, `verifiers`, `authenticator_parser`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Self
+from datetime import datetime, timedelta
+from typing import Any, Protocol, Self
 
 import attrs
 
@@ -30,8 +34,15 @@ from adapters.service import Service
 from adapters.storage.urls import Storage, open_storage
 from archive_core.access import Gate
 from archive_core.config import Policy
-from archive_core.entities import CredentialKind
-from archive_core.ports import Clock, Randomness, SignatureVerifier
+from archive_core.entities import CredentialKind, TokenKind, User
+from archive_core.ports import (
+    AuthenticatorDataParser,
+    BearerClaims,
+    Clock,
+    Randomness,
+    SignatureVerifier,
+    UserActionTokenCodec,
+)
 from archive_core.use_cases import (
     ActivateUser,
     ArchiveUser,
@@ -45,10 +56,22 @@ from archive_core.use_cases import (
     UserMutation,
 )
 
-__all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "Deployment", "build"]
+__all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "BearerTokens", "Deployment", "build"]
 
 DEFAULT_ISSUER = "urn:archive-core"
 DEFAULT_AUDIENCE = "urn:archive-core:api"
+
+
+class BearerTokens(Protocol):
+    """Issues and verifies bearer tokens (`adapters.crypto.JwtBearerTokens`, or a test double)."""
+
+    def issue(self, user: User, *, now: datetime, ttl: timedelta, token_kind: TokenKind) -> str:
+        """A bearer token for `user`, valid from `now` for `ttl`."""
+        ...
+
+    def verify(self, token: str, *, now: datetime) -> BearerClaims:
+        """The claims of a valid token; raises `ArchiveCoreError` otherwise."""
+        ...
 
 
 @attrs.frozen(kw_only=True)
@@ -58,7 +81,7 @@ class Deployment:
     service: Service
     provisioning: Provisioning
     purge: PurgeExpired
-    bearer_tokens: JwtBearerTokens
+    bearer_tokens: BearerTokens
     verifiers: Mapping[CredentialKind, SignatureVerifier]
     storage: Storage
     policy: Policy
@@ -89,37 +112,52 @@ class Deployment:
 
 def build(
     *,
-    db_url: str,
+    db_url: str | None = None,
     replay_url: str | None = None,
+    storage: Storage | None = None,
     policy: Policy | None = None,
     clock: Clock | None = None,
     randomness: Randomness | None = None,
     issuer: str = DEFAULT_ISSUER,
     audience: str = DEFAULT_AUDIENCE,
     bearer_algorithm: str = EDDSA,
+    bearer_tokens: BearerTokens | None = None,
+    token_codec: UserActionTokenCodec | None = None,
+    verifiers: Mapping[CredentialKind, SignatureVerifier] | None = None,
+    authenticator_parser: AuthenticatorDataParser | None = None,
 ) -> Deployment:
-    """Open storage from `db_url` (and `replay_url` for challenges and nonces) and wire
-    every use case to it, the crypto adapters, the clock and the randomness source."""
+    """Open storage from `db_url` (and `replay_url` for challenges and nonces) — or take
+    `storage` already opened, which the deployment then owns and closes — and wire every
+    use case to it, the crypto adapters, the clock and the randomness source. Each crypto
+    adapter left out is the production one."""
+    if storage is None:
+        if db_url is None:
+            raise ValueError("build needs db_url (or storage already opened)")
+        storage = open_storage(db_url, replay_url=replay_url)
+    elif db_url is not None or replay_url is not None:
+        raise ValueError("build takes storage already opened or URLs to open, not both")
     policy = policy or Policy()
     clock = clock or SystemClock()
     randomness = randomness or SystemRandomness()
-    storage = open_storage(db_url, replay_url=replay_url)
     try:
-        bearer_tokens = JwtBearerTokens(
-            SigningKeyRing(
-                storage.signing_keys,
-                purpose=BEARER_PURPOSE,
-                algorithm=bearer_algorithm,
-                allowed_algorithms=(EDDSA, ES256),
-            ),
-            issuer=issuer,
-            audience=audience,
-        )
-        codec = HmacUserActionCodec(
-            SigningKeyRing(storage.signing_keys, purpose=USER_ACTION_PURPOSE, algorithm=HS256),
-            clock=clock,
-        )
-        verifiers = credential_verifiers()
+        if bearer_tokens is None:
+            bearer_tokens = JwtBearerTokens(
+                SigningKeyRing(
+                    storage.signing_keys,
+                    purpose=BEARER_PURPOSE,
+                    algorithm=bearer_algorithm,
+                    allowed_algorithms=(EDDSA, ES256),
+                ),
+                issuer=issuer,
+                audience=audience,
+            )
+        codec = token_codec
+        if codec is None:
+            codec = HmacUserActionCodec(
+                SigningKeyRing(storage.signing_keys, purpose=USER_ACTION_PURPOSE, algorithm=HS256),
+                clock=clock,
+            )
+        verifiers = verifiers if verifiers is not None else credential_verifiers()
         gate = Gate(
             clock=clock,
             bearer_verifier=bearer_tokens,
@@ -151,7 +189,11 @@ def build(
                 randomness=randomness,
                 token_codec=codec,
                 verifiers=verifiers,
-                authenticator_parser=WebAuthnAuthenticatorDataParser(),
+                authenticator_parser=(
+                    WebAuthnAuthenticatorDataParser()
+                    if authenticator_parser is None
+                    else authenticator_parser
+                ),
                 policy=policy,
             ),
             archive_user=ArchiveUser(**signed),

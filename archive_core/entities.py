@@ -95,19 +95,7 @@ class User:
 
     def archived(self, at: datetime) -> User:
         """This user archived at `at`: inactive, stamped, one version later."""
-        return User(
-            id=self.id,
-            org_id=self.org_id,
-            username=self.username,
-            kind=self.kind,
-            credential_uuid=self.credential_uuid,
-            is_active=False,
-            archived_at=at,
-            is_service_account=self.is_service_account,
-            is_registered=self.is_registered,
-            version=self.version + 1,
-            cut_off_at=self.cut_off_at,
-        )
+        return attrs.evolve(self, is_active=False, archived_at=at, version=self.version + 1)
 
     def deactivated(self, at: datetime) -> User:
         """This user deactivated at `at`: inactive, cut off at `at`, one version later."""

@@ -9,9 +9,7 @@ case-folded, percent-decoded or normalised into a valid id.
 from __future__ import annotations
 
 import re
-from typing import Final, NewType
-
-from archive_core.ports import Randomness
+from typing import Final, NewType, Protocol
 
 __all__ = [
     "MAX_ID_LENGTH",
@@ -24,6 +22,16 @@ __all__ = [
     "is_canonical_id",
     "new_id",
 ]
+
+
+class _Randomness(Protocol):
+    """What `new_id` needs of the `archive_core.ports.Randomness` port, named here so
+    that `ids` imports nothing of the core (the ports refer to the ids)."""
+
+    def token_bytes(self, n: int) -> bytes:
+        """`n` bytes from a cryptographically secure source."""
+        ...
+
 
 UserId = NewType("UserId", str)
 OrgId = NewType("OrgId", str)
@@ -51,7 +59,7 @@ def is_canonical_id(value: str, prefix: str) -> bool:
     )
 
 
-def new_id(prefix: str, randomness: Randomness) -> str:
+def new_id(prefix: str, randomness: _Randomness) -> str:
     """A fresh random id shaped `<prefix>-xxxxx-xxxxx-xxxxxxxxxxxxxxxx` (134 bits).
 
     Bytes of 252 and above are rejected so that every character is uniform over 36.

@@ -47,6 +47,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 
 from adapters.storage.codec import audit_to_json
 from adapters.storage.sqlite import SqliteReplayStore, SqliteStore
+from adapters.testing.world import World  # the real use cases, crypto faked: storage measured
 from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
 from archive_core.entities import (
     FULL_ADMIN,
@@ -60,7 +61,6 @@ from archive_core.entities import (
 )
 from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.requests import Request
-from tests.world import World  # the real use cases with crypto faked: storage is measured
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")

@@ -15,11 +15,13 @@ from adapters.storage.memory import (
     MemorySigningKeyStore,
     MemoryStore,
 )
+from adapters.testing.contracts import (
+    ChallengeStoreContract,
+    ReplayGuardContract,
+    SigningKeyStoreContract,
+    UnitOfWorkContract,
+)
 from archive_core.ports import ChallengeStore, ReplayGuard, UnitOfWorkFactory
-from tests.contracts.challenge_store import ChallengeStoreContract
-from tests.contracts.replay_guard import ReplayGuardContract
-from tests.contracts.signing_key_store import SigningKeyStoreContract
-from tests.contracts.unit_of_work import UnitOfWorkContract
 
 
 class TestMemoryUnitOfWork(UnitOfWorkContract):

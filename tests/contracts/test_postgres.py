@@ -9,11 +9,13 @@ from typing import cast
 import pytest
 
 from adapters.storage.postgres import PostgresChallengeStore, PostgresReplayGuard, PostgresStore
+from adapters.testing.contracts import (
+    ChallengeStoreContract,
+    ReplayGuardContract,
+    SigningKeyStoreContract,
+    UnitOfWorkContract,
+)
 from archive_core.ports import ChallengeStore, ReplayGuard, SigningKeyStore, UnitOfWorkFactory
-from tests.contracts.challenge_store import ChallengeStoreContract
-from tests.contracts.replay_guard import ReplayGuardContract
-from tests.contracts.signing_key_store import SigningKeyStoreContract
-from tests.contracts.unit_of_work import UnitOfWorkContract
 from tests.services import PgSchema
 
 PURGE_EVERY = 50

@@ -11,9 +11,8 @@ import pytest
 import redis
 
 from adapters.storage.redis import RedisChallengeStore, RedisReplayGuard, open_redis
+from adapters.testing.contracts import ChallengeStoreContract, ReplayGuardContract
 from archive_core.ports import ChallengeStore, ReplayGuard
-from tests.contracts.challenge_store import ChallengeStoreContract
-from tests.contracts.replay_guard import ReplayGuardContract
 from tests.services import RedisPrefix
 
 
@@ -28,7 +27,7 @@ def _every_key_expires_within(client: redis.Redis, prefix: str, lifetime: timede
 
 
 class TestRedisChallengeStore(ChallengeStoreContract):
-    purge_every = None
+    expires_by_itself = True
 
     @contextmanager
     def open(self, request: pytest.FixtureRequest) -> Iterator[RedisChallengeStore]:
@@ -48,7 +47,7 @@ class TestRedisChallengeStore(ChallengeStoreContract):
 
 
 class TestRedisReplayGuard(ReplayGuardContract):
-    purge_every = None
+    expires_by_itself = True
 
     @contextmanager
     def open(self, request: pytest.FixtureRequest) -> Iterator[RedisReplayGuard]:

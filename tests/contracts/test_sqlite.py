@@ -16,11 +16,13 @@ from adapters.storage.sqlite import (
     SqliteSigningKeyStore,
     SqliteStore,
 )
+from adapters.testing.contracts import (
+    ChallengeStoreContract,
+    ReplayGuardContract,
+    SigningKeyStoreContract,
+    UnitOfWorkContract,
+)
 from archive_core.ports import ChallengeStore, ReplayGuard, UnitOfWorkFactory
-from tests.contracts.challenge_store import ChallengeStoreContract
-from tests.contracts.replay_guard import ReplayGuardContract
-from tests.contracts.signing_key_store import SigningKeyStoreContract
-from tests.contracts.unit_of_work import UnitOfWorkContract
 
 PURGE_EVERY = 50
 

@@ -16,19 +16,13 @@ from typing import Any
 import pytest
 from dfns_sdk.auth import KeySigner  # type: ignore[import-untyped]  # the SDK ships no types
 
+from adapters.bootstrap import build
 from adapters.clocks import ManualClock
 from adapters.crypto import (
-    BEARER_PURPOSE,
-    USER_ACTION_PURPOSE,
-    HmacUserActionCodec,
     JwtBearerTokens,
-    SigningKeyRing,
-    WebAuthnAuthenticatorDataParser,
-    credential_verifiers,
     generate_key_credential,
 )
 from adapters.crypto.keys import KeyChoice
-from adapters.crypto.signing_keys import EDDSA, HS256
 from adapters.randomness import SeededRandomness
 from adapters.storage.memory import (
     MemoryChallengeStore,
@@ -36,13 +30,12 @@ from adapters.storage.memory import (
     MemorySigningKeyStore,
     MemoryStore,
 )
-from archive_core.access import Gate
+from adapters.storage.urls import Storage
 from archive_core.config import Policy
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
 from archive_core.errors import ArchiveCoreError
 from archive_core.ids import OrgId
 from archive_core.requests import Headers, Request
-from archive_core.use_cases import ArchiveUser, CompleteUserAction, InitUserAction, Provisioning
 from archive_core.user_action import reverify_evidence
 from tests.crypto.authenticator import SoftwareAuthenticator
 
@@ -51,47 +44,34 @@ ORIGIN = "https://app.example"
 
 
 class CryptoWorld:
-    """The use cases wired like production, with the crypto adapters of this package."""
+    """The use cases wired by production's `build`, with its crypto adapters (unfaked)."""
 
     def __init__(self) -> None:
         self.policy = Policy(rp_id=RP_ID, webauthn_origins=frozenset({ORIGIN}))
-        self.store = MemoryStore()
         self.clock = ManualClock()
         self.randomness = SeededRandomness(11)
-        self.key_store = MemorySigningKeyStore()
-        self.bearer = JwtBearerTokens(
-            SigningKeyRing(self.key_store, purpose=BEARER_PURPOSE, algorithm=EDDSA),
+        self.store = MemoryStore()
+        storage = Storage(
+            uow_factory=self.store,
+            challenges=MemoryChallengeStore(),
+            replay_guard=MemoryReplayGuard(),
+            signing_keys=MemorySigningKeyStore(),
+        )
+        deployment = build(
+            storage=storage,
+            policy=self.policy,
+            clock=self.clock,
+            randomness=self.randomness,
             issuer="https://auth.archive-core.test",
             audience="archive-core:api",
         )
-        self.codec = HmacUserActionCodec(
-            SigningKeyRing(self.key_store, purpose=USER_ACTION_PURPOSE, algorithm=HS256),
-            clock=self.clock,
-        )
-        self.verifiers = credential_verifiers()
-        gate = Gate(
-            clock=self.clock,
-            bearer_verifier=self.bearer,
-            replay_guard=MemoryReplayGuard(),
-            require_app_id=self.policy.require_app_id,
-            require_nonce=self.policy.require_nonce,
-            nonce_window=self.policy.nonce_window,
-        )
-        challenges = MemoryChallengeStore()
-        common: dict[str, Any] = {"gate": gate, "uow_factory": self.store, "policy": self.policy}
-        self.init = InitUserAction(**common, challenges=challenges, randomness=self.randomness)
-        self.complete = CompleteUserAction(
-            **common,
-            challenges=challenges,
-            randomness=self.randomness,
-            token_codec=self.codec,
-            verifiers=self.verifiers,
-            authenticator_parser=WebAuthnAuthenticatorDataParser(),
-        )
-        self.archive = ArchiveUser(**common, randomness=self.randomness, token_codec=self.codec)
-        self.provisioning = Provisioning(
-            uow_factory=self.store, randomness=self.randomness, verifiers=self.verifiers
-        )
+        assert isinstance(deployment.bearer_tokens, JwtBearerTokens)  # production's, unfaked
+        self.bearer = deployment.bearer_tokens
+        self.verifiers = deployment.verifiers
+        self.init = deployment.service.init_user_action
+        self.complete = deployment.service.complete_user_action
+        self.archive = deployment.service.archive_user
+        self.provisioning = deployment.provisioning
         self.org: OrgId = self.provisioning.new_org_id()
 
     def user(self, name: str, *, admin: bool = False) -> User:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from adapters.storage.sqlite import SqliteReplayStore, SqliteStore
-from tests.world import ARCHIVE_OPS, World
+from adapters.testing.world import ARCHIVE_OPS, World
 
 BATCH = 10
 

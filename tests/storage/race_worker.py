@@ -12,10 +12,10 @@ from typing import Any
 import attrs
 
 from adapters.storage.urls import open_storage
+from adapters.testing.contracts.samples import T0
 from archive_core.errors import ConcurrencyConflict
 from archive_core.ids import UserId
 from archive_core.ports import UnitOfWork, UnitOfWorkFactory
-from tests.contracts.samples import T0
 
 
 @attrs.frozen

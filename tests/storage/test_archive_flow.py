@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.urls import Storage, open_storage
+from adapters.testing.contracts.unit_of_work import THREADS, race
+from adapters.testing.world import ARCHIVE_OPS, World
 from archive_core.audit import verify_audit_chain
 from archive_core.errors import ArchiveCoreError, Catalogue, ErrorKind
 from archive_core.requests import Request
-from tests.contracts.unit_of_work import THREADS, race
 from tests.services import PgSchema, RedisPrefix
-from tests.world import ARCHIVE_OPS, World
 
 COMBINATIONS = ("memory", "sqlite", "sqlite+redis", "postgresql", "postgresql+redis")
 

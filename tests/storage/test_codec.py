@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.storage import codec
+from adapters.testing.contracts import samples
 from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
 from archive_core.entities import (
     Challenge,
@@ -22,7 +23,6 @@ from archive_core.entities import (
     UserState,
 )
 from archive_core.ids import CredentialUuid, OrgId, UserId
-from tests.contracts import samples
 
 texts = st.text(max_size=40)
 moments = st.builds(

@@ -12,14 +12,14 @@ import psycopg
 import pytest
 
 from adapters.storage.postgres import PostgresStore, PostgresUnitOfWork, translate_error
+from adapters.testing.contracts import samples
+from adapters.testing.contracts.samples import ARCHIVE_OPS, T0
+from adapters.testing.contracts.unit_of_work import THREADS, committed, race, store
+from adapters.testing.world import World
 from archive_core.errors import ConcurrencyConflict, StorageUnavailable
 from archive_core.ids import OrgId, UserId
 from archive_core.ports import UnitOfWork
-from tests.contracts import samples
-from tests.contracts.samples import ARCHIVE_OPS, T0
-from tests.contracts.unit_of_work import THREADS, committed, race, store
 from tests.services import PgSchema
-from tests.world import World
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from adapters.storage.urls import open_storage
+from adapters.testing.contracts import samples
 from archive_core.ports import ConsumeStatus
-from tests.contracts import samples
 from tests.services import (
     delete_prefix,
     drop_schema,

@@ -10,10 +10,10 @@ import pytest
 import redis
 
 from adapters.storage.redis import RedisChallengeStore, RedisReplayGuard, open_redis
+from adapters.testing.contracts import samples
+from adapters.testing.contracts.samples import T0
 from archive_core.errors import StorageUnavailable
 from archive_core.ids import UserId
-from tests.contracts import samples
-from tests.contracts.samples import T0
 from tests.services import RedisPrefix
 
 OWNER = UserId("us-owner-test")

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from adapters.storage.sqlite import SqliteReplayStore, SqliteStore, translate_error
+from adapters.testing.contracts import samples
+from adapters.testing.contracts.samples import T0
+from adapters.testing.world import ARCHIVE_OPS, World
 from archive_core.errors import StorageUnavailable
 from archive_core.ids import UserId
-from tests.contracts import samples
-from tests.contracts.samples import T0
-from tests.world import ARCHIVE_OPS, World
 
 
 @pytest.fixture

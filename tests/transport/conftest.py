@@ -9,13 +9,13 @@ from typing import Any
 import attrs
 import pytest
 
+from adapters.testing.world import ARCHIVE_OPS, Actor, World
 from adapters.transport.asgi import AsgiApplication
 from adapters.transport.http import HttpHandler
 from adapters.transport.wsgi import WsgiApplication
 from archive_core.entities import UserKind
 from archive_core.ids import OrgId
 from tests.transport.client import Client
-from tests.world import ARCHIVE_OPS, Actor, World
 
 READ_OPS = ("Auth:Users:Read",)
 

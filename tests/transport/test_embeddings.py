@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
+from adapters.testing.world import World
 from adapters.transport.http import HttpHandler
 from tests.transport.conftest import Scene, make_scene
-from tests.world import World
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "embedding.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from adapters.testing.world import World
 from adapters.transport.asgi import AsgiApplication, Message
 from adapters.transport.http import HttpHandler, HttpResponse
 from adapters.transport.wsgi import WsgiApplication
 from tests.transport.conftest import Scene, make_scene
-from tests.world import World
 
 FUZZ_EXAMPLES = {
     "handler_arbitrary": 3000,

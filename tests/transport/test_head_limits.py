@@ -16,11 +16,11 @@ import httpx
 import pytest
 
 from adapters.server import BackgroundServer
+from adapters.testing.world import World
 from adapters.transport.http import MAX_HEAD_BYTES, MAX_HEADER_LINES, HttpHandler
 from archive_core.requests import Headers
 from tests.transport.client import Answer, Client
 from tests.transport.conftest import Scene, make_scene
-from tests.world import World
 
 HEAD_MESSAGE = "The request header is too large."
 

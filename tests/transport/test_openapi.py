@@ -24,13 +24,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from adapters.testing.world import World
 from adapters.transport.asgi import AsgiApplication
 from adapters.transport.http import HttpHandler
 from adapters.transport.openapi import document, openapi_json, render_yaml
 from adapters.transport.wsgi import WsgiApplication
 from archive_core.errors import Catalogue
 from tests.transport.conftest import Scene, make_scene
-from tests.world import World
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 CHECKS = [

@@ -80,13 +80,13 @@ def test_near_misses_are_404(client: Client, target: str) -> None:
 # ---------------------------------------------------------------------------- the dfns-current preset
 @pytest.mark.parametrize("transport", ["asgi", "wsgi"])
 def test_dfns_current_over_http(transport: Transport) -> None:
+    from adapters.testing.world import Actor, World
     from adapters.transport.asgi import AsgiApplication
     from adapters.transport.http import HttpHandler
     from adapters.transport.wsgi import WsgiApplication
     from archive_core.config import Policy
     from archive_core.entities import UserKind
     from archive_core.permissions import DFNS_CURRENT_PRESET
-    from tests.world import Actor, World
 
     world = World(policy=Policy(matrix=DFNS_CURRENT_PRESET))
     handler = HttpHandler(world.service())

@@ -14,10 +14,10 @@ import httpx
 import pytest
 import uvicorn
 
+from adapters.testing.world import World
 from adapters.transport.asgi import AsgiApplication
 from adapters.transport.http import HttpHandler
 from tests.transport.conftest import Scene, make_scene
-from tests.world import World
 
 
 class LiveServer:

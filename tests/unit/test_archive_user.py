@@ -10,14 +10,13 @@ from datetime import timedelta
 import attrs
 import pytest
 
+from adapters.testing.world import Scene, World
 from archive_core.config import Policy
 from archive_core.entities import UserKind
 from archive_core.errors import Catalogue
 from archive_core.ids import OrgId
 from archive_core.requests import Headers, Request
-from tests.unit.conftest import Scene
 from tests.unit.helpers import refused, snapshot
-from tests.world import World
 
 SPEC_KEYS = [
     "username",
@@ -123,7 +122,7 @@ def test_malformed_nonce_is_400(scene: Scene, nonce: str) -> None:
 def test_nonce_date_without_offset_is_invalid(scene: Scene) -> None:
     world = scene.world
     raw = json.dumps({"uuid": "nonce-0123456789", "date": "2026-01-01T00:00:00"}).encode()
-    from tests.world import b64
+    from adapters.testing.world import b64
 
     refused(
         Catalogue.NONCE_INVALID,
@@ -134,7 +133,7 @@ def test_nonce_date_without_offset_is_invalid(scene: Scene) -> None:
 
 
 def test_nonce_boolean_and_number_fields_are_refused(scene: Scene) -> None:
-    from tests.world import b64
+    from adapters.testing.world import b64
 
     world = scene.world
     for document in (

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from adapters.testing.world import ARCHIVE_OPS, Actor, World
 from archive_core.config import Policy
 from archive_core.entities import TokenKind, UserKind
 from archive_core.errors import Catalogue, ErrorKind
@@ -16,7 +17,6 @@ from archive_core.permissions import DFNS_CURRENT_PRESET, DFNS_DELETE_PRESET
 from archive_core.requests import Request
 from tests.unit.conftest import Scene
 from tests.unit.helpers import refused, snapshot
-from tests.world import ARCHIVE_OPS, Actor, World
 
 
 def _request(
@@ -222,8 +222,8 @@ def test_deactivation_cuts_off_tokens_challenges_and_user_actions_for_good(scene
         user=world.fresh_user(victim.user),
         token=world.bearer.issue(
             victim.user,
-            issued_at=now,
-            expires_at=now + timedelta(hours=1),
+            now=now,
+            ttl=timedelta(hours=1),
             token_kind=TokenKind.LOGIN,
         ),
         credential=victim.credential,

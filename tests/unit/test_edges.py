@@ -11,6 +11,7 @@ import attrs
 import pytest
 
 from adapters.storage.memory import MemoryStore, MemoryUnitOfWork
+from adapters.testing.world import ARCHIVE_OPS, Scene, World, b64
 from archive_core.config import Policy
 from archive_core.encoding import MalformedInput, parse_json
 from archive_core.entities import CredentialKind, TokenKind, UserActionGrant, UserKind
@@ -18,9 +19,7 @@ from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
 from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Headers, Request
 from archive_core.user_action import reverify_evidence
-from tests.unit.conftest import Scene
 from tests.unit.helpers import refused
-from tests.world import ARCHIVE_OPS, World, b64
 
 # --------------------------------------------------------------------------- GetUser
 
@@ -104,8 +103,8 @@ def test_service_account_token_must_match_the_user(scene: Scene) -> None:
     now = world.clock.now()
     token = world.bearer.issue(
         scene.admin.user,
-        issued_at=now,
-        expires_at=now + timedelta(hours=1),
+        now=now,
+        ttl=timedelta(hours=1),
         token_kind=TokenKind.SERVICE_ACCOUNT,
     )
     impostor = attrs.evolve(scene.admin, token=token)

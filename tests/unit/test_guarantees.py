@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 from adapters.storage.memory import MemoryStore, MemoryUnitOfWork
+from adapters.testing.world import ARCHIVE_OPS, Scene, World
 from archive_core.audit import (
     GENESIS_HASH,
     AuditRecord,
@@ -27,9 +28,7 @@ from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Request
 from archive_core.user_action import reverify_evidence
-from tests.unit.conftest import Scene
 from tests.unit.helpers import refused
-from tests.world import ARCHIVE_OPS, World
 
 # --------------------------------------------------------------------------- atomicity
 

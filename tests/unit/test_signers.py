@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from adapters.testing.world import Actor, World
 from archive_core.config import Policy
 from archive_core.encoding import b64url_encode
 from archive_core.entities import CredentialKind
@@ -16,7 +17,6 @@ from archive_core.errors import Catalogue
 from archive_core.requests import Request
 from tests.unit.conftest import Scene
 from tests.unit.helpers import refused
-from tests.world import Actor, World
 
 ORIGIN = "http://localhost"
 

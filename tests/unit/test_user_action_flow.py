@@ -11,15 +11,14 @@ from typing import Any
 import attrs
 import pytest
 
+from adapters.testing.fakes import FLAG_BE, FLAG_BS, FLAG_UP, FLAG_UV
+from adapters.testing.world import Actor, Scene, World, b64
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId
 from archive_core.requests import Request
-from tests.fakes import FLAG_BE, FLAG_BS, FLAG_UP, FLAG_UV
-from tests.unit.conftest import Scene
 from tests.unit.helpers import refused
-from tests.world import Actor, World, b64
 
 
 def _init(world: World, actor: Actor, body: bytes | None = None, **headers: str) -> dict[str, Any]:
@@ -103,8 +102,8 @@ def test_init_by_unknown_or_archived_user_is_401_user_not_found(scene: Scene) ->
     world = scene.world
     token = world.bearer.issue(
         attrs.evolve(scene.admin.user, id=UserId("us-aaaaa-bbbbb-cccccccccccccccc")),
-        issued_at=world.clock.now(),
-        expires_at=world.clock.now() + timedelta(hours=1),
+        now=world.clock.now(),
+        ttl=timedelta(hours=1),
     )
     ghost = attrs.evolve(scene.admin, token=token)
     refused(Catalogue.SIGNING_USER_NOT_FOUND, lambda: _init(world, ghost))

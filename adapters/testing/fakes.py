@@ -1,7 +1,8 @@
-"""Small fakes of the crypto ports, for unit tests of the core (the real adapters live in
-`adapters/crypto`). They are honest implementations of the ports with toy primitives:
-a "signature" is an HMAC keyed by the credential's public key string, tokens are random
-handles looked up in a table. Nothing here is used outside the tests."""
+"""Fakes of the crypto ports, for fast unit tests of the core and of rules built on it
+(the real adapters live in `adapters/crypto`). They are honest implementations of the
+ports with toy primitives: a "signature" is an HMAC keyed by the credential's public key
+string, tokens are random handles looked up in a table. Never wire them in production:
+a fake bearer token is only as secret as the process that issued it."""
 
 from __future__ import annotations
 
@@ -10,11 +11,24 @@ import hmac
 import secrets
 import struct
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from archive_core.entities import Credential, CredentialKind, TokenKind, User, UserActionGrant
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import AuthenticatorData, BearerClaims
+
+__all__ = [
+    "FLAG_BE",
+    "FLAG_BS",
+    "FLAG_UP",
+    "FLAG_UV",
+    "FakeAuthenticatorDataParser",
+    "FakeBearerTokens",
+    "FakeSignatureVerifier",
+    "FakeUserActionCodec",
+    "fake_sign",
+    "make_authenticator_data",
+]
 
 FLAG_UP = 0x01
 FLAG_UV = 0x04
@@ -76,10 +90,11 @@ class FakeBearerTokens:
         self,
         user: User,
         *,
-        issued_at: datetime,
-        expires_at: datetime,
+        now: datetime,
+        ttl: timedelta,
         token_kind: TokenKind = TokenKind.LOGIN,
     ) -> str:
+        """A handle for `user`'s claims, valid from `now` for `ttl`."""
         token = "tok" + secrets.token_urlsafe(16)
         with self._lock:
             self._claims[token] = BearerClaims(
@@ -87,8 +102,8 @@ class FakeBearerTokens:
                 user_id=user.id,
                 org_id=user.org_id,
                 token_kind=token_kind,
-                issued_at=issued_at,
-                expires_at=expires_at,
+                issued_at=now,
+                expires_at=now + ttl,
             )
         return token
 

@@ -9,10 +9,10 @@ from contextlib import AbstractContextManager
 import attrs
 import pytest
 
+from adapters.testing.contracts import samples
+from adapters.testing.contracts.samples import T0, T0_PARIS
+from adapters.testing.contracts.unit_of_work import THREADS, race
 from archive_core.ports import SigningKeyStore
-from tests.contracts import samples
-from tests.contracts.samples import T0, T0_PARIS
-from tests.contracts.unit_of_work import THREADS, race
 
 
 class SigningKeyStoreContract(abc.ABC):
