@@ -25,6 +25,7 @@ from adapters.crypto import (
     credential_verifiers,
 )
 from adapters.crypto.signing_keys import EDDSA, ES256, HS256
+from adapters.health import Readiness, store_checks
 from adapters.randomness import SystemRandomness
 from adapters.service import Service
 from adapters.storage.urls import Storage, open_storage
@@ -135,6 +136,7 @@ def build(
                 gate=gate, uow_factory=uow, randomness=randomness, token_codec=codec, policy=policy
             ),
             get_user=GetUser(gate=gate, uow_factory=uow, policy=policy),
+            readiness=Readiness(store_checks(storage, clock, db_url=db_url, replay_url=replay_url)),
         )
         return Deployment(
             service=service,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from adapters.health import Readiness
 from archive_core.use_cases import ArchiveUser, CompleteUserAction, GetUser, InitUserAction
 
 __all__ = ["Service"]
@@ -17,3 +18,5 @@ class Service:
     complete_user_action: CompleteUserAction
     archive_user: ArchiveUser
     get_user: GetUser
+    #: the store checks behind `GET /readyz` (None: no store to check, always ready)
+    readiness: Readiness | None = None
