@@ -14,15 +14,24 @@ Readable output by default, `--json` for scripts. `--db` takes a SQLite path (de
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import signal
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 import attrs
 
 from adapters.bootstrap import Deployment, build
+from adapters.environment import (
+    SERVE_VARIABLES,
+    BadVariable,
+    EnvironmentDefaults,
+    port,
+    positive_int,
+)
+from adapters.logs import FORMATS, LEVELS
 from adapters.operations import KEY_CHOICES, bootstrap_org, check_audit, create_user
 from archive_core.config import Policy
 from archive_core.entities import UserKind
@@ -47,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the reference server")
     db(serve)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=port, default=8000)
     serve.add_argument("--redis", help="redis:// URL for challenges and nonces (multi-instance)")
     serve.add_argument("--require-app-id", action="store_true", help="X-DFNS-APPID required")
     serve.add_argument("--require-nonce", action="store_true", help="X-DFNS-NONCE required")
@@ -58,6 +67,14 @@ def _parser() -> argparse.ArgumentParser:
         help="allowed origin (repeatable): always checked for Fido2, and for Key kinds once set",
     )
     serve.add_argument("--rp-id", default="localhost", help="WebAuthn relying party id")
+    serve.add_argument(
+        "--workers", type=positive_int, default=1, help="worker processes on the one port"
+    )
+    serve.add_argument("--metrics-port", type=port, help="Prometheus /metrics listener (off)")
+    serve.add_argument("--metrics-host", default="127.0.0.1", help="the metrics listener's host")
+    serve.add_argument("--log-format", choices=FORMATS, default="text", help="text or JSON lines")
+    serve.add_argument("--log-level", choices=LEVELS, default="warning", help="info: every request")
+    serve.set_defaults(environment=EnvironmentDefaults(serve, SERVE_VARIABLES))
 
     boot = commands.add_parser("bootstrap", help="a new org with an admin, a key and a token")
     db(boot)
@@ -104,8 +121,13 @@ def _print_json(document: Any, out: TextIO) -> None:
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
-    from adapters.server import ReadyServer, uvicorn_config  # noqa: PLC0415 - uvicorn only here
+    from adapters.serving import ServeSettings, serve  # noqa: PLC0415 - uvicorn only here
 
+    if args.metrics_port is not None and importlib.util.find_spec("prometheus_client") is None:
+        out.write(
+            "error: --metrics-port needs prometheus-client: pip install 'archive-core[metrics]'\n"
+        )
+        return 2
     origins = frozenset(args.origin)
     policy = Policy(
         require_app_id=args.require_app_id,
@@ -114,21 +136,19 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         key_origins=origins,
         webauthn_origins=origins or Policy().webauthn_origins,
     )
-    with build(db_url=args.db, replay_url=args.redis, policy=policy) as deployment:
-
-        def ready(host: str, port: int) -> None:
-            out.write(f"archive-core serving on http://{host}:{port}\n")
-            out.flush()
-
-        server = ReadyServer(
-            uvicorn_config(deployment.service, host=args.host, port=args.port), ready
-        )
-        # uvicorn turns SIGINT/SIGTERM into a graceful shutdown (requests in flight finish),
-        # then re-raises the signal to whatever handler was there before: with this one
-        # in place, that ends the command normally instead of killing the process.
-        for stop_signal in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(stop_signal, lambda signum, frame: None)
-        server.run()
+    settings = ServeSettings(
+        db_url=args.db,
+        replay_url=args.redis,
+        policy=policy,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+        log_format=args.log_format,
+        log_level=args.log_level,
+    )
+    serve(settings, out)
     out.write("archive-core stopped\n")
     return 0
 
@@ -229,12 +249,23 @@ def _purge(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run one command; the exit status (0 on success)."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run one command; the exit status (0 on success). `environ` (default `os.environ`)
+    supplies `serve`'s variables."""
     out = out or sys.stdout
     args = _parser().parse_args(argv)
     try:
         if args.command == "serve":
+            try:
+                args.environment.resolve(args, os.environ if environ is None else environ)
+            except BadVariable as exc:
+                out.write(f"error: {exc}\n")
+                return 2
             return _serve(args, out)
         if args.command == "demo":
             from adapters.demo import run_demo  # noqa: PLC0415 - the demo's imports only here
