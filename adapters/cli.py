@@ -33,6 +33,7 @@ from adapters.environment import (
 )
 from adapters.logs import FORMATS, LEVELS
 from adapters.operations import KEY_CHOICES, bootstrap_org, check_audit, create_user
+from adapters.progress import Progress
 from archive_core.config import Policy
 from archive_core.entities import UserKind
 from archive_core.errors import ArchiveCoreError
@@ -198,11 +199,21 @@ def _users_create(args: argparse.Namespace, deployment: Deployment, out: TextIO)
     return 0
 
 
-def _audit(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
+def _audit(
+    args: argparse.Namespace, deployment: Deployment, out: TextIO, progress: Progress
+) -> int:
     if args.org is not None and not is_canonical_id(args.org, "or"):
         out.write("error: --org must be an org id\n")
         return 2
-    check = check_audit(deployment, OrgId(args.org) if args.org else None)
+    progress.update("reading the audit trail", 0, force=True)
+    check = check_audit(
+        deployment,
+        OrgId(args.org) if args.org else None,
+        on_record=lambda done, total: progress.update(
+            "re-verifying", done, total, force=done == total
+        ),
+    )
+    progress.done()
     if args.json:
         document: Any = [r.to_dict() for r in check.records]
         if args.verify:
@@ -234,9 +245,18 @@ def _audit(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int
     return 0 if (check.ok or not args.verify) else 1
 
 
-def _purge(args: argparse.Namespace, out: TextIO) -> int:
+def _purge(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     with build(db_url=args.db, replay_url=args.redis) as deployment:
-        report = deployment.purge()
+        # Three stores, each purged by one statement: progress is per store.
+        progress.update("purging", 0, 3, force=True)
+        forgotten: list[str] = []
+
+        def step(store: str, count: int) -> None:
+            forgotten.append(f"{store}={count:,}")
+            progress.update("purging " + " ".join(forgotten), len(forgotten), 3, force=True)
+
+        report = deployment.purge(on_step=step)
+        progress.done()
     document = {
         "challenges": report.challenges,
         "nonces": report.nonces,
@@ -253,12 +273,16 @@ def main(
     argv: Sequence[str] | None = None,
     *,
     out: TextIO | None = None,
+    err: TextIO | None = None,
     environ: Mapping[str, str] | None = None,
 ) -> int:
     """Run one command; the exit status (0 on success). `environ` (default `os.environ`)
-    supplies `serve`'s variables."""
+    supplies `serve`'s variables; progress of long work goes to `err` (default stderr)
+    when it is a terminal and `--json` is not given."""
     out = out or sys.stdout
+    err = err or sys.stderr
     args = _parser().parse_args(argv)
+    progress = Progress(err, enabled=not getattr(args, "json", False) and err.isatty())
     try:
         if args.command == "serve":
             try:
@@ -272,13 +296,13 @@ def main(
 
             return run_demo(db=args.db, out=out)
         if args.command == "purge":
-            return _purge(args, out)
+            return _purge(args, out, progress)
         with build(db_url=args.db) as deployment:
             if args.command == "bootstrap":
                 return _bootstrap(args, deployment, out)
             if args.command == "users":
                 return _users_create(args, deployment, out)
-            return _audit(args, deployment, out)
+            return _audit(args, deployment, out, progress)
     except ArchiveCoreError as exc:
         out.write(f"error: {exc.message}\n")
         return 2
