@@ -28,6 +28,7 @@ import os
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 from collections.abc import Callable
 from typing import Final, TextIO
@@ -159,16 +160,66 @@ def _serve_one(settings: ServeSettings, out: TextIO) -> int:
     return 0
 
 
-class _Supervisor(Multiprocess):
-    """uvicorn's supervisor, reporting each worker that dies before it is replaced, and
-    announcing readiness once every worker serves."""
+# Linux balances new connections over every socket bound to a port with SO_REUSEPORT.
+_REUSE_PORT: Final = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
-    def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """The supervisor's socket: bound (the port is taken, port 0 picks one) but never
+    listening, so it receives no connection; the workers bind the same port next to it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    reserved = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserved.bind((host, port))
+    except BaseException:
+        reserved.close()
+        raise
+    return reserved
+
+
+class _Worker(Process):
+    """A uvicorn worker that listens on a socket of its own (SO_REUSEPORT), made in the
+    worker after the spawn; without SO_REUSEPORT, on the supervisor's shared socket."""
+
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], address: tuple[str, int]
+    ) -> None:
+        self.address = address
+        super().__init__(config, [] if _REUSE_PORT else sockets)
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:  # in the worker
+        """Serve on this worker's own socket (or on the shared one)."""
+        if _REUSE_PORT:
+            sockets = [_reserve(*self.address)]  # uvicorn then listens on it
+        super().target(sockets)
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor with `_Worker`s: each worker that dies is reported, then
+    replaced; readiness is announced once every worker serves.
+
+    Why not one shared listening socket (uvicorn's own `--workers`): each asyncio worker
+    accepts every pending connection it can when it wakes, so a burst of keep-alive
+    connections (a load balancer's pool, a load generator) lands on one worker and the
+    others idle. With a socket per worker the kernel spreads connections evenly.
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], address: tuple[str, int]
+    ) -> None:
         super().__init__(config, sockets)
+        self.address = address
         self.on_ready: Callable[[], None] = lambda: None
 
+    def _new_worker(self) -> _Worker:
+        worker = _Worker(self.config, self.sockets, self.address)
+        worker.start()
+        return worker
+
     def init_processes(self) -> None:
-        super().init_processes()
+        self.processes = [self._new_worker() for _ in range(self.processes_num)]
         for process in self.processes:
             process.wait_until_ready(_WORKER_READY_TIMEOUT, self.should_exit)
         if not self.should_exit.is_set():
@@ -198,9 +249,39 @@ class _Supervisor(Multiprocess):
                 process.pid,
                 process.exitcode,
             )
-            replacement = Process(self.config, self.sockets)
-            replacement.start()
-            self.processes[index] = replacement
+            self.processes[index] = self._new_worker()
+
+    def restart_all(self) -> None:
+        """SIGHUP: replace each worker in turn, the new one serving before the old stops."""
+        for index, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._new_worker()
+            if not new.wait_until_ready(_WORKER_READY_TIMEOUT, self.should_exit):
+                new.kill()
+                new.join()
+                log.error("worker %d: its replacement did not start; keeping it", index + 1)
+                return
+            old.terminate()
+            old.join()
+            self.processes[index] = new
+
+    def handle_ttin(self) -> None:
+        """SIGTTIN: one more worker."""
+        self.processes_num += 1
+        self.processes.append(self._new_worker())
+
+
+def _tcp(bound: socket.socket) -> socket.socket:
+    """The same listening socket, marked as TCP (`proto`), which uvicorn's is not.
+
+    Connections accepted on it inherit the mark, and asyncio sets `TCP_NODELAY` only on
+    sockets marked TCP: without it the two writes of an answer (head, then body) meet
+    Nagle's algorithm and the client's delayed ACK, and every answer waits about 40 ms.
+    """
+    if bound.family not in (socket.AF_INET, socket.AF_INET6):
+        return bound
+    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
 
 
 def _serve_many(settings: ServeSettings, out: TextIO) -> int:
@@ -215,14 +296,14 @@ def _serve_many(settings: ServeSettings, out: TextIO) -> int:
     _configure(config, settings)
     metrics_dir: str | None = None
     stop_metrics: Callable[[], None] = lambda: None  # noqa: E731 - replaced when metrics run
-    listener = config.bind_socket()
+    listener = _reserve(settings.host, settings.port) if _REUSE_PORT else _tcp(config.bind_socket())
+    host, port = listener.getsockname()[:2]
     try:
         if settings.metrics_port is not None:
             # A fresh directory per run, set before any worker starts (they inherit it).
             metrics_dir = tempfile.mkdtemp(prefix="archive-core-metrics-")
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        supervisor = _Supervisor(config, [listener])
-        host, port = listener.getsockname()[:2]
+        supervisor = _Supervisor(config, [listener], (host, port))
         supervisor.on_ready = lambda: _ready_message(out, host, port, settings.workers)
         if settings.metrics_port is not None and metrics_dir is not None:
             from adapters.metrics import (  # noqa: PLC0415 - the [metrics] extra
