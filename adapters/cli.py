@@ -149,9 +149,10 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         log_format=args.log_format,
         log_level=args.log_level,
     )
-    serve(settings, out)
-    out.write("archive-core stopped\n")
-    return 0
+    status = serve(settings, out)
+    if status == 0:
+        out.write("archive-core stopped\n")
+    return status
 
 
 def _bootstrap(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
