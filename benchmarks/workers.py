@@ -10,6 +10,7 @@ with the workers, so on 2 cores the ceiling is below 2. Goal: ≥ 1.5.
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -84,6 +85,7 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
     seconds = 0.5 if tiny else 2.0 if quick else 5.0
     load: Any = _wrk if shutil.which("wrk") else _python_load
     samples: dict[int, list[float]] = {count: [] for count in COUNTS}
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         db = str(Path(folder) / "workers.db")
         with build(db_url=db) as deployment:
@@ -121,6 +123,8 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
             "workers_rps_2": figure(samples[2], "req/s"),
             "workers_rps_ratio": figure(ratios, "×"),
             "workers_load_generator": {"name": "wrk" if load is _wrk else "python"},
+            # The machine's 1-minute load average before and after: other jobs share it.
+            "workers_load_average": {"before": load_before, "after": os.getloadavg()[0]},
         },
     }
 
