@@ -365,4 +365,4 @@ def _framing(reason: str) -> ArchiveCoreError:
 
 
 def _no_call(request: Request, param: str) -> Mapping[str, Any]:  # pragma: no cover
-    raise AssertionError("the OpenAPI route is answered in begin()")
+    raise AssertionError("the OpenAPI document and the probes are answered by the handler")
