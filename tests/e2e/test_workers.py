@@ -5,6 +5,7 @@ and replaced, SIGTERM stopping everything with status 0, configuration from vari
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import re
 import shutil
@@ -13,7 +14,9 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +25,7 @@ import pytest
 import redis
 
 from tests.e2e.conftest import ROOT, Served, cli_json
-from tests.e2e.test_sdk import _sdk, _signed_token, _user
+from tests.e2e.test_sdk import _b64, _sdk, _signed_token, _user
 from tests.services import PgSchema, RedisPrefix
 
 _READY = re.compile(r"archive-core serving on (http://\S+) \((\d+) workers?\)")
@@ -140,6 +143,37 @@ def test_one_token_raced_over_two_workers_on_postgresql_and_redis(
     admin = cli_json("bootstrap", "--db", pg_schema.url)
     served, _ = workers("--db", pg_schema.url, "--redis", redis_prefix.replay_url, "--workers", "2")
     assert _race(served.url, admin, pg_schema.url).count(200) == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql+redis"])
+def test_one_nonce_raced_over_two_workers(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest, workers: Any
+) -> None:
+    if backend == "sqlite":
+        db, extra = str(tmp_path / "nonce.db"), []
+    else:
+        pg: PgSchema = request.getfixturevalue("pg_schema")
+        cache: RedisPrefix = request.getfixturevalue("redis_prefix")
+        db, extra = pg.url, ["--redis", cache.replay_url]
+    admin = cli_json("bootstrap", "--db", db)
+    served, _ = workers("--db", db, *extra, "--workers", "2", "--require-nonce")
+    document = {"uuid": f"race-{uuid.uuid4()}", "date": datetime.now(UTC).isoformat()}
+    headers = {
+        "Authorization": f"Bearer {admin['authToken']}",
+        "X-DFNS-NONCE": _b64(json.dumps(document).encode()),
+    }
+
+    def fire(_: int) -> tuple[int, str]:
+        with httpx.Client(timeout=30) as fresh:  # a connection of its own: any worker
+            answer = fresh.get(f"{served.url}/auth/users/{admin['userId']}", headers=headers)
+        return answer.status_code, answer.json().get("error", {}).get("message", "")
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(fire, range(16)))
+    assert [status for status, _ in results].count(200) == 1
+    assert {message for status, message in results if status != 200} == {
+        "request nonce has already been used"
+    }
 
 
 def _free_port() -> int:
