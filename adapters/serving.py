@@ -81,9 +81,8 @@ def _observed(
     deployment: Deployment, observer: RequestObserver | None, *, close: bool
 ) -> ObservedApplication:
     readiness = deployment.service.readiness
-    store_error = getattr(observer, "store_error", None)
-    if readiness is not None and store_error is not None:
-        readiness.on_failure = store_error
+    if readiness is not None and observer is not None:
+        readiness.on_failure = observer.store_error
     return ObservedApplication(
         AsgiApplication(deployment.service),
         observer=observer,
@@ -120,8 +119,8 @@ def serve(settings: ServeSettings, out: TextIO) -> int:
 
 
 def _ready_message(out: TextIO, host: str, port: int, workers: int) -> None:
-    out.write(f"archive-core serving on http://{host}:{port} ({workers} worker")
-    out.write("s)\n" if workers > 1 else ")\n")
+    noun = "worker" if workers == 1 else "workers"
+    out.write(f"archive-core serving on http://{host}:{port} ({workers} {noun})\n")
     out.flush()
 
 

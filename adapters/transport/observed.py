@@ -73,6 +73,9 @@ class RequestObserver(Protocol):
     ) -> None:
         """Record one answered request."""
 
+    def store_error(self, store: str) -> None:
+        """Record one failed readiness check of `store`."""
+
 
 def _request_id(scope: Scope) -> str:
     for name, value in scope["headers"]:

@@ -216,14 +216,18 @@ def test_readyz_follows_redis_down_and_back(tmp_path: Path, workers: Any) -> Non
     port = _free_port()
     cache = _redis_server(port)
     try:
-        served, _ = workers(
+        served, seen = workers(
             "--db",
             str(tmp_path / "ready.db"),
             "--redis",
             f"redis://127.0.0.1:{port}/0",
             "--workers",
             "2",
+            "--metrics-port",
+            "0",
         )
+        match = _METRICS.search(seen)
+        assert match is not None
         ready = httpx.get(f"{served.url}/readyz")
         assert ready.status_code == 200
         assert ready.json() == {"status": "ready", "stores": {"sqlite": "ok", "redis": "ok"}}
@@ -236,6 +240,12 @@ def test_readyz_follows_redis_down_and_back(tmp_path: Path, workers: Any) -> Non
             assert down.json()["failing"] == ["redis"]
             assert down.json()["stores"] == {"sqlite": "ok", "redis": "unavailable"}
         assert httpx.get(f"{served.url}/healthz").status_code == 200
+        scraped = httpx.get(match.group(1) + "/metrics").text
+        assert 'archive_core_store_errors_total{store="redis"} 4.0' in scraped
+        assert (
+            'archive_core_http_requests_total{method="GET",route="/readyz",status="503"} 4.0'
+            in scraped
+        )
 
         cache = _redis_server(port)
         _wait_for(

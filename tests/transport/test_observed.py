@@ -32,9 +32,13 @@ class Seen:
     """A fake observer: every observation, as keyword dicts."""
 
     calls: list[dict[str, Any]] = attrs.field(factory=list)
+    store_errors: list[str] = attrs.field(factory=list)
 
     def observe(self, **observation: Any) -> None:
         self.calls.append(observation)
+
+    def store_error(self, store: str) -> None:
+        self.store_errors.append(store)
 
 
 @pytest.fixture
