@@ -39,7 +39,7 @@ import socket
 import sys
 import tempfile
 from collections.abc import Callable
-from typing import Final, TextIO
+from typing import Final, TextIO, cast
 
 import attrs
 import uvicorn
@@ -49,8 +49,8 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 from adapters.bootstrap import Deployment, build
 from adapters.logs import log_config
 from adapters.server import ReadyServer, uvicorn_config
-from adapters.transport.asgi import AsgiApplication
-from adapters.transport.observed import ObservedApplication, RequestObserver
+from adapters.service import Service
+from adapters.transport.observed import AsgiApp, ObservedApplication, RequestObserver
 from archive_core.config import Policy
 
 __all__ = ["ServeSettings", "serve", "worker_app"]
@@ -77,16 +77,40 @@ class ServeSettings:
     log_level: str = "warning"
 
 
+def _reference_config(service: Service, settings: ServeSettings) -> uvicorn.Config:
+    """The reference server's uvicorn settings (`uvicorn_config`: the application with
+    every layer it puts around it, the protocol limits) with this run's logging.
+
+    Logging is applied last: building a `uvicorn.Config` resets uvicorn's own loggers.
+    """
+    config = uvicorn_config(service, host=settings.host, port=settings.port)
+    config.log_config = log_config(settings.log_format, settings.log_level)
+    config.log_level = settings.log_level
+    config.configure_logging()
+    return config
+
+
+def _application(config: uvicorn.Config) -> AsgiApp:
+    """The ASGI 3 application object `uvicorn_config` put in the settings."""
+    app = config.app
+    if isinstance(app, str | type) or not callable(app):
+        raise TypeError("uvicorn_config must hold an ASGI 3 application object")
+    return cast(AsgiApp, app)
+
+
 def _observed(
-    deployment: Deployment, observer: RequestObserver | None, *, close: bool
+    app: AsgiApp,
+    deployment: Deployment,
+    observer: RequestObserver | None,
+    *,
+    close: bool,
 ) -> ObservedApplication:
+    """`app` (as `uvicorn_config` built it) inside the request-id and metrics layer."""
     readiness = deployment.service.readiness
     if readiness is not None and observer is not None:
         readiness.on_failure = observer.store_error
     return ObservedApplication(
-        AsgiApplication(deployment.service),
-        observer=observer,
-        on_shutdown=deployment.close if close else None,
+        app, observer=observer, on_shutdown=deployment.close if close else None
     )
 
 
@@ -101,14 +125,8 @@ def worker_app(settings: ServeSettings) -> ObservedApplication:
     deployment = build(
         db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
     )
-    return _observed(deployment, observer, close=True)
-
-
-def _configure(config: uvicorn.Config, settings: ServeSettings) -> None:
-    """The reference settings (`uvicorn_config`) plus this run's logging."""
-    config.log_config = log_config(settings.log_format, settings.log_level)
-    config.log_level = settings.log_level
-    config.configure_logging()
+    app = _application(_reference_config(deployment.service, settings))
+    return _observed(app, deployment, observer, close=True)
 
 
 def serve(settings: ServeSettings, out: TextIO) -> int:
@@ -150,9 +168,8 @@ def _serve_one(settings: ServeSettings, out: TextIO) -> int:
         with build(
             db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
         ) as deployment:
-            config = uvicorn_config(deployment.service, host=settings.host, port=settings.port)
-            config.app = _observed(deployment, observer, close=False)
-            _configure(config, settings)
+            config = _reference_config(deployment.service, settings)
+            config.app = _observed(_application(config), deployment, observer, close=False)
             api = ReadyServer(
                 config, lambda host, port: _ready_message(out, host, port, settings.workers)
             )
@@ -299,11 +316,10 @@ def _serve_many(settings: ServeSettings, out: TextIO) -> int:
     with build(
         db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
     ) as deployment:
-        config = uvicorn_config(deployment.service, host=settings.host, port=settings.port)
+        config = _reference_config(deployment.service, settings)
     config.app = functools.partial(worker_app, settings)
     config.factory = True
     config.workers = settings.workers
-    _configure(config, settings)
     metrics_dir: str | None = None
     stop_metrics: Callable[[], None] = lambda: None  # noqa: E731 - replaced when metrics run
     listener = _reserve(settings.host, settings.port) if _REUSE_PORT else _tcp(config.bind_socket())

@@ -26,7 +26,7 @@ from adapters.transport.asgi import Message, Receive, Scope, Send, raw_target
 from adapters.transport.context import CURRENT, RequestContext
 from adapters.transport.http import USERS_PREFIX, strip_query
 
-__all__ = ["ObservedApplication", "RequestObserver", "route_template"]
+__all__ = ["AsgiApp", "ObservedApplication", "RequestObserver", "route_template"]
 
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
