@@ -29,6 +29,7 @@ from adapters.crypto import (
     credential_verifiers,
 )
 from adapters.crypto.signing_keys import EDDSA, ES256, HS256
+from adapters.health import Readiness, store_checks
 from adapters.randomness import SystemRandomness
 from adapters.service import Service
 from adapters.storage.urls import Storage, open_storage
@@ -200,6 +201,7 @@ def build(
             get_user=GetUser(gate=gate, uow_factory=uow, policy=policy),
             deactivate_user=DeactivateUser(**signed),
             activate_user=ActivateUser(**signed),
+            readiness=Readiness(store_checks(storage, clock, db_url=db_url, replay_url=replay_url)),
         )
         return Deployment(
             service=service,

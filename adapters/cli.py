@@ -18,15 +18,24 @@ setting that cannot be used) ends any command with one line on stderr and exit s
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
-import signal
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 import attrs
 
 from adapters.bootstrap import Deployment, build
+from adapters.environment import (
+    SERVE_VARIABLES,
+    BadVariable,
+    EnvironmentDefaults,
+    port,
+    positive_int,
+)
+from adapters.logs import FORMATS, LEVELS
 from adapters.operations import (
     KEY_CHOICES,
     OperatorError,
@@ -35,6 +44,7 @@ from adapters.operations import (
     check_audit,
     create_user,
 )
+from adapters.progress import Progress
 from adapters.storage.urls import StorageStartError
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
@@ -65,7 +75,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the reference server")
     db(serve)
     serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--port", type=port, default=8000)
     serve.add_argument("--redis", help="redis:// URL for challenges and nonces (multi-instance)")
     serve.add_argument("--require-app-id", action="store_true", help="X-DFNS-APPID required")
     serve.add_argument("--require-nonce", action="store_true", help="X-DFNS-NONCE required")
@@ -91,6 +101,14 @@ def _parser() -> argparse.ArgumentParser:
         "--matrix", choices=sorted(PRESETS), default="dfns", help="permission matrix preset"
     )
     serve.add_argument("--rp-id", default="localhost", help="WebAuthn relying party id")
+    serve.add_argument(
+        "--workers", type=positive_int, default=1, help="worker processes on the one port"
+    )
+    serve.add_argument("--metrics-port", type=port, help="Prometheus /metrics listener (off)")
+    serve.add_argument("--metrics-host", default="127.0.0.1", help="the metrics listener's host")
+    serve.add_argument("--log-format", choices=FORMATS, default="text", help="text or JSON lines")
+    serve.add_argument("--log-level", choices=LEVELS, default="warning", help="info: every request")
+    serve.set_defaults(environment=EnvironmentDefaults(serve, SERVE_VARIABLES))
 
     boot = commands.add_parser("bootstrap", help="a new org with an admin, a key and a token")
     db(boot)
@@ -159,8 +177,13 @@ def _print_json(document: Any, out: TextIO) -> None:
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
-    from adapters.server import ReadyServer, uvicorn_config  # noqa: PLC0415 - uvicorn only here
+    from adapters.serving import ServeSettings, serve  # noqa: PLC0415 - uvicorn only here
 
+    if args.metrics_port is not None and importlib.util.find_spec("prometheus_client") is None:
+        out.write(
+            "error: --metrics-port needs prometheus-client: pip install 'archive-core[metrics]'\n"
+        )
+        return 2
     # Two allow-lists: passkey origins never constrain key signers (SPEC §3).
     policy = Policy(
         require_app_id=args.require_app_id,
@@ -170,29 +193,23 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         webauthn_origins=frozenset(args.origin) or Policy().webauthn_origins,
         matrix=PRESETS[args.matrix],
     )
-    with build(db_url=args.db, replay_url=args.redis, policy=policy) as deployment:
-
-        def ready(host: str, port: int) -> None:
-            out.write(f"archive-core serving on http://{host}:{port}\n")
-            out.flush()
-
-        server = ReadyServer(
-            uvicorn_config(
-                deployment.service,
-                host=args.host,
-                port=args.port,
-                cors_origins=args.cors_origin,
-            ),
-            ready,
-        )
-        # uvicorn turns SIGINT/SIGTERM into a graceful shutdown (requests in flight finish),
-        # then re-raises the signal to whatever handler was there before: with this one
-        # in place, that ends the command normally instead of killing the process.
-        for stop_signal in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(stop_signal, lambda signum, frame: None)
-        server.run()
-    out.write("archive-core stopped\n")
-    return 0
+    settings = ServeSettings(
+        db_url=args.db,
+        replay_url=args.redis,
+        policy=policy,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        metrics_host=args.metrics_host,
+        metrics_port=args.metrics_port,
+        log_format=args.log_format,
+        log_level=args.log_level,
+        cors_origins=frozenset(args.cors_origin),
+    )
+    status = serve(settings, out)
+    if status == 0:
+        out.write("archive-core stopped\n")
+    return status
 
 
 def _bootstrap(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
@@ -281,11 +298,21 @@ def _credentials_add(args: argparse.Namespace, deployment: Deployment, out: Text
     return 0
 
 
-def _audit(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
+def _audit(
+    args: argparse.Namespace, deployment: Deployment, out: TextIO, progress: Progress
+) -> int:
     if args.org is not None and not is_canonical_id(args.org, "or"):
         out.write("error: --org must be an org id\n")
         return 2
-    check = check_audit(deployment, OrgId(args.org) if args.org else None)
+    progress.update("reading the audit trail", 0, force=True)
+    check = check_audit(
+        deployment,
+        OrgId(args.org) if args.org else None,
+        on_record=lambda done, total: progress.update(
+            "re-verifying", done, total, force=done == total
+        ),
+    )
+    progress.done()
     if args.json:
         document: Any = [r.to_dict() for r in check.records]
         if args.verify:
@@ -317,9 +344,18 @@ def _audit(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int
     return 0 if (check.ok or not args.verify) else 1
 
 
-def _purge(args: argparse.Namespace, out: TextIO) -> int:
+def _purge(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     with build(db_url=args.db, replay_url=args.redis) as deployment:
-        report = deployment.purge()
+        # Three stores, each purged by one statement: progress is per store.
+        progress.update("purging", 0, 3, force=True)
+        forgotten: list[str] = []
+
+        def step(store: str, count: int) -> None:
+            forgotten.append(f"{store}={count:,}")
+            progress.update("purging " + " ".join(forgotten), len(forgotten), 3, force=True)
+
+        report = deployment.purge(on_step=step)
+        progress.done()
     document = {
         "challenges": report.challenges,
         "nonces": report.nonces,
@@ -332,19 +368,34 @@ def _purge(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int:
-    """Run one command; the exit status (0 on success)."""
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """Run one command; the exit status (0 on success). `environ` (default `os.environ`)
+    supplies `serve`'s variables; progress of long work goes to `err` (default stderr)
+    when it is a terminal and `--json` is not given."""
     out = out or sys.stdout
+    err = err or sys.stderr
     args = _parser().parse_args(argv)
+    progress = Progress(err, enabled=not getattr(args, "json", False) and err.isatty())
     try:
         if args.command == "serve":
+            try:
+                args.environment.resolve(args, os.environ if environ is None else environ)
+            except BadVariable as exc:
+                out.write(f"error: {exc}\n")
+                return 2
             return _serve(args, out)
         if args.command == "demo":
             from adapters.demo import run_demo  # noqa: PLC0415 - the demo's imports only here
 
             return run_demo(db=args.db, out=out)
         if args.command == "purge":
-            return _purge(args, out)
+            return _purge(args, out, progress)
         with build(db_url=args.db) as deployment:
             if args.command == "bootstrap":
                 return _bootstrap(args, deployment, out)
@@ -352,7 +403,7 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
                 return _users_create(args, deployment, out)
             if args.command == "credentials":
                 return _credentials_add(args, deployment, out)
-            return _audit(args, deployment, out)
+            return _audit(args, deployment, out, progress)
     except ArchiveCoreError as exc:
         out.write(f"error: {exc.message}\n")
         return 2

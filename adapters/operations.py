@@ -4,7 +4,7 @@ and check an audit trail (chain and signed evidence)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -168,16 +168,25 @@ class AuditCheck:
         return self.chain.ok and not self.evidence_failures
 
 
-def check_audit(deployment: Deployment, org_id: OrgId | None = None) -> AuditCheck:
+def check_audit(
+    deployment: Deployment,
+    org_id: OrgId | None = None,
+    *,
+    on_record: Callable[[int, int], None] | None = None,
+) -> AuditCheck:
     """Read the audit records (of one org, or all), verify the hash chains and re-verify
-    every signed evidence with the credential verifiers, offline."""
+    every signed evidence with the credential verifiers, offline. `on_record(done, total)`
+    is called after each record's evidence is re-verified (progress reports)."""
     with deployment.storage.uow_factory() as uow:
         records = uow.audit.records(org_id)
     failures: list[tuple[str, str]] = []
-    for record in records:
+    total = len(records)
+    for done, record in enumerate(records, start=1):
         for evidence in record.evidence:
             try:
                 reverify_evidence(evidence, deployment.verifiers)
             except ArchiveCoreError as exc:
                 failures.append((record.id, exc.reason or exc.code))
+        if on_record is not None:
+            on_record(done, total)
     return AuditCheck(records, verify_audit_chain(records), failures)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from adapters.health import Readiness
 from archive_core.use_cases import (
     ActivateUser,
     ArchiveUser,
@@ -26,3 +27,5 @@ class Service:
     get_user: GetUser
     deactivate_user: DeactivateUser
     activate_user: ActivateUser
+    #: the store checks behind `GET /readyz` (None: no store to check, always ready)
+    readiness: Readiness | None = None

@@ -2,8 +2,9 @@
 
 Prints a table of the figures (medians with their spread) and the goals; with `--json`
 the last line is one JSON object with the ratios (`flow_time_ratio`,
-`decision_time_ratio`, `sqlite_time_ratio`, `http_rps_ratio`, `p99_scale_ratio`,
-`rss_growth_ratio`, `key_verify_ratio_max`) and every raw figure under `figures`.
+`decision_time_ratio`, `sqlite_time_ratio`, `http_rps_ratio`, `workers_rps_ratio`,
+`p99_scale_ratio`, `rss_growth_ratio`, `key_verify_ratio_max`) and every raw figure
+under `figures`.
 `--tiny` shrinks every size so that the test suite can check the harness runs.
 """
 
@@ -22,6 +23,7 @@ GOALS: dict[str, tuple[str, float]] = {
     "decision_time_ratio": ("≤", 0.02),
     "sqlite_time_ratio": ("≤", 1.25),
     "http_rps_ratio": ("≥", 1.1),
+    "workers_rps_ratio": ("≥", 1.5),
     "p99_scale_ratio": ("≤", 1.5),
     "rss_growth_ratio": ("≤", 1.2),
     "key_verify_ratio_max": ("≤", 1.15),
@@ -69,6 +71,12 @@ def _http(*, quick: bool, tiny: bool) -> dict[str, Any]:
     return http.run(quick=quick, tiny=tiny)
 
 
+def _workers(*, quick: bool, tiny: bool) -> dict[str, Any]:
+    from benchmarks import workers
+
+    return workers.run(quick=quick, tiny=tiny)
+
+
 def _rss(*, quick: bool, tiny: bool) -> dict[str, Any]:
     from benchmarks import rss
 
@@ -81,6 +89,7 @@ BENCHMARKS: dict[str, Callable[..., dict[str, Any]]] = {
     "flow": _flow,
     "sqlite": _sqlite,
     "http": _http,
+    "workers": _workers,
     "rss": _rss,
 }
 

@@ -10,6 +10,7 @@ bounded worker pool so a slow store never blocks the loop.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -144,7 +145,9 @@ class AsgiApplication:
         if len(body) > started.limit:
             return handler.too_large(started)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool(), handler.finish, started, body)
+        # The use case's thread sees this request's context (its id, for the log records).
+        context = contextvars.copy_context()
+        return await loop.run_in_executor(self._pool(), context.run, handler.finish, started, body)
 
     # ------------------------------------------------------------------ internals
     def _pool(self) -> ThreadPoolExecutor:

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NamedTuple
 
 from adapters.service import Service
+from adapters.transport.context import note_store_error
 from adapters.transport.openapi import openapi_json
 from archive_core.errors import (
     ArchiveCoreError,
@@ -64,6 +65,8 @@ ROUTE_NAMES: Final = (
     "deactivate_user",
     "activate_user",
     "openapi",
+    "healthz",
+    "readyz",
 )
 _MAX_CONTENT_LENGTH_DIGITS: Final = 19
 # Methods logged by name; anything else is logged as "OTHER" (a method is caller input).
@@ -146,6 +149,7 @@ def _as_refusal(exc: Exception) -> ArchiveCoreError:
     if isinstance(exc, ConcurrencyConflict):
         return ArchiveCoreError(Catalogue.CONFLICT, reason="concurrent_change")
     if isinstance(exc, StorageUnavailable):
+        note_store_error(str(exc))
         return ArchiveCoreError(Catalogue.UNAVAILABLE, reason="storage_unavailable")
     return ArchiveCoreError(Catalogue.INTERNAL)
 
@@ -232,6 +236,7 @@ class HttpHandler:
         complete = _Endpoint("complete_user_action", lambda r, _: service.complete_user_action(r))
         archive = _Endpoint("archive_user", service.archive_user)
         get = _Endpoint("get_user", service.get_user)
+        self._readiness = service.readiness
         self._openapi = HttpResponse(
             200,
             (
@@ -244,6 +249,9 @@ class HttpHandler:
             "/auth/action/init": _Route("init_user_action", {"POST": init}, "POST"),
             "/auth/action": _Route("complete_user_action", {"POST": complete}, "POST"),
             "/openapi.json": _Route("openapi", {"GET": _Endpoint("openapi", _no_call)}, "GET"),
+            # Probes: no authentication, no data (see docs/operations.md).
+            "/healthz": _Route("healthz", {"GET": _Endpoint("healthz", _no_call)}, "GET"),
+            "/readyz": _Route("readyz", {"GET": _Endpoint("readyz", _no_call)}, "GET"),
         }
         self._users = _Route("users", {"DELETE": archive, "GET": get}, "DELETE, GET")
         # `/auth/users/{userId}/<action>`: one entry per signed user operation.
@@ -304,6 +312,9 @@ class HttpHandler:
             if endpoint.name == "openapi":
                 _log(method, "openapi", 200, "ok")
                 return self._openapi
+            if endpoint.name == "healthz":
+                _log(method, "healthz", 200, "ok")
+                return _HEALTHY
             headers = Headers(pairs)
             declared = headers.values("content-length")
             expected: int | None = None
@@ -374,6 +385,8 @@ class HttpHandler:
             return self.too_large(exchange)
         if exchange.expected_length is not None and len(body) != exchange.expected_length:
             return self._refuse(exchange.method, name, _framing("content_length_mismatch"))
+        if name == "readyz":
+            return self._ready(exchange.method)
         try:
             request = Request(exchange.method, exchange.path, exchange.headers, body)
             document = exchange.endpoint.call(request, exchange.param)
@@ -399,6 +412,16 @@ class HttpHandler:
         return self.finish(started, body)
 
     # -------------------------------------------------------------------- helpers
+    def _ready(self, method: str) -> HttpResponse:
+        """`GET /readyz`: 200 when every store answers in time, else 503 naming the failing."""
+        if self._readiness is None:
+            _log(method, "readyz", 200, "ok")
+            return render(200, {"status": "ready", "stores": {}})
+        report = self._readiness.check()
+        status = 200 if report.ready else 503
+        _log(method, "readyz", status, "ok" if report.ready else "store_unavailable")
+        return render(status, report.to_json())
+
     @staticmethod
     def _refuse(
         method: str, route: str, refusal: ArchiveCoreError, *, exception: Exception | None = None
@@ -421,9 +444,12 @@ class HttpHandler:
         return render(refusal.status, refusal.to_body())
 
 
+_HEALTHY: Final = render(200, {"status": "ok"})
+
+
 def _framing(reason: str) -> ArchiveCoreError:
     return ArchiveCoreError(Catalogue.BODY_INVALID, reason=reason)
 
 
 def _no_call(request: Request, param: str) -> Mapping[str, Any]:  # pragma: no cover
-    raise AssertionError("the OpenAPI route is answered in begin()")
+    raise AssertionError("the OpenAPI document and the probes are answered by the handler")

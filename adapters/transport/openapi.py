@@ -232,6 +232,23 @@ def _schemas() -> dict[str, Any]:
             "additionalProperties": False,
             "properties": {"force": {"type": "boolean"}},
         },
+        "Health": {
+            "type": "object",
+            "required": ["status"],
+            "properties": {"status": {"const": "ok"}},
+        },
+        "Readiness": {
+            "type": "object",
+            "required": ["status", "stores"],
+            "properties": {
+                "status": {"enum": ["ready", "unavailable"]},
+                "stores": {
+                    "type": "object",
+                    "additionalProperties": {"enum": ["ok", "unavailable"]},
+                },
+                "failing": {"type": "array", "items": _STRING},
+            },
+        },
         "User": {
             "type": "object",
             "required": [
@@ -478,6 +495,29 @@ def document() -> dict[str, Any]:
                             "content": {_JSON: {"schema": {"type": "object"}}},
                         },
                         **_errors(431),
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "Liveness probe: the process answers (no authentication, no data).",
+                    "security": [],
+                    "responses": {"200": _ok("The process is serving.", "Health")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "summary": (
+                        "Readiness probe: every store answers a trivial query within 1 s "
+                        "(no authentication, no data)."
+                    ),
+                    "security": [],
+                    "responses": {
+                        "200": _ok("Every store answered.", "Readiness"),
+                        "503": _ok("A store did not answer; `failing` names it.", "Readiness"),
+                        **_errors(400, 413),
                     },
                 }
             },

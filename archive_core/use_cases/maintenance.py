@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import attrs
 
 from archive_core.ports import ChallengeStore, Clock, ReplayGuard, UnitOfWorkFactory
@@ -32,14 +34,21 @@ class PurgeExpired:
     replay_guard: ReplayGuard
     clock: Clock
 
-    def __call__(self) -> PurgeReport:
-        """Purge everything expired as of now."""
+    def __call__(self, on_step: Callable[[str, int], None] | None = None) -> PurgeReport:
+        """Purge everything expired as of now; `on_step(store, forgotten)` after each of
+        the three stores (`userActions`, `challenges`, `nonces`), for progress reports."""
+        report = on_step or _ignore
         now = self.clock.now()
         with self.uow_factory() as uow:
             user_actions = uow.user_actions.purge(now=now)
             uow.commit()
-        return PurgeReport(
-            challenges=self.challenges.purge(now=now),
-            nonces=self.replay_guard.purge(now=now),
-            user_actions=user_actions,
-        )
+        report("userActions", user_actions)
+        challenges = self.challenges.purge(now=now)
+        report("challenges", challenges)
+        nonces = self.replay_guard.purge(now=now)
+        report("nonces", nonces)
+        return PurgeReport(challenges=challenges, nonces=nonces, user_actions=user_actions)
+
+
+def _ignore(store: str, forgotten: int) -> None:
+    """No progress report wanted."""

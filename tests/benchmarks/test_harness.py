@@ -14,6 +14,7 @@ RATIOS = {
     "decision_time_ratio",
     "sqlite_time_ratio",
     "http_rps_ratio",
+    "workers_rps_ratio",
     "p99_scale_ratio",
     "rss_growth_ratio",
     "key_verify_ratio_max",

@@ -92,7 +92,19 @@ def test_paths_are_the_routes() -> None:
         ("/auth/users/{userId}/deactivate", "PUT"),
         ("/auth/users/{userId}/activate", "PUT"),
         ("/openapi.json", "GET"),
+        ("/healthz", "GET"),
+        ("/readyz", "GET"),
     }
+
+
+def test_only_the_probes_and_the_document_are_unauthenticated() -> None:
+    open_paths = {
+        path
+        for path, item in document()["paths"].items()
+        for method, operation in item.items()
+        if method != "parameters" and operation["security"] == []
+    }
+    assert open_paths == {"/openapi.json", "/healthz", "/readyz"}
 
 
 # ------------------------------------------------------------------------------ schemathesis

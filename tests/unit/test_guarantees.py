@@ -492,3 +492,12 @@ def test_purge_forgets_only_what_expired(scene: Scene) -> None:
     report = world.purge()
     assert (report.challenges, report.nonces, report.user_actions) == (1, 1, 1)
     assert len(world.store.user_actions) == 0
+
+
+def test_purge_reports_each_store_as_it_goes(scene: Scene) -> None:
+    world = scene.world
+    world.archive_user(scene.admin, scene.end_user.id)
+    world.clock.advance(timedelta(minutes=6))
+    steps: list[tuple[str, int]] = []
+    world.purge(on_step=lambda store, count: steps.append((store, count)))
+    assert steps == [("userActions", 1), ("challenges", 0), ("nonces", 0)]

@@ -1,0 +1,360 @@
+"""`archive-core serve`: one process, or a supervisor and N worker processes on one port.
+
+With `workers == 1` the server runs in the calling process, as it always has. With more,
+a supervisor built on uvicorn's (`uvicorn.supervisors.Multiprocess`) *spawns* each
+worker (a fresh interpreter, nothing inherited); a worker that dies is reported
+(`archive_core.serve`, WARNING) and replaced; SIGTERM/SIGINT stop every worker
+gracefully (requests in flight finish) before the supervisor exits with status 0;
+SIGHUP replaces the workers one by one.
+
+On Linux each worker listens on a socket of its own bound to the same port with
+`SO_REUSEPORT` (the supervisor holds the port with a bound socket that never listens),
+and the kernel spreads new connections over the workers. uvicorn's own `--workers`
+shares one listening socket instead, and asyncio workers then take connections in
+bursts: a pool of keep-alive connections opened at once lands on one worker (measured:
+one worker at 99 % of the CPU time, the other idle). Elsewhere the workers share the
+supervisor's socket.
+
+What is built where:
+
+- the supervisor opens the store once before any worker starts, so migrations (and the
+  creation of SQLite's files) never race, then closes it again;
+- each worker builds its own deployment (connections, pools, signing key rings) in the
+  worker factory `worker_app`, after the spawn: nothing that holds a connection or a
+  lock crosses a process boundary. Signing keys, challenges, nonces and grants live in
+  the shared store, so any worker verifies what another issued;
+- the metrics listener (`--metrics-port`) runs in the supervisor (with one worker, in
+  the server's process), never on the API port.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import logging.config
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from collections.abc import Callable
+from typing import Final, TextIO, cast
+
+import attrs
+import uvicorn
+import uvicorn.config
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
+
+from adapters.bootstrap import Deployment, build
+from adapters.logs import log_config
+from adapters.server import ReadyServer, uvicorn_config
+from adapters.service import Service
+from adapters.transport.observed import AsgiApp, ObservedApplication, RequestObserver
+from archive_core.config import Policy
+
+__all__ = ["ServeSettings", "serve", "worker_app"]
+
+log: Final = logging.getLogger("archive_core.serve")
+# uvicorn's exit status of a worker that failed before serving (a broken app or bind).
+_STARTUP_FAILURE: Final = int(getattr(uvicorn.config, "STARTUP_FAILURE", 3))
+_WORKER_READY_TIMEOUT: Final = 60.0
+
+
+@attrs.frozen(kw_only=True)
+class ServeSettings:
+    """Everything a worker needs to build its deployment (pickled into each worker)."""
+
+    db_url: str
+    replay_url: str | None = None
+    policy: Policy = attrs.field(factory=Policy)
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int | None = None
+    log_format: str = "text"
+    log_level: str = "warning"
+    cors_origins: frozenset[str] = frozenset()
+
+
+def _reference_config(service: Service, settings: ServeSettings) -> uvicorn.Config:
+    """The reference server's uvicorn settings (`uvicorn_config`: the application with
+    every layer it puts around it, the protocol limits) with this run's logging.
+
+    Logging is applied last: building a `uvicorn.Config` resets uvicorn's own loggers.
+    """
+    config = uvicorn_config(
+        service, host=settings.host, port=settings.port, cors_origins=settings.cors_origins
+    )
+    config.log_config = log_config(settings.log_format, settings.log_level)
+    config.log_level = settings.log_level
+    config.configure_logging()
+    return config
+
+
+def _application(config: uvicorn.Config) -> AsgiApp:
+    """The ASGI 3 application object `uvicorn_config` put in the settings."""
+    app = config.app
+    if isinstance(app, str | type) or not callable(app):
+        raise TypeError("uvicorn_config must hold an ASGI 3 application object")
+    return cast(AsgiApp, app)
+
+
+def _observed(
+    app: AsgiApp,
+    deployment: Deployment,
+    observer: RequestObserver | None,
+    *,
+    close: bool,
+) -> ObservedApplication:
+    """`app` (as `uvicorn_config` built it) inside the request-id and metrics layer."""
+    readiness = deployment.service.readiness
+    if readiness is not None and observer is not None:
+        readiness.on_failure = observer.store_error
+    return ObservedApplication(
+        app, observer=observer, on_shutdown=deployment.close if close else None
+    )
+
+
+def worker_app(settings: ServeSettings) -> ObservedApplication:
+    """The application of one worker process: its own deployment, closed at shutdown."""
+    observer: RequestObserver | None = None
+    if settings.metrics_port is not None:
+        from adapters.metrics import PrometheusMetrics  # noqa: PLC0415 - the [metrics] extra
+
+        # PROMETHEUS_MULTIPROC_DIR is set: values go to this worker's files.
+        observer = PrometheusMetrics(registry=None)
+    deployment = build(
+        db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
+    )
+    app = _application(_reference_config(deployment.service, settings))
+    return _observed(app, deployment, observer, close=True)
+
+
+def serve(settings: ServeSettings, out: TextIO) -> int:
+    """Run until SIGTERM/SIGINT; 0 once every process has stopped cleanly."""
+    if settings.workers == 1:
+        return _serve_one(settings, out)
+    return _serve_many(settings, out)
+
+
+def _ready_message(out: TextIO, host: str, port: int, workers: int) -> None:
+    noun = "worker" if workers == 1 else "workers"
+    out.write(f"archive-core serving on http://{host}:{port} ({workers} {noun})\n")
+    out.flush()
+
+
+def _metrics_message(out: TextIO, host: str, port: int) -> None:
+    out.write(f"archive-core metrics on http://{host}:{port}/metrics\n")
+    out.flush()
+
+
+def _serve_one(settings: ServeSettings, out: TextIO) -> int:
+    stop_metrics: Callable[[], None] = lambda: None  # noqa: E731 - replaced when metrics run
+    observer: RequestObserver | None = None
+    if settings.metrics_port is not None:
+        from adapters.metrics import (  # noqa: PLC0415 - the [metrics] extra
+            PrometheusMetrics,
+            single_process_registry,
+            start_metrics_server,
+        )
+
+        registry = single_process_registry()
+        observer = PrometheusMetrics(registry)
+        server, port = start_metrics_server(
+            registry, host=settings.metrics_host, port=settings.metrics_port
+        )
+        stop_metrics = server.shutdown
+        _metrics_message(out, settings.metrics_host, port)
+    try:
+        with build(
+            db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
+        ) as deployment:
+            config = _reference_config(deployment.service, settings)
+            config.app = _observed(_application(config), deployment, observer, close=False)
+            api = ReadyServer(
+                config, lambda host, port: _ready_message(out, host, port, settings.workers)
+            )
+            # uvicorn turns SIGINT/SIGTERM into a graceful shutdown (requests in flight
+            # finish), then re-raises the signal to whatever handler was there before: with
+            # this one in place, that ends the command normally instead of killing it.
+            for stop_signal in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(stop_signal, lambda signum, frame: None)
+            api.run()
+    finally:
+        stop_metrics()
+    return 0
+
+
+# Linux balances new connections over every socket bound to a port with SO_REUSEPORT.
+_REUSE_PORT: Final = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+def _reserve(host: str, port: int) -> socket.socket:
+    """The supervisor's socket: bound (the port is taken, port 0 picks one) but never
+    listening, so it receives no connection; the workers bind the same port next to it."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    reserved = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reserved.bind((host, port))
+    except BaseException:
+        reserved.close()
+        raise
+    return reserved
+
+
+class _Worker(Process):
+    """A uvicorn worker that listens on a socket of its own (SO_REUSEPORT), made in the
+    worker after the spawn; without SO_REUSEPORT, on the supervisor's shared socket."""
+
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], address: tuple[str, int]
+    ) -> None:
+        self.address = address
+        super().__init__(config, [] if _REUSE_PORT else sockets)
+
+    def target(self, sockets: list[socket.socket] | None = None) -> None:  # in the worker
+        """Serve on this worker's own socket (or on the shared one)."""
+        if _REUSE_PORT:
+            sockets = [_reserve(*self.address)]  # uvicorn then listens on it
+        super().target(sockets)
+
+
+class _Supervisor(Multiprocess):
+    """uvicorn's supervisor with `_Worker`s: each worker that dies is reported, then
+    replaced; readiness is announced once every worker serves.
+
+    Why not one shared listening socket (uvicorn's own `--workers`): each asyncio worker
+    accepts every pending connection it can when it wakes, so a burst of keep-alive
+    connections (a load balancer's pool, a load generator) lands on one worker and the
+    others idle. With a socket per worker the kernel spreads connections evenly.
+    """
+
+    def __init__(
+        self, config: uvicorn.Config, sockets: list[socket.socket], address: tuple[str, int]
+    ) -> None:
+        super().__init__(config, sockets)
+        self.address = address
+        self.on_ready: Callable[[], None] = lambda: None
+        #: a worker could not start (the configuration is broken): stop, status 2
+        self.failed = False
+
+    def _new_worker(self) -> _Worker:
+        worker = _Worker(self.config, self.sockets, self.address)
+        worker.start()
+        return worker
+
+    def init_processes(self) -> None:
+        self.processes = [self._new_worker() for _ in range(self.processes_num)]
+        for process in self.processes:
+            process.wait_until_ready(_WORKER_READY_TIMEOUT, self.should_exit)
+        if not self.should_exit.is_set():
+            self.on_ready()
+
+    def pids(self) -> list[int]:
+        """The process ids of the current workers."""
+        return [p.pid for p in self.processes if p.pid is not None]
+
+    def keep_subprocess_alive(self) -> None:
+        if self.should_exit.is_set():
+            return
+        for index, process in enumerate(self.processes):
+            if process.is_alive(timeout=self.config.timeout_worker_healthcheck):
+                continue
+            process.kill()  # hung or gone: make sure it is gone
+            process.join()
+            if process.exitcode == _STARTUP_FAILURE:
+                log.error("worker %d (pid %s) failed to start; stopping", index + 1, process.pid)
+                self.failed = True
+                self.should_exit.set()
+                return
+            if self.should_exit.is_set():
+                return
+            log.warning(
+                "worker %d (pid %s) exited with status %s; starting a replacement",
+                index + 1,
+                process.pid,
+                process.exitcode,
+            )
+            self.processes[index] = self._new_worker()
+
+    def restart_all(self) -> None:
+        """SIGHUP: replace each worker in turn, the new one serving before the old stops."""
+        for index, old in enumerate(self.processes):
+            if self.should_exit.is_set():
+                return
+            new = self._new_worker()
+            if not new.wait_until_ready(_WORKER_READY_TIMEOUT, self.should_exit):
+                new.kill()
+                new.join()
+                log.error("worker %d: its replacement did not start; keeping it", index + 1)
+                return
+            old.terminate()
+            old.join()
+            self.processes[index] = new
+
+    def handle_ttin(self) -> None:
+        """SIGTTIN: one more worker."""
+        self.processes_num += 1
+        self.processes.append(self._new_worker())
+
+
+def _tcp(bound: socket.socket) -> socket.socket:
+    """The same listening socket, marked as TCP (`proto`), which uvicorn's is not.
+
+    Connections accepted on it inherit the mark, and asyncio sets `TCP_NODELAY` only on
+    sockets marked TCP: without it the two writes of an answer (head, then body) meet
+    Nagle's algorithm and the client's delayed ACK, and every answer waits about 40 ms.
+    """
+    if bound.family not in (socket.AF_INET, socket.AF_INET6):
+        return bound
+    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
+
+
+def _serve_many(settings: ServeSettings, out: TextIO) -> int:
+    # The store is opened once here so that migrations run before any worker starts.
+    with build(
+        db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
+    ) as deployment:
+        config = _reference_config(deployment.service, settings)
+    config.app = functools.partial(worker_app, settings)
+    config.factory = True
+    config.workers = settings.workers
+    metrics_dir: str | None = None
+    stop_metrics: Callable[[], None] = lambda: None  # noqa: E731 - replaced when metrics run
+    listener = _reserve(settings.host, settings.port) if _REUSE_PORT else _tcp(config.bind_socket())
+    host, port = listener.getsockname()[:2]
+    try:
+        if settings.metrics_port is not None:
+            # A fresh directory per run, set before any worker starts (they inherit it).
+            metrics_dir = tempfile.mkdtemp(prefix="archive-core-metrics-")
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+        supervisor = _Supervisor(config, [listener], (host, port))
+        supervisor.on_ready = lambda: _ready_message(out, host, port, settings.workers)
+        if settings.metrics_port is not None and metrics_dir is not None:
+            from adapters.metrics import (  # noqa: PLC0415 - the [metrics] extra
+                multiprocess_registry,
+                start_metrics_server,
+            )
+
+            server, metrics_port = start_metrics_server(
+                multiprocess_registry(metrics_dir, supervisor.pids),
+                host=settings.metrics_host,
+                port=settings.metrics_port,
+            )
+            stop_metrics = server.shutdown
+            _metrics_message(out, settings.metrics_host, metrics_port)
+        supervisor.run()
+        if supervisor.failed:
+            out.write("error: a worker failed to start (its log is above)\n")
+            return 2
+    finally:
+        stop_metrics()
+        listener.close()
+        if metrics_dir is not None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
