@@ -244,7 +244,7 @@ def render_matrix_markdown(matrices: Sequence[PermissionMatrix]) -> str:
     lines = [
         "# Permissions",
         "",
-        "Generated from `archive_core/permissions.py` by `python -m adapters.docs`;",
+        "Generated from `archive_core/permissions.py` by `python -m adapters.entrypoints.docs`;",
         "a test fails when this file is stale. A caller's granted operations are the",
         "union of the operations of its non-archived assigned permissions;",
         f"`{FULL_ADMIN}` grants every operation. A denial lists the missing",

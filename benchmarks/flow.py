@@ -24,9 +24,9 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from adapters.bootstrap import build
-from adapters.operations import bootstrap_org, create_user
-from adapters.signer import KeySigner, init_body
+from adapters.client.signer import KeySigner, init_body
+from adapters.wiring.bootstrap import build
+from adapters.wiring.operations import bootstrap_org, create_user
 from archive_core.encoding import b64url_encode
 from archive_core.entities import TokenKind, UserKind
 from archive_core.requests import Headers, Request

@@ -16,10 +16,10 @@ from typing import Any
 
 import uvicorn
 
-from adapters.bootstrap import build
-from adapters.operations import bootstrap_org
-from adapters.server import ReadyServer
+from adapters.entrypoints.server import ReadyServer
 from adapters.transport.asgi import AsgiApplication
+from adapters.wiring.bootstrap import build
+from adapters.wiring.operations import bootstrap_org
 
 FIXED = json.dumps({"userId": "us-aaaaa-bbbbb-cccccccccccccccc", "isActive": True}).encode()
 

@@ -22,9 +22,9 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.bootstrap import build
-from adapters.operations import bootstrap_org
-from adapters.signer import KeySigner, init_body
+from adapters.client.signer import KeySigner, init_body
+from adapters.wiring.bootstrap import build
+from adapters.wiring.operations import bootstrap_org
 from archive_core.entities import TokenKind, UserKind
 
 __all__ = ["GOAL", "run"]
@@ -121,7 +121,17 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
         db = str(Path(folder) / "rss.db")
         setup = _prepare(db, total)
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-u", "-m", "adapters.cli", "serve", "--db", db, "--port", "0"],
+            [
+                sys.executable,
+                "-u",
+                "-m",
+                "adapters.entrypoints.cli",
+                "serve",
+                "--db",
+                db,
+                "--port",
+                "0",
+            ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

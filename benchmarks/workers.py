@@ -23,8 +23,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.bootstrap import build
-from adapters.operations import bootstrap_org
+from adapters.wiring.bootstrap import build
+from adapters.wiring.operations import bootstrap_org
 from archive_core.entities import TokenKind
 from benchmarks.http import _python_load, _wrk
 from benchmarks.timing import Figure
@@ -44,7 +44,7 @@ class _Serve:
             [
                 sys.executable,
                 "-m",
-                "adapters.cli",
+                "adapters.entrypoints.cli",
                 "serve",
                 "--db",
                 db,

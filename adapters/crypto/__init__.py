@@ -15,6 +15,9 @@ from adapters.crypto.boundary import Boundary
 from adapters.crypto.keys import KEY_KINDS, KeySignatureVerifier, generate_key_credential
 from adapters.crypto.signing_keys import (
     BEARER_PURPOSE,
+    EDDSA,
+    ES256,
+    HS256,
     USER_ACTION_PURPOSE,
     SigningKeyRing,
 )
@@ -25,6 +28,9 @@ from archive_core.ports import SignatureVerifier
 
 __all__ = [
     "BEARER_PURPOSE",
+    "EDDSA",
+    "ES256",
+    "HS256",
     "USER_ACTION_PURPOSE",
     "Boundary",
     "Fido2SignatureVerifier",

@@ -3,7 +3,7 @@ an adapter author needs to hold a storage adapter to the ports' contracts.
 
     from adapters.testing import World, refused
 
-    world = World()                        # wired by adapters.bootstrap.build
+    world = World()                        # wired by adapters.wiring.bootstrap.build
     scene = world.scene()                  # an org, an archiving admin, an employee, ...
     world.archive_user(scene.admin, scene.employee.id)
 
@@ -28,8 +28,8 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from adapters.clocks import ManualClock
-    from adapters.randomness import SeededRandomness
+    from adapters.system.clocks import ManualClock
+    from adapters.system.randomness import SeededRandomness
     from adapters.testing.assertions import (
         assert_archived_by,
         assert_audit_intact,
@@ -55,8 +55,8 @@ __all__ = [
 ]
 
 _HOMES = {
-    "ManualClock": "adapters.clocks",
-    "SeededRandomness": "adapters.randomness",
+    "ManualClock": "adapters.system.clocks",
+    "SeededRandomness": "adapters.system.randomness",
     **dict.fromkeys(
         ("assert_archived_by", "assert_audit_intact", "assert_not_audited", "refused", "snapshot"),
         "adapters.testing.assertions",

@@ -1,4 +1,4 @@
-"""A test world: a deployment wired by `adapters.bootstrap.build` — the function
+"""A test world: a deployment wired by `adapters.wiring.bootstrap.build` — the function
 production uses — to in-memory (or given) storage, a manual clock, seeded randomness and
 the crypto fakes of `adapters.testing.fakes`, with scenario builders (orgs, users of
 each kind with chosen permissions and credentials) and the client side of the signed
@@ -16,10 +16,6 @@ from typing import Any, Self
 
 import attrs
 
-from adapters.bootstrap import Deployment, build
-from adapters.clocks import ManualClock
-from adapters.randomness import SeededRandomness
-from adapters.service import Service
 from adapters.storage.memory import (
     MemoryChallengeStore,
     MemoryReplayGuard,
@@ -27,6 +23,8 @@ from adapters.storage.memory import (
     MemoryStore,
 )
 from adapters.storage.urls import Storage
+from adapters.system.clocks import ManualClock
+from adapters.system.randomness import SeededRandomness
 from adapters.testing.fakes import (
     FLAG_UP,
     FLAG_UV,
@@ -37,6 +35,8 @@ from adapters.testing.fakes import (
     fake_sign,
     make_authenticator_data,
 )
+from adapters.wiring.bootstrap import Deployment, build
+from adapters.wiring.service import Service
 from archive_core.audit import AuditRecord
 from archive_core.config import Policy
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind

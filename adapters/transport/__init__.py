@@ -7,12 +7,23 @@ imports only its own framework.
 """
 
 from adapters.transport.asgi import AsgiApplication
-from adapters.transport.http import MAX_BODY, Exchange, HttpHandler, HttpResponse
+from adapters.transport.cors import CorsApplication
+from adapters.transport.http import (
+    MAX_BODY,
+    MAX_HEAD_BYTES,
+    MAX_HEADER_LINES,
+    Exchange,
+    HttpHandler,
+    HttpResponse,
+)
 from adapters.transport.wsgi import WsgiApplication
 
 __all__ = [
     "MAX_BODY",
+    "MAX_HEADER_LINES",
+    "MAX_HEAD_BYTES",
     "AsgiApplication",
+    "CorsApplication",
     "Exchange",
     "HttpHandler",
     "HttpResponse",

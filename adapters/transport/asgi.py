@@ -16,7 +16,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 from urllib.parse import quote
 
-from adapters.service import Service
 from adapters.transport.http import (
     MAX_BODY,
     MAX_HEAD_BYTES,
@@ -24,6 +23,7 @@ from adapters.transport.http import (
     HttpHandler,
     HttpResponse,
 )
+from adapters.wiring.service import Service
 
 __all__ = ["AsgiApplication", "Receive", "Scope", "Send", "header_pairs", "raw_target"]
 

@@ -28,9 +28,10 @@ import logging
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, NamedTuple
 
-from adapters.service import Service
 from adapters.transport.context import note_store_error
 from adapters.transport.openapi import openapi_json
+from adapters.transport.routes import ROUTE_NAMES, ROUTES, USERS_PREFIX, Route
+from adapters.wiring.service import Service
 from archive_core.errors import (
     ArchiveCoreError,
     Catalogue,
@@ -56,18 +57,8 @@ MAX_HEADER_LINES: Final = 100
 # each header line adds ": " and CRLF to its name and value.
 _REQUEST_LINE_OVERHEAD: Final = len("  HTTP/1.1\r\n")
 _HEADER_LINE_OVERHEAD: Final = len(": \r\n")
-USERS_PREFIX: Final = "/auth/users/"
-ROUTE_NAMES: Final = (
-    "init_user_action",
-    "complete_user_action",
-    "archive_user",
-    "get_user",
-    "deactivate_user",
-    "activate_user",
-    "openapi",
-    "healthz",
-    "readyz",
-)
+# Routes the handler answers itself in `begin` (no use case, no body).
+_ANSWERED_IN_BEGIN: Final = frozenset({"openapi", "healthz", "readyz"})
 _MAX_CONTENT_LENGTH_DIGITS: Final = 19
 # Methods logged by name; anything else is logged as "OTHER" (a method is caller input).
 _KNOWN_METHODS: Final = frozenset(
@@ -232,10 +223,6 @@ class HttpHandler:
         self.max_body = max_body
         self.max_head_bytes = max_head_bytes
         self.max_header_lines = max_header_lines
-        init = _Endpoint("init_user_action", lambda r, _: service.init_user_action(r))
-        complete = _Endpoint("complete_user_action", lambda r, _: service.complete_user_action(r))
-        archive = _Endpoint("archive_user", service.archive_user)
-        get = _Endpoint("get_user", service.get_user)
         self._readiness = service.readiness
         self._openapi = HttpResponse(
             200,
@@ -245,28 +232,28 @@ class HttpHandler:
             ),
             openapi_document,
         )
-        self._static: dict[str, _Route] = {
-            "/auth/action/init": _Route("init_user_action", {"POST": init}, "POST"),
-            "/auth/action": _Route("complete_user_action", {"POST": complete}, "POST"),
-            "/openapi.json": _Route("openapi", {"GET": _Endpoint("openapi", _no_call)}, "GET"),
-            # Probes: no authentication, no data (see docs/operations.md).
-            "/healthz": _Route("healthz", {"GET": _Endpoint("healthz", _no_call)}, "GET"),
-            "/readyz": _Route("readyz", {"GET": _Endpoint("readyz", _no_call)}, "GET"),
-        }
-        self._users = _Route("users", {"DELETE": archive, "GET": get}, "DELETE, GET")
-        # `/auth/users/{userId}/<action>`: one entry per signed user operation.
-        self._user_actions: dict[str, _Route] = {
-            "deactivate": _Route(
-                "deactivate_user",
-                {"PUT": _Endpoint("deactivate_user", service.deactivate_user)},
-                "PUT",
-            ),
-            "activate": _Route(
-                "activate_user",
-                {"PUT": _Endpoint("activate_user", service.activate_user)},
-                "PUT",
-            ),
-        }
+        # The route table (routes.py), grouped by path: exact paths, the user's own path
+        # (`/auth/users/{userId}`) and the actions under it (`.../{userId}/<action>`).
+        by_path: dict[str, dict[str, _Endpoint]] = {}
+        for route in ROUTES:
+            by_path.setdefault(route.template, {})[route.method] = _endpoint(service, route)
+        self._static: dict[str, _Route] = {}
+        self._user_actions: dict[str, _Route] = {}
+        self._users = _Route("users", {}, "")
+        for route in ROUTES:
+            methods = by_path[route.template]
+            names = [endpoint.name for endpoint in methods.values()]
+            entry = _Route(
+                names[0] if len(names) == 1 else _path_name(route.template),
+                methods,
+                ", ".join(sorted(methods)),
+            )
+            if not route.takes_user_id:
+                self._static[route.template] = entry
+            elif route.action:
+                self._user_actions[route.action] = entry
+            else:
+                self._users = entry
 
     # -------------------------------------------------------------------- routing
     def _route(self, path: str) -> tuple[_Route | None, str]:
@@ -449,6 +436,22 @@ _HEALTHY: Final = render(200, {"status": "ok"})
 
 def _framing(reason: str) -> ArchiveCoreError:
     return ArchiveCoreError(Catalogue.BODY_INVALID, reason=reason)
+
+
+def _endpoint(service: Service, route: Route) -> _Endpoint:
+    """What the handler calls for `route`: its `Service` use case (by the route's name),
+    given the path's user id when the route takes one."""
+    if route.name in _ANSWERED_IN_BEGIN:
+        return _Endpoint(route.name, _no_call)
+    use_case: Callable[..., Mapping[str, Any]] = getattr(service, route.name)
+    if route.takes_user_id:
+        return _Endpoint(route.name, use_case)
+    return _Endpoint(route.name, lambda request, _param: use_case(request))
+
+
+def _path_name(template: str) -> str:
+    """A path's name in logs when several routes share it: its last literal segment."""
+    return [part for part in template.split("/") if part and "{" not in part][-1]
 
 
 def _no_call(request: Request, param: str) -> Mapping[str, Any]:  # pragma: no cover

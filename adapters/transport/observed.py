@@ -5,7 +5,7 @@ observation per request for the metrics.
 
 - **Request id**: an `X-Request-Id` received (1 to 128 of `A-Z a-z 0-9 . _ : -`)
   is kept, anything else is replaced by a new one; the answer carries it back and every
-  log record of the request names it (`adapters.logs`).
+  log record of the request names it (`adapters.observability.logs`).
 - **Observation**: route *template* (`/auth/users/{userId}`, never the concrete path),
   method, status, duration, and for the four operations their outcome: the error's
   reason (else its code) from the answer, or the operation's success outcome
@@ -24,21 +24,18 @@ from typing import Final, Protocol
 
 from adapters.transport.asgi import Message, Receive, Scope, Send, raw_target
 from adapters.transport.context import CURRENT, RequestContext
-from adapters.transport.http import USERS_PREFIX, strip_query
+from adapters.transport.http import strip_query
+from adapters.transport.routes import ROUTES, template_of
 
 __all__ = ["AsgiApp", "ObservedApplication", "RequestObserver", "route_template"]
 
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-USERS_TEMPLATE: Final = "/auth/users/{userId}"
-_STATIC: Final = frozenset(
-    {"/auth/action/init", "/auth/action", "/openapi.json", "/healthz", "/readyz"}
-)
+# (template, method) → (operation, the outcome code of its 200), from the route table.
 _OPERATIONS: Final = {
-    ("/auth/action/init", "POST"): ("init_user_action", "challenge_issued"),
-    ("/auth/action", "POST"): ("complete_user_action", "user_action_issued"),
-    (USERS_TEMPLATE, "DELETE"): ("archive_user", "archived"),
-    (USERS_TEMPLATE, "GET"): ("get_user", "read"),
+    (route.template, route.method): (route.name, route.outcome)
+    for route in ROUTES
+    if route.outcome is not None
 }
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
@@ -47,14 +44,7 @@ _LABEL: Final = re.compile(r"[a-z0-9_]{1,64}")
 
 def route_template(target: str) -> str:
     """The route a raw request target matches, as its template; `unmatched` otherwise."""
-    path = strip_query(target)
-    if path in _STATIC:
-        return path
-    if path.startswith(USERS_PREFIX):
-        rest = path[len(USERS_PREFIX) :]
-        if rest and "/" not in rest:
-            return USERS_TEMPLATE
-    return "unmatched"
+    return template_of(strip_query(target)) or "unmatched"
 
 
 class RequestObserver(Protocol):

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
+from adapters.transport.routes import ROUTES
 from archive_core.errors import Catalogue
 
 __all__ = ["document", "openapi_json", "render_yaml"]
@@ -356,10 +357,152 @@ def _responses() -> dict[str, Any]:
     }
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the service (a fresh copy on every call)."""
+def _operations() -> dict[str, dict[str, Any]]:
+    """Each route's description, by route name; its path, method and `operationId` come
+    from the route table (`routes.py`)."""
     headers = [_ref("parameters", "AppId"), _ref("parameters", "Nonce")]
     bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+    return {
+        "init_user_action": {
+            "summary": "Open a signing session for one exact request.",
+            "security": bearer,
+            "parameters": headers,
+            "requestBody": {
+                "required": True,
+                "content": {_JSON: {"schema": _ref("schemas", "InitUserActionRequest")}},
+            },
+            "responses": {
+                "200": _ok("The challenge to sign.", "InitUserActionResponse"),
+                **_errors(400, 401, 409, 413, 500, 503),
+            },
+        },
+        "complete_user_action": {
+            "summary": "Verify the signed challenge; issue a one-time user action token.",
+            "security": bearer,
+            "parameters": headers,
+            "requestBody": {
+                "required": True,
+                "content": {_JSON: {"schema": _ref("schemas", "CompleteUserActionRequest")}},
+            },
+            "responses": {
+                "200": _ok("The user action token.", "CompleteUserActionResponse"),
+                **_errors(400, 401, 409, 413, 500, 503),
+            },
+        },
+        "archive_user": {
+            "summary": "Archive a user of the caller's org (soft delete, irreversible).",
+            "description": (
+                "Needs Auth:Users:Update, plus Auth:Types:Employee or "
+                "Auth:Types:EndUser for the target's kind. The user action token "
+                'binds the exact body bytes: no body is the payload "", the body '
+                '{} is the payload "{}".'
+            ),
+            "security": bearer,
+            "parameters": [*headers, _ref("parameters", "UserAction")],
+            "requestBody": {
+                "required": False,
+                "content": {_JSON: {"schema": {}}},
+            },
+            "responses": {
+                "200": _ok("The user as it now stands (isActive false).", "User"),
+                **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+            },
+        },
+        "get_user": {
+            "summary": "Read a user of the caller's org (needs Auth:Users:Read).",
+            "security": bearer,
+            "parameters": headers,
+            "responses": {
+                "200": _ok("The user.", "User"),
+                **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+            },
+        },
+        "deactivate_user": {
+            "summary": "Deactivate a user of the caller's org (reversible by activate).",
+            "description": (
+                "Needs Auth:Users:Update plus the target's type permission (preset "
+                "dfns), or Auth:Users:Deactivate (dfns-current). Not yourself, not a "
+                "service account, not the org's last active user who can activate "
+                "users. An inactive user is answered unchanged. The user's bearer "
+                "tokens, open challenges and unused user action tokens stop working, "
+                "and stay dead once it is activated again. `force` changes no rule."
+            ),
+            "security": bearer,
+            "parameters": [*headers, _ref("parameters", "UserAction")],
+            "requestBody": {
+                "required": False,
+                "content": {_JSON: {"schema": _ref("schemas", "DeactivateUserRequest")}},
+            },
+            "responses": {
+                "200": _ok("The user as it now stands (isActive false).", "User"),
+                **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+            },
+        },
+        "activate_user": {
+            "summary": "Activate a deactivated user of the caller's org.",
+            "description": (
+                "Needs Auth:Users:Update plus the target's type permission (preset "
+                "dfns), or Auth:Users:Activate (dfns-current). Not yourself, not a "
+                "service account; an archived user is 404; an active user is "
+                "answered unchanged. No body."
+            ),
+            "security": bearer,
+            "parameters": [*headers, _ref("parameters", "UserAction")],
+            "responses": {
+                "200": _ok("The user as it now stands (isActive true).", "User"),
+                **_errors(400, 401, 403, 404, 409, 413, 500, 503),
+            },
+        },
+        "openapi": {
+            "summary": "This document.",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "The OpenAPI 3.1 document.",
+                    "content": {_JSON: {"schema": {"type": "object"}}},
+                },
+            },
+        },
+        "healthz": {
+            "summary": "Liveness probe: the process answers (no authentication, no data).",
+            "security": [],
+            "responses": {"200": _ok("The process is serving.", "Health")},
+        },
+        "readyz": {
+            "summary": (
+                "Readiness probe: every store answers a trivial query within 1 s "
+                "(no authentication, no data)."
+            ),
+            "security": [],
+            "responses": {
+                "200": _ok("Every store answered.", "Readiness"),
+                "503": _ok("A store did not answer; `failing` names it.", "Readiness"),
+                **_errors(400, 413),
+            },
+        },
+    }
+
+
+def _paths() -> dict[str, Any]:
+    """The `paths` of the document: one operation per route of the route table, in its
+    order. Every route can answer 431 (the head bound is checked before routing)."""
+    operations = _operations()
+    paths: dict[str, Any] = {}
+    for route in ROUTES:
+        item = paths.setdefault(route.template, {})
+        if route.takes_user_id:
+            item.setdefault("parameters", [_ref("parameters", "UserId")])
+        operation = {"operationId": route.operation_id, **operations.pop(route.name)}
+        responses = {**operation["responses"], **_errors(431)}
+        operation["responses"] = dict(sorted(responses.items()))
+        item[route.method.lower()] = operation
+    if operations:
+        raise AssertionError(f"described routes that the table lacks: {sorted(operations)}")
+    return paths
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI 3.1 document of the service (a fresh copy on every call)."""
     return {
         "openapi": "3.1.0",
         "info": {
@@ -369,159 +512,10 @@ def document() -> dict[str, Any]:
                 "Archive users the way the Dfns API does (DELETE /auth/users/{userId}): "
                 "bearer authentication, one-time signed user actions, a permission matrix. "
                 "Every answer is JSON; every error is "
-                '{"error": {"message", "code"[, "reason"]}} with an exact message.'
+                '{"error": {"message", "status", "code"[, "reason"]}} with an exact message.'
             ),
         },
-        "paths": {
-            "/auth/action/init": {
-                "post": {
-                    "operationId": "initUserAction",
-                    "summary": "Open a signing session for one exact request.",
-                    "security": bearer,
-                    "parameters": headers,
-                    "requestBody": {
-                        "required": True,
-                        "content": {_JSON: {"schema": _ref("schemas", "InitUserActionRequest")}},
-                    },
-                    "responses": {
-                        "200": _ok("The challenge to sign.", "InitUserActionResponse"),
-                        **_errors(400, 401, 409, 413, 431, 500, 503),
-                    },
-                }
-            },
-            "/auth/action": {
-                "post": {
-                    "operationId": "completeUserAction",
-                    "summary": "Verify the signed challenge; issue a one-time user action token.",
-                    "security": bearer,
-                    "parameters": headers,
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            _JSON: {"schema": _ref("schemas", "CompleteUserActionRequest")}
-                        },
-                    },
-                    "responses": {
-                        "200": _ok("The user action token.", "CompleteUserActionResponse"),
-                        **_errors(400, 401, 409, 413, 431, 500, 503),
-                    },
-                }
-            },
-            "/auth/users/{userId}": {
-                "parameters": [_ref("parameters", "UserId")],
-                "delete": {
-                    "operationId": "archiveUser",
-                    "summary": "Archive a user of the caller's org (soft delete, irreversible).",
-                    "description": (
-                        "Needs Auth:Users:Update, plus Auth:Types:Employee or "
-                        "Auth:Types:EndUser for the target's kind. The user action token "
-                        'binds the exact body bytes: no body is the payload "", the body '
-                        '{} is the payload "{}".'
-                    ),
-                    "security": bearer,
-                    "parameters": [*headers, _ref("parameters", "UserAction")],
-                    "requestBody": {
-                        "required": False,
-                        "content": {_JSON: {"schema": {}}},
-                    },
-                    "responses": {
-                        "200": _ok("The user as it now stands (isActive false).", "User"),
-                        **_errors(400, 401, 403, 404, 409, 413, 431, 500, 503),
-                    },
-                },
-                "get": {
-                    "operationId": "getUser",
-                    "summary": "Read a user of the caller's org (needs Auth:Users:Read).",
-                    "security": bearer,
-                    "parameters": headers,
-                    "responses": {
-                        "200": _ok("The user.", "User"),
-                        **_errors(400, 401, 403, 404, 409, 413, 431, 500, 503),
-                    },
-                },
-            },
-            "/auth/users/{userId}/deactivate": {
-                "parameters": [_ref("parameters", "UserId")],
-                "put": {
-                    "operationId": "deactivateUser",
-                    "summary": "Deactivate a user of the caller's org (reversible by activate).",
-                    "description": (
-                        "Needs Auth:Users:Update plus the target's type permission (preset "
-                        "dfns), or Auth:Users:Deactivate (dfns-current). Not yourself, not a "
-                        "service account, not the org's last active user who can activate "
-                        "users. An inactive user is answered unchanged. The user's bearer "
-                        "tokens, open challenges and unused user action tokens stop working, "
-                        "and stay dead once it is activated again. `force` changes no rule."
-                    ),
-                    "security": bearer,
-                    "parameters": [*headers, _ref("parameters", "UserAction")],
-                    "requestBody": {
-                        "required": False,
-                        "content": {_JSON: {"schema": _ref("schemas", "DeactivateUserRequest")}},
-                    },
-                    "responses": {
-                        "200": _ok("The user as it now stands (isActive false).", "User"),
-                        **_errors(400, 401, 403, 404, 409, 413, 500, 503),
-                    },
-                },
-            },
-            "/auth/users/{userId}/activate": {
-                "parameters": [_ref("parameters", "UserId")],
-                "put": {
-                    "operationId": "activateUser",
-                    "summary": "Activate a deactivated user of the caller's org.",
-                    "description": (
-                        "Needs Auth:Users:Update plus the target's type permission (preset "
-                        "dfns), or Auth:Users:Activate (dfns-current). Not yourself, not a "
-                        "service account; an archived user is 404; an active user is "
-                        "answered unchanged. No body."
-                    ),
-                    "security": bearer,
-                    "parameters": [*headers, _ref("parameters", "UserAction")],
-                    "responses": {
-                        "200": _ok("The user as it now stands (isActive true).", "User"),
-                        **_errors(400, 401, 403, 404, 409, 413, 500, 503),
-                    },
-                },
-            },
-            "/openapi.json": {
-                "get": {
-                    "operationId": "openapi",
-                    "summary": "This document.",
-                    "security": [],
-                    "responses": {
-                        "200": {
-                            "description": "The OpenAPI 3.1 document.",
-                            "content": {_JSON: {"schema": {"type": "object"}}},
-                        },
-                        **_errors(431),
-                    },
-                }
-            },
-            "/healthz": {
-                "get": {
-                    "operationId": "healthz",
-                    "summary": "Liveness probe: the process answers (no authentication, no data).",
-                    "security": [],
-                    "responses": {"200": _ok("The process is serving.", "Health")},
-                }
-            },
-            "/readyz": {
-                "get": {
-                    "operationId": "readyz",
-                    "summary": (
-                        "Readiness probe: every store answers a trivial query within 1 s "
-                        "(no authentication, no data)."
-                    ),
-                    "security": [],
-                    "responses": {
-                        "200": _ok("Every store answered.", "Readiness"),
-                        "503": _ok("A store did not answer; `failing` names it.", "Readiness"),
-                        **_errors(400, 413),
-                    },
-                }
-            },
-        },
+        "paths": _paths(),
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}

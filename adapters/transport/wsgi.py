@@ -15,7 +15,6 @@ from http import HTTPStatus
 from typing import IO, Any, Final
 from urllib.parse import quote, urlsplit
 
-from adapters.service import Service
 from adapters.transport.asgi import PATH_SAFE
 from adapters.transport.http import (
     MAX_BODY,
@@ -24,6 +23,7 @@ from adapters.transport.http import (
     HttpHandler,
     HttpResponse,
 )
+from adapters.wiring.service import Service
 
 __all__ = ["WsgiApplication", "environ_headers", "raw_target"]
 

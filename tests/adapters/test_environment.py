@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from adapters.cli import _parser, main
-from adapters.environment import SERVE_VARIABLES
+from adapters.entrypoints.cli import _parser, main
+from adapters.entrypoints.environment import SERVE_VARIABLES
 
 
 def _serve_parser() -> argparse.ArgumentParser:

@@ -13,8 +13,8 @@ import sys
 
 import pytest
 
-from adapters.cli import main
-from adapters.progress import Progress
+from adapters.entrypoints.cli import main
+from adapters.entrypoints.progress import Progress
 from tests.e2e.conftest import ROOT
 
 
@@ -97,7 +97,7 @@ def test_a_real_pty_gets_the_progress(trail: str) -> None:
     controller, terminal = pty.openpty()
     try:
         process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "adapters.cli", "audit", "--verify", "--db", trail],
+            [sys.executable, "-m", "adapters.entrypoints.cli", "audit", "--verify", "--db", trail],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=terminal,

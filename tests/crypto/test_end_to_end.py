@@ -16,14 +16,11 @@ from typing import Any
 import pytest
 from dfns_sdk.auth import KeySigner  # type: ignore[import-untyped]  # the SDK ships no types
 
-from adapters.bootstrap import build
-from adapters.clocks import ManualClock
 from adapters.crypto import (
     JwtBearerTokens,
     generate_key_credential,
 )
 from adapters.crypto.keys import KeyChoice
-from adapters.randomness import SeededRandomness
 from adapters.storage.memory import (
     MemoryChallengeStore,
     MemoryReplayGuard,
@@ -31,6 +28,9 @@ from adapters.storage.memory import (
     MemoryStore,
 )
 from adapters.storage.urls import Storage
+from adapters.system.clocks import ManualClock
+from adapters.system.randomness import SeededRandomness
+from adapters.wiring.bootstrap import build
 from archive_core.config import Policy
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
 from archive_core.errors import ArchiveCoreError

@@ -15,7 +15,6 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.clocks import ManualClock
 from adapters.crypto import (
     Fido2SignatureVerifier,
     KeySignatureVerifier,
@@ -32,6 +31,7 @@ from adapters.crypto.signing_keys import (
 from adapters.crypto.tokens import HmacUserActionCodec, JwtBearerTokens
 from adapters.crypto.webauthn import COSE_ALGORITHMS
 from adapters.storage.memory import MemorySigningKeyStore
+from adapters.system.clocks import ManualClock
 from archive_core.encoding import b64url_encode
 from archive_core.entities import CredentialKind, TokenKind
 from archive_core.errors import ArchiveCoreError

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import attrs
 import pytest
 
-from adapters.clocks import ManualClock
 from adapters.crypto.signing_keys import (
     BEARER_PURPOSE,
     EDDSA,
@@ -19,6 +18,7 @@ from adapters.crypto.signing_keys import (
 )
 from adapters.crypto.tokens import HmacUserActionCodec, JwtBearerTokens
 from adapters.storage.memory import MemorySigningKeyStore
+from adapters.system.clocks import ManualClock
 from archive_core.entities import TokenKind
 from archive_core.ports import SigningKey
 from tests.crypto.support import CALLER, GRANT, NOW, expect_error

@@ -12,7 +12,6 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from adapters.clocks import ManualClock
 from adapters.crypto.signing_keys import (
     BEARER_PURPOSE,
     EDDSA,
@@ -29,6 +28,7 @@ from adapters.crypto.tokens import (
     JwtBearerTokens,
 )
 from adapters.storage.memory import MemorySigningKeyStore
+from adapters.system.clocks import ManualClock
 from archive_core.encoding import b64url_encode
 from archive_core.entities import TokenKind
 from tests.crypto.support import CALLER, GRANT, NOW, expect_error

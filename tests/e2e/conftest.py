@@ -26,7 +26,7 @@ _READY = re.compile(r"archive-core serving on (http://\S+)")
 def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     """Run `archive-core ARGS` in a new process."""
     result = subprocess.run(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-m", "adapters.cli", *args],
+        [sys.executable, "-m", "adapters.entrypoints.cli", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -62,7 +62,7 @@ class Served:
 def start_serve(*args: str) -> Served:
     """Start `archive-core serve --port 0 ARGS` and wait for its URL."""
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-u", "-m", "adapters.cli", "serve", "--port", "0", *args],
+        [sys.executable, "-u", "-m", "adapters.entrypoints.cli", "serve", "--port", "0", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from adapters.cli import main
+from adapters.entrypoints.cli import main
 from tests.e2e.conftest import cli, cli_json
 
 BOOTSTRAP_KEYS = {"orgId", "appId", "userId", "username", "credId", "privateKeyPem", "authToken"}

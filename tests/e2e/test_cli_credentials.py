@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from fido2 import cbor
 
-from adapters.cli import main
+from adapters.entrypoints.cli import main
 from archive_core.encoding import b64url_decode
 
 
@@ -70,7 +70,7 @@ def test_add_registers_each_kind(
 
 
 def test_fido2_stores_the_cose_key_of_the_pem(tmp_path: Path, db_user: tuple[str, str]) -> None:
-    from adapters.bootstrap import build
+    from adapters.wiring.bootstrap import build
     from archive_core.ids import UserId
 
     db, user = db_user

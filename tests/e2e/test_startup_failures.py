@@ -27,7 +27,7 @@ class Hide(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
         return None
 sys.meta_path.insert(0, Hide())
-from adapters.cli import main
+from adapters.entrypoints.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -50,7 +50,7 @@ COMMANDS: list[list[str]] = [
 
 
 def run(*args: str, hide: frozenset[str] = frozenset()) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "adapters.cli", *args]
+    command = [sys.executable, "-m", "adapters.entrypoints.cli", *args]
     if hide:
         command = [sys.executable, "-c", HIDE.format(hidden=set(hide)), *args]
     return subprocess.run(  # noqa: S603 - our own interpreter and module, fixed arguments

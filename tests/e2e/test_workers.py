@@ -35,7 +35,7 @@ _METRICS = re.compile(r"archive-core metrics on (http://\S+)/metrics")
 def _start(*args: str, env: dict[str, str] | None = None) -> tuple[Served, str]:
     """`archive-core serve --port 0 ARGS`; the server and the lines printed until ready."""
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-        [sys.executable, "-u", "-m", "adapters.cli", "serve", "--port", "0", *args],
+        [sys.executable, "-u", "-m", "adapters.entrypoints.cli", "serve", "--port", "0", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

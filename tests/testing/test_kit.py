@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import adapters.testing as kit
-from adapters.bootstrap import build
 from adapters.storage.urls import open_storage
 from adapters.testing import World, assert_archived_by, assert_audit_intact, refused, snapshot
 from adapters.testing.assertions import assert_not_audited
 from adapters.testing.world import ARCHIVE_OPS, Scene
+from adapters.wiring.bootstrap import build
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import Catalogue
@@ -126,7 +126,7 @@ def test_only_the_plugin_and_the_contract_suites_need_pytest() -> None:
     script = """
 import sys
 sys.modules["pytest"] = None  # as if pytest were not installed
-import adapters.bootstrap, adapters.cli, adapters.demo, adapters.server
+import adapters.wiring.bootstrap, adapters.entrypoints.cli, adapters.entrypoints.demo, adapters.entrypoints.server
 import adapters.testing.assertions, adapters.testing.fakes
 from adapters.testing import World, refused
 with World() as world:

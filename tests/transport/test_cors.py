@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.server import BackgroundServer
+from adapters.entrypoints.server import BackgroundServer
 from adapters.transport.cors import ALLOWED_HEADERS
 from tests.transport.conftest import Scene
 

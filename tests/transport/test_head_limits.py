@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.server import BackgroundServer
+from adapters.entrypoints.server import BackgroundServer
 from adapters.testing.world import World
 from adapters.transport.http import MAX_HEAD_BYTES, MAX_HEADER_LINES, HttpHandler
 from archive_core.requests import Headers

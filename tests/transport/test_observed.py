@@ -15,8 +15,8 @@ import attrs
 import pytest
 from prometheus_client import CollectorRegistry
 
-from adapters.logs import JsonFormatter, RequestContextFilter, log_config
-from adapters.metrics import PrometheusMetrics
+from adapters.observability.logs import JsonFormatter, RequestContextFilter, log_config
+from adapters.observability.metrics import PrometheusMetrics
 from adapters.testing.world import World
 from adapters.transport.asgi import AsgiApplication, Message, Scope
 from adapters.transport.http import HttpHandler

@@ -9,10 +9,10 @@ from pathlib import Path
 import attrs
 import pytest
 
-from adapters.bootstrap import build
-from adapters.health import Readiness, StoreCheck, store_names
+from adapters.observability.health import Readiness, StoreCheck, store_names
 from adapters.testing.world import World
 from adapters.transport.http import HttpHandler
+from adapters.wiring.bootstrap import build
 from archive_core.errors import StorageUnavailable
 
 

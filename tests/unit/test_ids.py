@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.randomness import SeededRandomness
+from adapters.system.randomness import SeededRandomness
 from archive_core.ids import MAX_ID_LENGTH, is_canonical_id, new_id
 
 

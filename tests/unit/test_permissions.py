@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.docs import render_errors_markdown, render_permissions_markdown
+from adapters.entrypoints.docs import render_errors_markdown, render_permissions_markdown
 from archive_core.entities import FULL_ADMIN, UserKind
 from archive_core.permissions import (
     DFNS_DELETE_PRESET,
@@ -170,13 +170,13 @@ def test_permissions_doc_is_generated_from_the_matrix() -> None:
     assert (ROOT / "docs" / "permissions.md").read_text(
         encoding="utf-8"
     ) == render_permissions_markdown(), (
-        "docs/permissions.md is stale: run `python -m adapters.docs`"
+        "docs/permissions.md is stale: run `python -m adapters.entrypoints.docs`"
     )
 
 
 def test_errors_doc_is_generated_from_the_catalogue() -> None:
     assert (ROOT / "docs" / "errors.md").read_text(encoding="utf-8") == render_errors_markdown(), (
-        "docs/errors.md is stale: run `python -m adapters.docs`"
+        "docs/errors.md is stale: run `python -m adapters.entrypoints.docs`"
     )
 
 

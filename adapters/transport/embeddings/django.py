@@ -8,19 +8,27 @@ CSRF-exempt: the API authenticates with bearer tokens and signatures, never cook
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django.http import HttpResponse as DjangoResponse  # type: ignore[import-untyped]  # no stubs installed
 from django.urls import re_path  # type: ignore[import-untyped]
 from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]
 
-from adapters.service import Service
 from adapters.transport import asgi, wsgi
 from adapters.transport.http import MAX_BODY, HttpHandler, HttpResponse
+from adapters.transport.routes import mounted_paths
+from adapters.wiring.service import Service
 
 __all__ = ["archive_urlpatterns"]
 
-PATTERNS = (r"^auth/action/init\Z", r"^auth/action\Z", r"^auth/users/(?P<user_id>.*)\Z")
+_EXACT, _USERS = mounted_paths()
+# The route table's paths (Django's are relative, without the leading slash); under the
+# users prefix, everything (the handler routes there).
+PATTERNS = (
+    *(f"^{re.escape(path.lstrip('/'))}\\Z" for path in _EXACT),
+    f"^{re.escape(_USERS.lstrip('/'))}(?P<user_id>.*)\\Z",
+)
 
 
 def archive_urlpatterns(

@@ -10,14 +10,17 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from adapters.service import Service
 from adapters.transport.asgi import AsgiApplication
 from adapters.transport.embeddings import METHODS
 from adapters.transport.http import MAX_BODY, HttpHandler
+from adapters.transport.routes import mounted_paths
+from adapters.wiring.service import Service
 
 __all__ = ["archive_router"]
 
-PATHS = ("/auth/action/init", "/auth/action", "/auth/users/{user_id:path}")
+_EXACT, _USERS = mounted_paths()
+# The route table's paths; under the users prefix, everything (the handler routes there).
+PATHS = (*_EXACT, _USERS + "{user_id:path}")
 
 
 def archive_router(

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import flask
 
-from adapters.service import Service
 from adapters.transport.embeddings import METHODS
 from adapters.transport.http import MAX_BODY, HttpHandler
+from adapters.transport.routes import mounted_paths
 from adapters.transport.wsgi import WsgiApplication
+from adapters.wiring.service import Service
 
 __all__ = ["archive_blueprint"]
 
-RULES = ("/auth/action/init", "/auth/action", "/auth/users/", "/auth/users/<path:user_id>")
+_EXACT, _USERS = mounted_paths()
+# The route table's paths; under the users prefix, everything (the handler routes there).
+RULES = (*_EXACT, _USERS, _USERS + "<path:user_id>")
 
 
 def archive_blueprint(

@@ -18,10 +18,10 @@ from typing import Any, TextIO
 
 import attrs
 
-from adapters.bootstrap import build
-from adapters.operations import NewUser, bootstrap_org, check_audit, create_user
-from adapters.server import BackgroundServer
-from adapters.signer import KeySigner, init_body
+from adapters.client.signer import KeySigner, init_body
+from adapters.entrypoints.server import BackgroundServer
+from adapters.wiring.bootstrap import build
+from adapters.wiring.operations import NewUser, bootstrap_org, check_audit, create_user
 from archive_core.entities import UserKind
 
 __all__ = ["run_demo"]

@@ -10,10 +10,10 @@ from typing import Any
 
 import attrs
 
-from adapters.bootstrap import Deployment
 from adapters.crypto import generate_key_credential
 from adapters.crypto.keys import algorithm_for_public_key
 from adapters.crypto.webauthn import cose_key_from_pem
+from adapters.wiring.bootstrap import Deployment
 from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chain
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
 from archive_core.errors import AlreadyExists, ArchiveCoreError

@@ -46,11 +46,11 @@ import uvicorn
 import uvicorn.config
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
-from adapters.bootstrap import Deployment, build
-from adapters.logs import log_config
-from adapters.server import ReadyServer, uvicorn_config
-from adapters.service import Service
+from adapters.entrypoints.server import ReadyServer, uvicorn_config
+from adapters.observability.logs import log_config
 from adapters.transport.observed import AsgiApp, ObservedApplication, RequestObserver
+from adapters.wiring.bootstrap import Deployment, build
+from adapters.wiring.service import Service
 from archive_core.config import Policy
 
 __all__ = ["ServeSettings", "serve", "worker_app"]
@@ -121,7 +121,7 @@ def worker_app(settings: ServeSettings) -> ObservedApplication:
     """The application of one worker process: its own deployment, closed at shutdown."""
     observer: RequestObserver | None = None
     if settings.metrics_port is not None:
-        from adapters.metrics import PrometheusMetrics  # noqa: PLC0415 - the [metrics] extra
+        from adapters.observability.metrics import PrometheusMetrics  # noqa: PLC0415 - the [metrics] extra
 
         # PROMETHEUS_MULTIPROC_DIR is set: values go to this worker's files.
         observer = PrometheusMetrics(registry=None)
@@ -154,7 +154,7 @@ def _serve_one(settings: ServeSettings, out: TextIO) -> int:
     stop_metrics: Callable[[], None] = lambda: None  # noqa: E731 - replaced when metrics run
     observer: RequestObserver | None = None
     if settings.metrics_port is not None:
-        from adapters.metrics import (  # noqa: PLC0415 - the [metrics] extra
+        from adapters.observability.metrics import (  # noqa: PLC0415 - the [metrics] extra
             PrometheusMetrics,
             single_process_registry,
             start_metrics_server,
@@ -335,7 +335,7 @@ def _serve_many(settings: ServeSettings, out: TextIO) -> int:
         supervisor = _Supervisor(config, [listener], (host, port))
         supervisor.on_ready = lambda: _ready_message(out, host, port, settings.workers)
         if settings.metrics_port is not None and metrics_dir is not None:
-            from adapters.metrics import (  # noqa: PLC0415 - the [metrics] extra
+            from adapters.observability.metrics import (  # noqa: PLC0415 - the [metrics] extra
                 multiprocess_registry,
                 start_metrics_server,
             )

@@ -1,4 +1,5 @@
-"""Regenerate the documentation pages that are generated from code (`python -m adapters.docs`).
+"""Regenerate the documentation pages that are generated from code
+(`python -m adapters.entrypoints.docs`).
 
 `docs/permissions.md` comes from the permission matrices, `docs/errors.md` from the
 error catalogue; tests fail when either file is stale.
@@ -25,8 +26,8 @@ def render_errors_markdown() -> str:
     lines = [
         "# Errors",
         "",
-        "Generated from `archive_core/errors.py` by `python -m adapters.docs`; a test fails",
-        "when this file is stale. Every error body is",
+        "Generated from `archive_core/errors.py` by `python -m adapters.entrypoints.docs`;",
+        "a test fails when this file is stale. Every error body is",
         '`{"error": {"message": "<message>", "status": <status>, "code": "<code>"}}`',
         "(`status` is the HTTP status as an integer, as today's API carries it), with an optional",
         '`"reason"` naming the exact check that failed (machine-readable, never an echo of',

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from adapters.health import Readiness
+from adapters.observability.health import Readiness
 from archive_core.use_cases import (
     ActivateUser,
     ArchiveUser,

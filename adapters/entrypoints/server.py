@@ -20,10 +20,10 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from adapters.service import Service
 from adapters.transport.asgi import AsgiApplication
 from adapters.transport.cors import CorsApplication
 from adapters.transport.http import MAX_HEAD_BYTES, head_too_large
+from adapters.wiring.service import Service
 
 __all__ = ["BackgroundServer", "HeadBoundH11Protocol", "ReadyServer", "uvicorn_config"]
 

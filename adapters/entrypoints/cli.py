@@ -27,16 +27,18 @@ from typing import Any, TextIO
 
 import attrs
 
-from adapters.bootstrap import Deployment, build
-from adapters.environment import (
+from adapters.entrypoints.environment import (
     SERVE_VARIABLES,
     BadVariable,
     EnvironmentDefaults,
     port,
     positive_int,
 )
-from adapters.logs import FORMATS, LEVELS
-from adapters.operations import (
+from adapters.entrypoints.progress import Progress
+from adapters.observability.logs import FORMATS, LEVELS
+from adapters.storage.urls import StorageStartError
+from adapters.wiring.bootstrap import Deployment, build
+from adapters.wiring.operations import (
     KEY_CHOICES,
     OperatorError,
     add_credential,
@@ -44,8 +46,6 @@ from adapters.operations import (
     check_audit,
     create_user,
 )
-from adapters.progress import Progress
-from adapters.storage.urls import StorageStartError
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import ArchiveCoreError
@@ -177,7 +177,7 @@ def _print_json(document: Any, out: TextIO) -> None:
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
-    from adapters.serving import ServeSettings, serve  # noqa: PLC0415 - uvicorn only here
+    from adapters.entrypoints.serving import ServeSettings, serve  # noqa: PLC0415 - uvicorn only here
 
     if args.metrics_port is not None and importlib.util.find_spec("prometheus_client") is None:
         out.write(
@@ -391,7 +391,7 @@ def main(
                 return 2
             return _serve(args, out)
         if args.command == "demo":
-            from adapters.demo import run_demo  # noqa: PLC0415 - the demo's imports only here
+            from adapters.entrypoints.demo import run_demo  # noqa: PLC0415 - the demo's imports only here
 
             return run_demo(db=args.db, out=out)
         if args.command == "purge":

@@ -18,7 +18,6 @@ from typing import Any, Protocol, Self
 
 import attrs
 
-from adapters.clocks import SystemClock
 from adapters.crypto import (
     BEARER_PURPOSE,
     USER_ACTION_PURPOSE,
@@ -29,10 +28,11 @@ from adapters.crypto import (
     credential_verifiers,
 )
 from adapters.crypto.signing_keys import EDDSA, ES256, HS256
-from adapters.health import Readiness, store_checks
-from adapters.randomness import SystemRandomness
-from adapters.service import Service
+from adapters.observability.health import Readiness, store_checks
 from adapters.storage.urls import Storage, open_storage
+from adapters.system.clocks import SystemClock
+from adapters.system.randomness import SystemRandomness
+from adapters.wiring.service import Service
 from archive_core.access import Gate
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind, TokenKind, User

@@ -1,0 +1,24 @@
+"""Entry points: the `archive-core` command line (`cli`), the reference server on uvicorn
+(`server`: one process or a background thread; `serving`: workers, metrics, logging), the
+demo, and the generator of the generated documentation pages (`python -m
+adapters.entrypoints.docs`).
+
+Only the servers are imported here: the command-line modules run as `python -m`.
+"""
+
+from adapters.entrypoints.server import (
+    BackgroundServer,
+    HeadBoundH11Protocol,
+    ReadyServer,
+    uvicorn_config,
+)
+from adapters.entrypoints.serving import ServeSettings, serve
+
+__all__ = [
+    "BackgroundServer",
+    "HeadBoundH11Protocol",
+    "ReadyServer",
+    "ServeSettings",
+    "serve",
+    "uvicorn_config",
+]
