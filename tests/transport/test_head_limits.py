@@ -23,6 +23,7 @@ from tests.transport.client import Answer, Client
 from tests.transport.conftest import Scene, make_scene
 
 HEAD_MESSAGE = "The request header is too large."
+ROUNDS = 7
 
 
 def assert_head_refused(answer: Answer) -> None:
@@ -221,9 +222,11 @@ def test_server_still_answers_a_normal_head(served: tuple[Scene, str]) -> None:
 
 def test_hostile_heads_do_not_slow_a_signed_archive(served: tuple[Scene, str]) -> None:
     """Three heads of 30,000 repeated names and three of 128 KiB, sent at once beside a
-    signed archive. Stated bound: the archive under attack takes at most 5 times the median
-    of the same request sent alone, measured in the same run (interleaved rounds).
-    Before the head bound, one such head alone stalled the server for seconds."""
+    signed archive. Stated bound: over seven interleaved rounds, the median archive under
+    attack takes at most 8 times the median of the same request sent alone in the same
+    run (on a quiet machine the two are within 2x; the margin absorbs a shared machine's
+    noise). Before the head bound, one such head alone stalled the server for seconds:
+    hundreds of times the request alone."""
     scene, url = served
     world = scene.world
     hostile_heads = [get_head(repeated_names(30_000))] * 3 + [
@@ -245,7 +248,7 @@ def test_hostile_heads_do_not_slow_a_signed_archive(served: tuple[Scene, str]) -
     outcomes: list[tuple[int, bytes] | None] = []
     with httpx.Client(base_url=url, timeout=60) as http:
         archive(http)  # warm the connection and the code paths
-        for _ in range(5):
+        for _ in range(ROUNDS):
             alone.append(archive(http))
             barrier = threading.Barrier(len(hostile_heads) + 1)
 
@@ -261,9 +264,9 @@ def test_hostile_heads_do_not_slow_a_signed_archive(served: tuple[Scene, str]) -
             for thread in threads:
                 thread.join(timeout=60)
 
-    assert len(outcomes) == 5 * len(hostile_heads)
+    assert len(outcomes) == ROUNDS * len(hostile_heads)
     for outcome in outcomes:
         if outcome is not None:  # answered, not cut: then it is the JSON 431
             assert_json_431(outcome)
-    bound = 5 * statistics.median(alone)
+    bound = 8 * statistics.median(alone)
     assert statistics.median(attacked) <= bound, (alone, attacked)
