@@ -36,6 +36,7 @@ __all__ = [
     "KEY_KINDS",
     "RSA_PKCS1V15",
     "RSA_PSS",
+    "CachedSignatureVerifier",
     "EcdsaSignature",
     "Ed25519Signature",
     "KeyChoice",
@@ -296,37 +297,56 @@ def load_key_signature(algorithm: str, public_key: str, error: ErrorKind) -> Sig
 _SIGNATURE: Final = Boundary(Catalogue.ASSERTION_INVALID, "signature_invalid")
 
 
-class KeySignatureVerifier:
-    """`SignatureVerifier` for the three key kinds (one instance may serve all three)."""
+class CachedSignatureVerifier:
+    """A `SignatureVerifier` for the credential kinds one key loader understands, its
+    loaded keys cached by (algorithm, public key). The key and WebAuthn verifiers are
+    two of these, differing only in their kinds and their loader."""
 
-    __slots__ = ("_keys",)
+    __slots__ = ("_keys", "_kinds", "_load_key")
 
-    def __init__(self, *, max_cached_keys: int = 4096) -> None:
+    def __init__(
+        self,
+        kinds: frozenset[CredentialKind],
+        load_key: Callable[[str, str, ErrorKind], SignatureCheck],
+        *,
+        max_cached_keys: int = 4096,
+    ) -> None:
+        self._kinds = kinds
+        self._load_key = load_key
         self._keys: BoundedCache[tuple[str, str], SignatureCheck] = BoundedCache(max_cached_keys)
 
     def verify(self, credential: Credential, *, message: bytes, signature: bytes) -> None:
         """Return if the signature verifies; else raise ArchiveCoreError(ASSERTION_INVALID)."""
         check = self._keys.get((credential.algorithm, credential.public_key))
-        if check is None or credential.kind is CredentialKind.FIDO2:
+        if check is None or credential.kind not in self._kinds:
             check = self._load(credential)
         with _SIGNATURE:
             check(message, signature)
 
     def validate_public_key(self, kind: CredentialKind, algorithm: str, public_key: str) -> None:
         """Refuse unacceptable key material (ArchiveCoreError(CREDENTIAL_REJECTED))."""
-        if kind not in KEY_KINDS:
+        if kind not in self._kinds:
             raise _fail(Catalogue.CREDENTIAL_REJECTED, "kind_not_supported")
-        check = load_key_signature(algorithm, public_key, Catalogue.CREDENTIAL_REJECTED)
+        check = self._load_key(algorithm, public_key, Catalogue.CREDENTIAL_REJECTED)
         self._keys.put((algorithm, public_key), check)
 
     def _load(self, credential: Credential) -> SignatureCheck:
-        if credential.kind not in KEY_KINDS:
+        if credential.kind not in self._kinds:
             raise _assertion_fail("kind_not_supported")
-        check = load_key_signature(
+        check = self._load_key(
             credential.algorithm, credential.public_key, Catalogue.ASSERTION_INVALID
         )
         self._keys.put((credential.algorithm, credential.public_key), check)
         return check
+
+
+class KeySignatureVerifier(CachedSignatureVerifier):
+    """`SignatureVerifier` for the three key kinds (one instance may serve all three)."""
+
+    __slots__ = ()
+
+    def __init__(self, *, max_cached_keys: int = 4096) -> None:
+        super().__init__(KEY_KINDS, load_key_signature, max_cached_keys=max_cached_keys)
 
 
 # --------------------------------------------------------------------------- generation

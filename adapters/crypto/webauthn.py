@@ -30,8 +30,8 @@ from fido2 import cbor, cose
 from fido2.webauthn import AuthenticatorData as Fido2AuthenticatorData
 
 from adapters.crypto.boundary import Boundary
-from adapters.crypto.cache import BoundedCache
 from adapters.crypto.keys import (
+    CachedSignatureVerifier,
     EcdsaSignature,
     Ed25519Signature,
     RsaSignature,
@@ -41,7 +41,7 @@ from adapters.crypto.keys import (
     parse_public_key_pem,
 )
 from archive_core.encoding import b64url_decode, b64url_encode
-from archive_core.entities import Credential, CredentialKind
+from archive_core.entities import CredentialKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ErrorKind
 from archive_core.ports import AuthenticatorData
 
@@ -182,40 +182,16 @@ def load_cose_signature(algorithm: str, public_key: str, error: ErrorKind) -> Si
     return RsaSignature(rsa_key, hash_algorithm, pss=spec.pss).check
 
 
-_SIGNATURE: Final = Boundary(Catalogue.ASSERTION_INVALID, "signature_invalid")
+class Fido2SignatureVerifier(CachedSignatureVerifier):
+    """`SignatureVerifier` for Fido2 credentials (COSE keys; ES256, ES384, EdDSA, RS256, PS256):
+    the signature over `authenticatorData || SHA-256(clientDataJSON)`."""
 
-
-class Fido2SignatureVerifier:
-    """`SignatureVerifier` for Fido2 credentials (COSE keys; ES256, ES384, EdDSA, RS256, PS256)."""
-
-    __slots__ = ("_keys",)
+    __slots__ = ()
 
     def __init__(self, *, max_cached_keys: int = 4096) -> None:
-        self._keys: BoundedCache[tuple[str, str], SignatureCheck] = BoundedCache(max_cached_keys)
-
-    def verify(self, credential: Credential, *, message: bytes, signature: bytes) -> None:
-        """Verify the signature over `authenticatorData || SHA-256(clientDataJSON)`."""
-        check = self._keys.get((credential.algorithm, credential.public_key))
-        if check is None or credential.kind is not CredentialKind.FIDO2:
-            check = self._load(credential)
-        with _SIGNATURE:
-            check(message, signature)
-
-    def validate_public_key(self, kind: CredentialKind, algorithm: str, public_key: str) -> None:
-        """Refuse unacceptable COSE keys (ArchiveCoreError(CREDENTIAL_REJECTED))."""
-        if kind is not CredentialKind.FIDO2:
-            raise _fail(Catalogue.CREDENTIAL_REJECTED, "kind_not_supported")
-        check = load_cose_signature(algorithm, public_key, Catalogue.CREDENTIAL_REJECTED)
-        self._keys.put((algorithm, public_key), check)
-
-    def _load(self, credential: Credential) -> SignatureCheck:
-        if credential.kind is not CredentialKind.FIDO2:
-            raise _fail(Catalogue.ASSERTION_INVALID, "kind_not_supported")
-        check = load_cose_signature(
-            credential.algorithm, credential.public_key, Catalogue.ASSERTION_INVALID
+        super().__init__(
+            frozenset({CredentialKind.FIDO2}), load_cose_signature, max_cached_keys=max_cached_keys
         )
-        self._keys.put((credential.algorithm, credential.public_key), check)
-        return check
 
 
 _EXTENSIONS: Final = Boundary(
