@@ -28,6 +28,11 @@ class ErrorKind:
     when: str = ""
     origin: str = "library"
 
+    def error(self, reason: str = "", *, message: str | None = None) -> ArchiveCoreError:
+        """This refusal, with its machine-readable `reason` (and, rarely, a message built
+        for the request, such as the permission denial's)."""
+        return ArchiveCoreError(self, message=message, reason=reason)
+
 
 class Catalogue:
     """Every error the library answers with, in one place (rendered into docs/errors.md)."""

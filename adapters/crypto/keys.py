@@ -99,14 +99,6 @@ KEY_KINDS: Final = frozenset(
 _SHA1: Final = re.compile(r"sha-?1(?![0-9])", re.IGNORECASE)
 
 
-def _fail(kind: ErrorKind, reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(kind, reason=reason)
-
-
-def _assertion_fail(reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(Catalogue.ASSERTION_INVALID, reason=reason)
-
-
 # --------------------------------------------------------------------------- loaded keys
 # Small callables holding a loaded `cryptography` key and everything its verify needs,
 # built once per key. Their guards give the precise reasons the library would not.
@@ -123,7 +115,7 @@ class Ed25519Signature:
     def check(self, message: bytes, signature: bytes) -> None:
         """Verify, or raise."""
         if len(signature) != 64:
-            raise _assertion_fail("signature_length")
+            raise Catalogue.ASSERTION_INVALID.error("signature_length")
         self._verify(signature, message)
 
 
@@ -143,7 +135,7 @@ class EcdsaSignature:
         # a P-384 signature is at most 104 bytes). The library checks the inside.
         size = len(signature)
         if size < 8 or signature[0] != 0x30 or signature[1] != size - 2:
-            raise _assertion_fail(
+            raise Catalogue.ASSERTION_INVALID.error(
                 "signature_raw_ecdsa" if size == self._raw_length else "signature_not_der"
             )
         self._verify(signature, message, self._algorithm)
@@ -169,7 +161,7 @@ class RsaSignature:
     def check(self, message: bytes, signature: bytes) -> None:
         """Verify, or raise."""
         if len(signature) != self._length:
-            raise _assertion_fail("signature_length")
+            raise Catalogue.ASSERTION_INVALID.error("signature_length")
         self._verify(signature, message, self._padding, self._hash)
 
 
@@ -229,15 +221,15 @@ _PEM: Final = re.compile(
 def _unsupported_algorithm(algorithm: str, error: ErrorKind) -> ArchiveCoreError:
     # SHA-1 is never accepted; say so rather than "unknown".
     reason = "algorithm_sha1_refused" if _SHA1.search(algorithm) else "algorithm_not_supported"
-    return _fail(error, reason)
+    return error.error(reason)
 
 
 def _parse_pem(public_key: str, error: ErrorKind) -> tuple[str, PublicKeyTypes]:
     if len(public_key) > MAX_PUBLIC_KEY_PEM:
-        raise _fail(error, "public_key_too_large")
+        raise error.error("public_key_too_large")
     match = _PEM.match(public_key.strip() + "\n") if public_key.isascii() else None
     if match is None:
-        raise _fail(error, "public_key_malformed")
+        raise error.error("public_key_malformed")
     label, body = match.group(1), match.group(2)
     with Boundary(error, "public_key_malformed"):
         der = base64.b64decode(re.sub(r"\s", "", body), validate=True)
@@ -251,7 +243,7 @@ def _parse_pem(public_key: str, error: ErrorKind) -> tuple[str, PublicKeyTypes]:
     with Boundary(error, "public_key_malformed"):
         canonical = key.public_bytes(serialization.Encoding.DER, form)
     if canonical != der:
-        raise _fail(error, "public_key_not_canonical")
+        raise error.error("public_key_not_canonical")
     return label, key
 
 
@@ -267,28 +259,28 @@ def load_key_signature(algorithm: str, public_key: str, error: ErrorKind) -> Sig
         raise _unsupported_algorithm(algorithm, error)
     label, key = _parse_pem(public_key, error)
     if label == "RSA PUBLIC KEY" and spec.family != "rsa":
-        raise _fail(error, "key_type_mismatch")
+        raise error.error("key_type_mismatch")
     sha256 = hashes.SHA256()
     if spec.family == "ed25519":
         if not isinstance(key, ed25519.Ed25519PublicKey):
-            raise _fail(error, "key_type_mismatch")
+            raise error.error("key_type_mismatch")
         problem = check_ed25519_point(
             key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
         )
         if problem is not None:
-            raise _fail(error, problem)
+            raise error.error(problem)
         return Ed25519Signature(key).check
     if spec.family == "ecdsa":
         if not isinstance(key, ec.EllipticCurvePublicKey):
-            raise _fail(error, "key_type_mismatch")
+            raise error.error("key_type_mismatch")
         if not isinstance(key.curve, spec.curve or ec.SECP256R1):
-            raise _fail(error, "curve_mismatch")
+            raise error.error("curve_mismatch")
         return EcdsaSignature(key, sha256).check
     if not isinstance(key, rsa.RSAPublicKey):
-        raise _fail(error, "key_type_mismatch")
+        raise error.error("key_type_mismatch")
     problem = check_rsa_key(key)
     if problem is not None:
-        raise _fail(error, problem)
+        raise error.error(problem)
     return RsaSignature(key, sha256, pss=spec.pss).check
 
 
@@ -326,13 +318,13 @@ class CachedSignatureVerifier:
     def validate_public_key(self, kind: CredentialKind, algorithm: str, public_key: str) -> None:
         """Refuse unacceptable key material (ArchiveCoreError(CREDENTIAL_REJECTED))."""
         if kind not in self._kinds:
-            raise _fail(Catalogue.CREDENTIAL_REJECTED, "kind_not_supported")
+            raise Catalogue.CREDENTIAL_REJECTED.error("kind_not_supported")
         check = self._load_key(algorithm, public_key, Catalogue.CREDENTIAL_REJECTED)
         self._keys.put((algorithm, public_key), check)
 
     def _load(self, credential: Credential) -> SignatureCheck:
         if credential.kind not in self._kinds:
-            raise _assertion_fail("kind_not_supported")
+            raise Catalogue.ASSERTION_INVALID.error("kind_not_supported")
         check = self._load_key(
             credential.algorithm, credential.public_key, Catalogue.ASSERTION_INVALID
         )
@@ -396,4 +388,4 @@ def algorithm_for_public_key(public_key: str) -> str:
         for name, spec in KEY_ALGORITHMS.items():
             if spec.curve is not None and isinstance(key.curve, spec.curve):
                 return name
-    raise _fail(Catalogue.CREDENTIAL_REJECTED, "key_type_mismatch")
+    raise Catalogue.CREDENTIAL_REJECTED.error("key_type_mismatch")

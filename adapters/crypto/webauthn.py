@@ -42,7 +42,7 @@ from adapters.crypto.keys import (
 )
 from archive_core.encoding import b64url_decode, b64url_encode
 from archive_core.entities import CredentialKind
-from archive_core.errors import ArchiveCoreError, Catalogue, ErrorKind
+from archive_core.errors import Catalogue, ErrorKind
 from archive_core.ports import AuthenticatorData
 
 __all__ = [
@@ -100,25 +100,21 @@ COSE_ALGORITHMS: Final[dict[int, _CoseSpec]] = {
 _ALGORITHM_TEXT: Final = re.compile(r"-?[1-9][0-9]{0,5}\Z")
 
 
-def _fail(kind: ErrorKind, reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(kind, reason=reason)
-
-
 def _parse_algorithm(algorithm: str, error: ErrorKind) -> _CoseSpec:
     if not algorithm.isascii() or _ALGORITHM_TEXT.match(algorithm) is None:
-        raise _fail(error, "algorithm_not_supported")
+        raise error.error("algorithm_not_supported")
     number = int(algorithm)
     spec = COSE_ALGORITHMS.get(number)
     if spec is None:
-        raise _fail(
-            error, "algorithm_sha1_refused" if number == _COSE_RS1 else "algorithm_not_supported"
+        raise error.error(
+            "algorithm_sha1_refused" if number == _COSE_RS1 else "algorithm_not_supported"
         )
     return spec
 
 
 def _decode_cose(public_key: str, error: ErrorKind) -> Mapping[Any, Any]:
     if len(public_key) > MAX_COSE_KEY:
-        raise _fail(error, "public_key_too_large")
+        raise error.error("public_key_too_large")
     with Boundary(error, "public_key_malformed"):
         raw = b64url_decode(public_key, max_length=MAX_COSE_KEY)
         value = cbor.decode(raw)
@@ -126,14 +122,14 @@ def _decode_cose(public_key: str, error: ErrorKind) -> Mapping[Any, Any]:
         # only the canonical CTAP2 encoding of what it read is accepted.
         canonical = cbor.encode(value)
     if not isinstance(value, Mapping) or canonical != raw:
-        raise _fail(error, "public_key_malformed")
+        raise error.error("public_key_malformed")
     return value
 
 
 def _bytes_label(key: Mapping[Any, Any], label: int, length: int | None, error: ErrorKind) -> bytes:
     value = key.get(label)
     if not isinstance(value, bytes) or (length is not None and len(value) != length):
-        raise _fail(error, "public_key_malformed")
+        raise error.error("public_key_malformed")
     return value
 
 
@@ -143,18 +139,18 @@ def load_cose_signature(algorithm: str, public_key: str, error: ErrorKind) -> Si
     key = _decode_cose(public_key, error)
     alg = key.get(3)
     if type(alg) is not int or alg != int(algorithm):
-        raise _fail(error, "algorithm_mismatch")
+        raise error.error("algorithm_mismatch")
     with Boundary(error, "public_key_malformed"):
         parsed = cose.CoseKey.parse(key)
     if type(parsed) is not spec.fido2_class:
-        raise _fail(error, "algorithm_mismatch")
+        raise error.error("algorithm_mismatch")
     if key.get(1) != spec.kty:
-        raise _fail(error, "key_type_mismatch")
+        raise error.error("key_type_mismatch")
     if not set(key) <= spec.labels:
         # e.g. -4, the private key of EC2/OKP keys
-        raise _fail(error, "cose_unexpected_label")
+        raise error.error("cose_unexpected_label")
     if spec.kty != _KTY_RSA and key.get(-1) != spec.crv:
-        raise _fail(error, "curve_mismatch")
+        raise error.error("curve_mismatch")
     hash_algorithm = spec.hash()
     if spec.kty == _KTY_EC2 and spec.curve is not None:
         x = _bytes_label(key, -2, spec.coordinate, error)
@@ -166,19 +162,19 @@ def load_cose_signature(algorithm: str, public_key: str, error: ErrorKind) -> Si
         x = _bytes_label(key, -2, spec.coordinate, error)
         problem = check_ed25519_point(x)
         if problem is not None:
-            raise _fail(error, problem)
+            raise error.error(problem)
         return Ed25519Signature(ed25519.Ed25519PublicKey.from_public_bytes(x)).check
     n = _bytes_label(key, -1, None, error)
     e = _bytes_label(key, -2, None, error)
     if not n or n[0] == 0 or not e or e[0] == 0:
-        raise _fail(error, "public_key_malformed")
+        raise error.error("public_key_malformed")
     with Boundary(error, "public_key_malformed"):
         rsa_key = rsa.RSAPublicNumbers(
             int.from_bytes(e, "big"), int.from_bytes(n, "big")
         ).public_key()
     problem = check_rsa_key(rsa_key)
     if problem is not None:
-        raise _fail(error, problem)
+        raise error.error(problem)
     return RsaSignature(rsa_key, hash_algorithm, pss=spec.pss).check
 
 
@@ -210,21 +206,21 @@ class WebAuthnAuthenticatorDataParser:
     def parse(self, raw: bytes) -> AuthenticatorData:
         """The parsed data; raise ArchiveCoreError(ASSERTION_INVALID) when malformed."""
         if len(raw) < MIN_AUTHENTICATOR_DATA:
-            raise _fail(Catalogue.ASSERTION_INVALID, "authenticator_data_too_short")
+            raise Catalogue.ASSERTION_INVALID.error("authenticator_data_too_short")
         if len(raw) > self._max_length:
-            raise _fail(Catalogue.ASSERTION_INVALID, "authenticator_data_too_long")
+            raise Catalogue.ASSERTION_INVALID.error("authenticator_data_too_long")
         flags = raw[32]
         if flags & _FLAG_AT:
-            raise _fail(Catalogue.ASSERTION_INVALID, "authenticator_data_attested")
+            raise Catalogue.ASSERTION_INVALID.error("authenticator_data_attested")
         if flags & _FLAG_ED:
             with _EXTENSIONS:
                 data = Fido2AuthenticatorData(raw)
                 extensions = data.extensions
                 canonical = None if extensions is None else cbor.encode(extensions)
             if not isinstance(extensions, Mapping) or canonical != raw[MIN_AUTHENTICATOR_DATA:]:
-                raise _fail(Catalogue.ASSERTION_INVALID, "authenticator_data_extensions_malformed")
+                raise Catalogue.ASSERTION_INVALID.error("authenticator_data_extensions_malformed")
         elif len(raw) != MIN_AUTHENTICATOR_DATA:
-            raise _fail(Catalogue.ASSERTION_INVALID, "authenticator_data_trailing_bytes")
+            raise Catalogue.ASSERTION_INVALID.error("authenticator_data_trailing_bytes")
         else:
             data = Fido2AuthenticatorData(raw)
         return AuthenticatorData(
@@ -256,7 +252,7 @@ def cose_key_from_pem(public_key: str) -> tuple[str, str]:
     elif isinstance(key, ec.EllipticCurvePublicKey) and isinstance(key.curve, ec.SECP384R1):
         cose_class = cose.ES384
     else:
-        raise _fail(error, "key_type_not_supported_for_fido2")
+        raise error.error("key_type_not_supported_for_fido2")
     with Boundary(error, "public_key_malformed"):
         made = cose_class.from_cryptography_key(key)  # type: ignore[no-untyped-call]  # fido2 leaves it untyped
         encoded = b64url_encode(cbor.encode(dict(made)))

@@ -308,12 +308,18 @@ class HttpHandler:
             if declared:
                 if len(declared) > 1 or headers.values("transfer-encoding"):
                     # Two framings (or two lengths) for one body: refuse the ambiguity.
-                    return self._refuse(method, endpoint.name, _framing("framing_ambiguous"))
+                    return self._refuse(
+                        method, endpoint.name, Catalogue.BODY_INVALID.error("framing_ambiguous")
+                    )
                 text = declared[0].strip(" \t")
                 if not (text.isascii() and text.isdigit()) or (
                     len(text) > _MAX_CONTENT_LENGTH_DIGITS
                 ):
-                    return self._refuse(method, endpoint.name, _framing("content_length_invalid"))
+                    return self._refuse(
+                        method,
+                        endpoint.name,
+                        Catalogue.BODY_INVALID.error("content_length_invalid"),
+                    )
                 expected = int(text)
                 if expected > self.max_body:
                     return self._refuse(
@@ -356,7 +362,9 @@ class HttpHandler:
         if exchange.expected_length is not None:
             # More bytes than the declared length: the framing lied.
             return self._refuse(
-                exchange.method, exchange.endpoint.name, _framing("content_length_mismatch")
+                exchange.method,
+                exchange.endpoint.name,
+                Catalogue.BODY_INVALID.error("content_length_mismatch"),
             )
         return self._refuse(
             exchange.method,
@@ -371,7 +379,9 @@ class HttpHandler:
         if len(body) > exchange.limit:
             return self.too_large(exchange)
         if exchange.expected_length is not None and len(body) != exchange.expected_length:
-            return self._refuse(exchange.method, name, _framing("content_length_mismatch"))
+            return self._refuse(
+                exchange.method, name, Catalogue.BODY_INVALID.error("content_length_mismatch")
+            )
         if name == "readyz":
             return self._ready(exchange.method)
         try:
@@ -432,10 +442,6 @@ class HttpHandler:
 
 
 _HEALTHY: Final = render(200, {"status": "ok"})
-
-
-def _framing(reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(Catalogue.BODY_INVALID, reason=reason)
 
 
 def _endpoint(service: Service, route: Route) -> _Endpoint:

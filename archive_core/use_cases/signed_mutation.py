@@ -53,10 +53,6 @@ _EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest().encode()
 _log = logging.getLogger("archive_core.decisions")
 
 
-def _ua_error(reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(Catalogue.USER_ACTION_INVALID, reason=reason)
-
-
 def check_user_action(
     request: Request,
     principal: Principal,
@@ -72,18 +68,20 @@ def check_user_action(
     as the empty payload (the official Python SDK signs an empty dict body as `""`)."""
     values = request.headers.values(USER_ACTION_HEADER)
     if len(values) != 1:
-        raise _ua_error("user_action_missing" if not values else "user_action_repeated")
+        raise Catalogue.USER_ACTION_INVALID.error(
+            "user_action_missing" if not values else "user_action_repeated"
+        )
     token = values[0]
     if not token or len(token) > MAX_USER_ACTION_TOKEN or not token.isascii():
-        raise _ua_error("user_action_malformed")
+        raise Catalogue.USER_ACTION_INVALID.error("user_action_malformed")
     grant = codec.decode(token)
     if now >= grant.expires_at:
-        raise _ua_error("user_action_expired")
+        raise Catalogue.USER_ACTION_INVALID.error("user_action_expired")
     if grant.issued_at > now:
-        raise _ua_error("user_action_not_yet_valid")
+        raise Catalogue.USER_ACTION_INVALID.error("user_action_not_yet_valid")
     user = principal.user
     if user.issued_before_cut_off(grant.issued_at):
-        raise _ua_error("user_action_cut_off")
+        raise Catalogue.USER_ACTION_INVALID.error("user_action_cut_off")
     signed_payload = grant.payload_sha256.encode()
     payload_bound = hmac.compare_digest(
         signed_payload, hashlib.sha256(request.body).hexdigest().encode()
@@ -98,7 +96,7 @@ def check_user_action(
         & payload_bound
     )
     if not bound:
-        raise _ua_error("user_action_binding_mismatch")
+        raise Catalogue.USER_ACTION_INVALID.error("user_action_binding_mismatch")
     return grant.token_id
 
 
@@ -232,7 +230,7 @@ class SignedUserMutation:
             if consumed.status is ConsumeStatus.ALREADY_USED:
                 raise ArchiveCoreError(Catalogue.USER_ACTION_REPLAYED, reason="user_action_used")
             if consumed.record is None:
-                raise _ua_error("user_action_unknown")
+                raise Catalogue.USER_ACTION_INVALID.error("user_action_unknown")
             record = consumed.record
 
             # 4. the unconditional permissions
