@@ -40,6 +40,7 @@ from __future__ import annotations
 import binascii
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -270,8 +271,11 @@ class JwtBearerTokens:
         if "aud" not in claims:
             raise _unauthorized("aud_missing")
         audience = claims["aud"]
-        audiences = audience if isinstance(audience, list) else [audience]
-        if not any(isinstance(a, str) and a == self.audience for a in audiences):
+        # A JSON value equals our (string) audience only when it is that string.
+        if audience != self.audience and not (
+            isinstance(audience, list)
+            and any(isinstance(a, str) and a == self.audience for a in audience)
+        ):
             raise _unauthorized("aud_mismatch")
         if "exp" not in claims:
             raise _unauthorized("exp_missing")
@@ -357,7 +361,7 @@ MAX_USER_ACTION_TOKEN: Final = 4096
 _USER_ACTION_SEGMENTS: Final = 12
 _MAC_LENGTH: Final = 43  # base64url of 32 bytes, unpadded
 _METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET", "PATCH"})
-_SHA256_HEX: Final = frozenset("0123456789abcdef")
+_SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}\Z")
 _USER_ACTION_PATH: Final = Boundary(Catalogue.USER_ACTION_INVALID, "payload_malformed")
 
 
@@ -470,8 +474,7 @@ def _grant(parts: list[str]) -> UserActionGrant:
     ]
     if (
         method not in _METHODS
-        or len(digest) != 64
-        or not _SHA256_HEX.issuperset(digest)
+        or _SHA256_HEX.match(digest) is None
         or not issued.isdigit()
         or not expires.isdigit()
         or not 0 < len(token_id) <= MAX_CLAIM_TEXT
