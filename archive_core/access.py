@@ -61,6 +61,10 @@ class HeaderFacts:
     nonce: ParsedNonce | None
 
 
+#: The facts of a request that sends neither header (one frozen value serves them all).
+_NO_HEADER_FACTS: Final = HeaderFacts(app_id=None, nonce=None)
+
+
 @attrs.frozen
 class Screening:
     """What steps 1 and 2 found before any unit of work: the time of the request, the
@@ -162,6 +166,8 @@ class Gate:
             # Inclusive at both edges: a nonce dated exactly `window` away still passes.
             if abs(now - nonce.date) > self.nonce_window:
                 raise _nonce_error("nonce_date_outside_window")
+        if app_id is None and nonce is None:
+            return _NO_HEADER_FACTS
         return HeaderFacts(app_id=app_id, nonce=nonce)
 
     # step 2 -------------------------------------------------------------------------

@@ -5,15 +5,20 @@ base64 decoder drops junk characters, its JSON parser keeps the last of two
 duplicate keys, accepts `NaN`, and recurses until `RecursionError`. These
 wrappers refuse all of that and raise `MalformedInput`, which callers turn into
 the domain error their step owes.
+
+Every signed flow runs five strict JSON decodes and a dozen base64url codings
+(`flow_time_ratio`, docs/benchmarks.md §1), so both call `binascii` and the JSON
+scanner directly instead of going through `base64`'s and `json`'s Python wrappers;
+tests/unit/test_encoding_equivalence.py checks them against those wrappers, input for input.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
 import json
 import re
-from typing import Any, Final
+from collections.abc import Callable
+from typing import Any, Final, cast
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -26,6 +31,9 @@ __all__ = [
 
 MAX_JSON_DEPTH: Final = 32
 _B64URL: Final = re.compile(r"[A-Za-z0-9_-]*\Z")
+_TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
+_FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")
+_PADDING: Final = (b"", b"", b"==", b"=")
 
 
 class MalformedInput(ValueError):
@@ -38,22 +46,25 @@ class MalformedInput(ValueError):
 
 def b64url_encode(data: bytes) -> str:
     """base64url without padding."""
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+    return binascii.b2a_base64(data, newline=False).translate(_TO_URLSAFE).rstrip(b"=").decode()
 
 
 def b64url_decode(text: str, *, max_length: int = 1 << 20) -> bytes:
     """Decode canonical, unpadded base64url; anything else raises MalformedInput."""
     if len(text) > max_length:
         raise MalformedInput("base64url_too_long")
-    if len(text) % 4 == 1 or not text.isascii() or _B64URL.match(text) is None:
+    remainder = len(text) % 4
+    if remainder == 1 or not text.isascii() or _B64URL.match(text) is None:
         raise MalformedInput("base64url_malformed")
     try:
-        data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError) as exc:  # pragma: no cover - excluded by the regex
+        data = binascii.a2b_base64(
+            text.encode("ascii").translate(_FROM_URLSAFE) + _PADDING[remainder], strict_mode=True
+        )
+    except binascii.Error as exc:  # pragma: no cover - excluded by the regex
         raise MalformedInput("base64url_malformed") from exc
     # Non-zero unused bits in the last character make a second spelling of the
-    # same bytes; only the canonical one is accepted.
-    if b64url_encode(data) != text:
+    # same bytes; only the canonical one is accepted (a text of whole quanta has none).
+    if remainder and b64url_encode(data) != text:
         raise MalformedInput("base64url_not_canonical")
     return data
 
@@ -71,6 +82,13 @@ def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 _DECODER: Final = json.JSONDecoder(
     object_pairs_hook=_unique_object, parse_constant=_reject_constant, strict=True
+)
+# `JSONDecoder.decode` without its two Python frames: skip whitespace, scan one value,
+# skip whitespace, require the end of the text.
+_SCAN: Final[Callable[[str, int], tuple[Any, int]]] = vars(_DECODER)["scan_once"]
+# json.decoder.WHITESPACE; a pattern that matches the empty string always matches.
+_SKIP_WHITESPACE: Final = cast(
+    "Callable[[str, int], re.Match[str]]", re.compile(r"[ \t\n\r]*").match
 )
 
 
@@ -132,11 +150,13 @@ def parse_json(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_JSON_D
     if _depth_exceeds(text, max_depth):
         raise MalformedInput("json_too_deep")
     try:
-        value = _DECODER.decode(text)
+        value, end = _SCAN(text, _SKIP_WHITESPACE(text, 0).end())
     except MalformedInput:
         raise
-    except (ValueError, RecursionError) as exc:
+    except (StopIteration, ValueError, RecursionError) as exc:
         raise MalformedInput("json_malformed") from exc
+    if _SKIP_WHITESPACE(text, end).end() != len(text):
+        raise MalformedInput("json_malformed")
     # Lone surrogates arrive only through `\u` escapes (or a str argument).
     if "\\u" in text or (isinstance(data, str) and not text.isascii()):
         _check_strings(value)

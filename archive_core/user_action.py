@@ -75,6 +75,10 @@ def _fail(reason: str) -> ArchiveCoreError:
     return ArchiveCoreError(Catalogue.ASSERTION_INVALID, reason=reason)
 
 
+def _no_usable_credential(reason: str) -> ArchiveCoreError:
+    return ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason=reason)
+
+
 @attrs.frozen
 class Assertion:
     """One factor of `POST /auth/action`, decoded but not yet verified."""
@@ -214,19 +218,18 @@ def verify_assertion(
     """Verify one factor against the challenge it answers, in the numbered order above."""
     # 1. the credential. A recovery key recovers an account; it never authorises actions,
     # whatever kind it is stated as (only the caller's own credentials are told apart).
-    recovery = ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="recovery_key_cannot_sign")
+    # (The refusals are built only when raised: a flow that passes builds none.)
     if assertion.kind is CredentialKind.RECOVERY_KEY:
-        raise recovery
-    unusable = ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason="credential_not_usable")
+        raise _no_usable_credential("recovery_key_cannot_sign")
     if credential is None or credential.user_id != caller.id or not credential.is_active:
-        raise unusable
+        raise _no_usable_credential("credential_not_usable")
     if credential.kind is CredentialKind.RECOVERY_KEY:
-        raise recovery
+        raise _no_usable_credential("recovery_key_cannot_sign")
     if (
         not same_family(assertion.kind, credential.kind)
         or credential.cred_id not in challenge.allowed_cred_ids
     ):
-        raise unusable
+        raise _no_usable_credential("credential_not_usable")
     # From here on the stored kind decides how the assertion is verified.
     fido2 = credential.kind is CredentialKind.FIDO2
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 
@@ -290,18 +290,34 @@ class MemoryAuditLog(_Part):
 
 
 class MemoryUnitOfWork:
-    """One serialised transaction over a `MemoryStore` (rollback unless committed)."""
+    """One serialised transaction over a `MemoryStore` (rollback unless committed).
+
+    Its repositories are made on first use: a request of the signed flow touches two
+    to four of the six (`flow_time_ratio`, docs/benchmarks.md §1).
+    """
+
+    users: MemoryUserRepository
+    credentials: MemoryCredentialRepository
+    applications: MemoryApplicationRepository
+    permissions: MemoryPermissionRepository
+    user_actions: MemoryUserActionStore
+    audit: MemoryAuditLog
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._journal = _Journal()
-        self.users = MemoryUserRepository(store, self._journal)
-        self.credentials = MemoryCredentialRepository(store, self._journal)
-        self.applications = MemoryApplicationRepository(store, self._journal)
-        self.permissions = MemoryPermissionRepository(store, self._journal)
-        self.user_actions = MemoryUserActionStore(store, self._journal)
-        self.audit = MemoryAuditLog(store, self._journal)
         self.committed = False
+
+    if not TYPE_CHECKING:  # the annotations above are what the type checker sees
+
+        def __getattr__(self, name: str) -> _Part:
+            # Called only for an attribute not set yet: make the repository, keep it.
+            part = _PARTS.get(name)
+            if part is None:
+                raise AttributeError(name)
+            made = part(self._store, self._journal)
+            setattr(self, name, made)
+            return made
 
     def __enter__(self) -> Self:
         """Take the store's lock."""
@@ -329,6 +345,16 @@ class MemoryUnitOfWork:
     def rollback(self) -> None:
         """Undo every write made since the last commit."""
         self._journal.rollback()
+
+
+_PARTS: Final[dict[str, type[_Part]]] = {
+    "users": MemoryUserRepository,
+    "credentials": MemoryCredentialRepository,
+    "applications": MemoryApplicationRepository,
+    "permissions": MemoryPermissionRepository,
+    "user_actions": MemoryUserActionStore,
+    "audit": MemoryAuditLog,
+}
 
 
 class MemoryChallengeStore:

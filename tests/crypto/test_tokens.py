@@ -214,6 +214,50 @@ def test_a_refused_token_is_not_cached() -> None:
         expect_error(lambda: bearer.verify(token), "not_authorized", "iss_mismatch")
 
 
+def test_a_remembered_header_spares_only_its_own_decoding() -> None:
+    # Tokens of one key share their header segment: steps 2 and 3 ran for the first,
+    # every later step still runs for each token.
+    bearer = Bearer()
+    first = bearer.issue()
+    assert bearer.verify(first)
+    head = first.split(".")[0]
+    tampered = f"{head}.{b64url_encode(json.dumps(claims(jti='tk-other-0002')).encode())}."
+    tampered += first.split(".")[2]
+    expect_error(lambda: bearer.verify(tampered), "not_authorized", "signature_invalid")
+    expired = bearer.forge(
+        header=base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)),
+        payload=claims(jti="tk-other-0003", iat=seconds(-2 * HOUR), exp=seconds(-HOUR)),
+    )
+    assert expired.split(".")[0] == head
+    expect_error(lambda: bearer.verify(expired), "not_authorized", "token_expired")
+    bearer.ring.rotate(now=NOW)
+    bearer.ring.retire(bearer.key.kid, at=NOW)
+    late = bearer.forge(
+        header=base64.urlsafe_b64decode(head + "=" * (-len(head) % 4)),
+        payload=claims(jti="tk-other-0004"),
+    )
+    expect_error(lambda: bearer.verify(late), "not_authorized", "kid_retired")
+
+
+def test_a_refused_header_is_refused_every_time() -> None:
+    bearer = Bearer()
+    token = bearer.forge(header(jku="https://evil.example/keys"))
+    for _ in range(2):
+        expect_error(lambda: bearer.verify(token), "not_authorized", "header_jku")
+    wrong_typ = bearer.forge(header(typ="JWT"))
+    for _ in range(2):
+        expect_error(lambda: bearer.verify(wrong_typ), "not_authorized", "typ_mismatch")
+
+
+def test_remembered_headers_are_bounded() -> None:
+    bearer = Bearer()
+    tokens = [bearer.forge(header(kid=f"bearer-{n}")) for n in range(2, 72)] + [bearer.issue()]
+    for token in tokens[:-1]:
+        expect_error(lambda: bearer.verify(token), "not_authorized", "kid_unknown")  # noqa: B023
+    assert bearer.verify(tokens[-1])
+    assert len(bearer.tokens._headers) <= 64
+
+
 def test_the_verified_token_cache_is_bounded() -> None:
     store = MemorySigningKeyStore()
     ring = SigningKeyRing(store, purpose=BEARER_PURPOSE, algorithm=EDDSA)
