@@ -80,29 +80,25 @@ class Screening:
         return attrs.evolve(self, facts=attrs.evolve(self.facts, nonce=None))
 
 
-def _nonce_error(reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(Catalogue.NONCE_INVALID, reason=reason)
-
-
 def parse_nonce(value: str) -> ParsedNonce:
     """Parse an `X-DFNS-NONCE` value strictly (no clock involved)."""
     try:
         raw = b64url_decode(value, max_length=MAX_NONCE_LENGTH)
         document = parse_json_object(raw, max_bytes=MAX_NONCE_LENGTH, max_depth=2)
     except MalformedInput as exc:
-        raise _nonce_error(exc.reason) from exc
+        raise Catalogue.NONCE_INVALID.error(exc.reason) from exc
     uuid = document.get("uuid")
     date_text = document.get("date")
     if not isinstance(uuid, str) or not _NONCE_UUID_MIN <= len(uuid) <= _NONCE_UUID_MAX:
-        raise _nonce_error("nonce_uuid")
+        raise Catalogue.NONCE_INVALID.error("nonce_uuid")
     if not isinstance(date_text, str) or len(date_text) > 64:
-        raise _nonce_error("nonce_date")
+        raise Catalogue.NONCE_INVALID.error("nonce_date")
     try:
         date = datetime.fromisoformat(date_text)
     except ValueError as exc:
-        raise _nonce_error("nonce_date") from exc
+        raise Catalogue.NONCE_INVALID.error("nonce_date") from exc
     if date.tzinfo is None:
-        raise _nonce_error("nonce_date_without_offset")
+        raise Catalogue.NONCE_INVALID.error("nonce_date_without_offset")
     return ParsedNonce(uuid=uuid, date=date)
 
 
@@ -156,16 +152,16 @@ class Gate:
         try:
             nonce_value = _single(headers, NONCE_HEADER)
         except ValueError as exc:
-            raise _nonce_error("nonce_repeated") from exc
+            raise Catalogue.NONCE_INVALID.error("nonce_repeated") from exc
         if nonce_value is None:
             if self.require_nonce:
-                raise _nonce_error("nonce_missing")
+                raise Catalogue.NONCE_INVALID.error("nonce_missing")
             nonce = None
         else:
             nonce = parse_nonce(nonce_value)
             # Inclusive at both edges: a nonce dated exactly `window` away still passes.
             if abs(now - nonce.date) > self.nonce_window:
-                raise _nonce_error("nonce_date_outside_window")
+                raise Catalogue.NONCE_INVALID.error("nonce_date_outside_window")
         if app_id is None and nonce is None:
             return _NO_HEADER_FACTS
         return HeaderFacts(app_id=app_id, nonce=nonce)

@@ -18,7 +18,6 @@ field of an unexpected type raises rather than hashing differently.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from json.encoder import encode_basestring_ascii as _quote
@@ -26,6 +25,7 @@ from typing import Any, Final
 
 import attrs
 
+from archive_core.encoding import CANONICAL_JSON
 from archive_core.entities import SignedEvidence, UserState
 from archive_core.ids import OrgId, UserId
 
@@ -116,23 +116,20 @@ class AuditRecord:
         )
 
 
-_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
-
-
 def record_hash(content: Mapping[str, Any]) -> str:
     """SHA-256 (hex) of the canonical JSON of a record's content (sorted keys, compact, ASCII)."""
-    return hashlib.sha256(_CANONICAL.encode(content).encode("ascii")).hexdigest()
+    return hashlib.sha256(CANONICAL_JSON.encode(content).encode("ascii")).hexdigest()
 
 
 def _json_int(value: int) -> str:
     # What the canonical encoder writes for an int field (for a bool, true or false).
-    return int.__repr__(value) if type(value) is int else _CANONICAL.encode(value)
+    return int.__repr__(value) if type(value) is int else CANONICAL_JSON.encode(value)
 
 
 def _json_bool(value: bool) -> str:
     if value is True:
         return "true"
-    return "false" if value is False else _CANONICAL.encode(value)
+    return "false" if value is False else CANONICAL_JSON.encode(value)
 
 
 def _state_json(state: UserState) -> str:
@@ -159,7 +156,7 @@ def _evidence_json(e: SignedEvidence) -> str:
 
 
 def _content_json(r: AuditRecord, sequence: int, prev_hash: str) -> str:
-    """`_CANONICAL.encode(r.content())` with `sequence` and `prev_hash` in place of r's:
+    """`CANONICAL_JSON.encode(r.content())` with `sequence` and `prev_hash` in place of r's:
     the keys in sorted order, each value as the encoder writes it."""
     return (
         f'{{"action":{_quote(r.action)},'

@@ -18,18 +18,36 @@ import binascii
 import json
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final, cast
 
 __all__ = [
+    "CANONICAL_JSON",
+    "EPOCH",
     "MAX_JSON_DEPTH",
     "MalformedInput",
     "b64url_decode",
     "b64url_encode",
+    "micros",
     "parse_json",
     "parse_json_object",
 ]
 
 MAX_JSON_DEPTH: Final = 32
+#: One text per document: sorted keys, no spaces, ASCII (audit hashes, stored records).
+CANONICAL_JSON: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+#: The Unix epoch, from which stored expiries and token times count microseconds.
+EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND: Final = timedelta(microseconds=1)
+
+
+def micros(moment: datetime) -> int:
+    """Microseconds since the Unix epoch (a naive time is taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return (moment - EPOCH) // _MICROSECOND
+
+
 _B64URL: Final = re.compile(r"[A-Za-z0-9_-]*\Z")
 _TO_URLSAFE: Final = bytes.maketrans(b"+/", b"-_")
 _FROM_URLSAFE: Final = bytes.maketrans(b"-_", b"+/")

@@ -71,14 +71,6 @@ def _body_error(field: str) -> ArchiveCoreError:
     )
 
 
-def _fail(reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(Catalogue.ASSERTION_INVALID, reason=reason)
-
-
-def _no_usable_credential(reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(Catalogue.NO_USABLE_CREDENTIAL, reason=reason)
-
-
 @attrs.frozen
 class Assertion:
     """One factor of `POST /auth/action`, decoded but not yet verified."""
@@ -220,16 +212,16 @@ def verify_assertion(
     # whatever kind it is stated as (only the caller's own credentials are told apart).
     # (The refusals are built only when raised: a flow that passes builds none.)
     if assertion.kind is CredentialKind.RECOVERY_KEY:
-        raise _no_usable_credential("recovery_key_cannot_sign")
+        raise Catalogue.NO_USABLE_CREDENTIAL.error("recovery_key_cannot_sign")
     if credential is None or credential.user_id != caller.id or not credential.is_active:
-        raise _no_usable_credential("credential_not_usable")
+        raise Catalogue.NO_USABLE_CREDENTIAL.error("credential_not_usable")
     if credential.kind is CredentialKind.RECOVERY_KEY:
-        raise _no_usable_credential("recovery_key_cannot_sign")
+        raise Catalogue.NO_USABLE_CREDENTIAL.error("recovery_key_cannot_sign")
     if (
         not same_family(assertion.kind, credential.kind)
         or credential.cred_id not in challenge.allowed_cred_ids
     ):
-        raise _no_usable_credential("credential_not_usable")
+        raise Catalogue.NO_USABLE_CREDENTIAL.error("credential_not_usable")
     # From here on the stored kind decides how the assertion is verified.
     fido2 = credential.kind is CredentialKind.FIDO2
 
@@ -237,39 +229,39 @@ def verify_assertion(
     try:
         client_data = parse_json_object(assertion.client_data, max_bytes=MAX_CLIENT_DATA)
     except MalformedInput as exc:
-        raise _fail("client_data_malformed") from exc
+        raise Catalogue.ASSERTION_INVALID.error("client_data_malformed") from exc
 
     # 3. type
     expected_type = _WEBAUTHN_CLIENT_DATA_TYPE if fido2 else _KEY_CLIENT_DATA_TYPE
     if client_data.get("type") != expected_type:
-        raise _fail("client_data_type")
+        raise Catalogue.ASSERTION_INVALID.error("client_data_type")
 
     # 4. challenge: the string itself (key signers, React Native passkeys) or, for Fido2,
     # base64url(UTF-8(challenge)) (browser passkeys hand `Buffer.from(challenge)` to
     # `navigator.credentials.get`). Both comparisons always run, each in constant time.
     sent_challenge = client_data.get("challenge")
     if not isinstance(sent_challenge, str):
-        raise _fail("challenge_mismatch")
+        raise Catalogue.ASSERTION_INVALID.error("challenge_mismatch")
     as_issued = _equal(sent_challenge, challenge.challenge)
     as_browser_bytes = _equal(sent_challenge, b64url_encode(challenge.challenge.encode("utf-8")))
     if not (as_issued or (fido2 and as_browser_bytes)):
-        raise _fail("challenge_mismatch")
+        raise Catalogue.ASSERTION_INVALID.error("challenge_mismatch")
 
     # 5. origin
     origin = client_data.get("origin")
     allowed_origins = policy.webauthn_origins if fido2 else policy.key_origins
     if fido2 or allowed_origins:
         if not isinstance(origin, str) or origin not in allowed_origins:
-            raise _fail("origin_not_allowed")
+            raise Catalogue.ASSERTION_INVALID.error("origin_not_allowed")
     elif origin is not None and not isinstance(origin, str):
-        raise _fail("origin_malformed")
+        raise Catalogue.ASSERTION_INVALID.error("origin_malformed")
 
     # 6. crossOrigin
     cross_origin = client_data.get("crossOrigin", False)
     if not isinstance(cross_origin, bool):
-        raise _fail("cross_origin_not_boolean")
+        raise Catalogue.ASSERTION_INVALID.error("cross_origin_not_boolean")
     if cross_origin and not policy.allow_cross_origin:
-        raise _fail("cross_origin_not_allowed")
+        raise Catalogue.ASSERTION_INVALID.error("cross_origin_not_allowed")
 
     # 7. topOrigin
     if "topOrigin" in client_data:
@@ -279,7 +271,7 @@ def verify_assertion(
             or not isinstance(top_origin, str)
             or top_origin not in policy.allowed_top_origins
         ):
-            raise _fail("top_origin_not_allowed")
+            raise Catalogue.ASSERTION_INVALID.error("top_origin_not_allowed")
 
     new_sign_count: int | None = None
     if fido2:
@@ -288,19 +280,19 @@ def verify_assertion(
         data = authenticator_parser.parse(authenticator_data)
         expected_rp_hash = hashlib.sha256(policy.rp_id.encode("utf-8")).digest()
         if not hmac.compare_digest(data.rp_id_hash, expected_rp_hash):
-            raise _fail("rp_id_hash_mismatch")
+            raise Catalogue.ASSERTION_INVALID.error("rp_id_hash_mismatch")
         # 9. flags
         if not data.user_present:
-            raise _fail("user_not_present")
+            raise Catalogue.ASSERTION_INVALID.error("user_not_present")
         if policy.user_verification == "required" and not data.user_verified:
-            raise _fail("user_not_verified")
+            raise Catalogue.ASSERTION_INVALID.error("user_not_verified")
         if data.backup_state and not data.backup_eligible:
-            raise _fail("backup_state_without_eligibility")
+            raise Catalogue.ASSERTION_INVALID.error("backup_state_without_eligibility")
         # 10. userHandle
         if assertion.user_handle is not None and not hmac.compare_digest(
             assertion.user_handle, user_handle(caller)
         ):
-            raise _fail("user_handle_mismatch")
+            raise Catalogue.ASSERTION_INVALID.error("user_handle_mismatch")
         message = authenticator_data + hashlib.sha256(assertion.client_data).digest()
     else:
         message = assertion.client_data
@@ -308,13 +300,13 @@ def verify_assertion(
     # 11. signature
     verifier = verifiers.get(credential.kind)
     if verifier is None:
-        raise _fail("kind_not_supported")
+        raise Catalogue.ASSERTION_INVALID.error("kind_not_supported")
     verifier.verify(credential, message=message, signature=assertion.signature)
 
     # 12. counter (a counter that goes back means a cloned authenticator)
     if fido2:
         if (data.sign_count or credential.sign_count) and data.sign_count <= credential.sign_count:
-            raise _fail("sign_count_rollback")
+            raise Catalogue.ASSERTION_INVALID.error("sign_count_rollback")
         new_sign_count = data.sign_count
 
     return VerifiedAssertion(
@@ -345,16 +337,16 @@ def reverify_evidence(
         signature = b64url_decode(evidence.signature)
         if evidence.credential_kind is CredentialKind.FIDO2:
             if evidence.authenticator_data is None:
-                raise _fail("evidence_incomplete")
+                raise Catalogue.ASSERTION_INVALID.error("evidence_incomplete")
             authenticator = b64url_decode(evidence.authenticator_data)
             message = authenticator + hashlib.sha256(client_data).digest()
         else:
             message = client_data
     except MalformedInput as exc:
-        raise _fail("evidence_malformed") from exc
+        raise Catalogue.ASSERTION_INVALID.error("evidence_malformed") from exc
     verifier = verifiers.get(evidence.credential_kind)
     if verifier is None:
-        raise _fail("kind_not_supported")
+        raise Catalogue.ASSERTION_INVALID.error("kind_not_supported")
     stand_in = Credential(
         uuid=evidence.credential_uuid,
         cred_id=evidence.cred_id,

@@ -60,9 +60,9 @@ from adapters.crypto.signing_keys import (
     LoadedSigningKey,
     SigningKeyRing,
 )
-from archive_core.encoding import b64url_decode, parse_json_object
+from archive_core.encoding import EPOCH, b64url_decode, micros, parse_json_object
 from archive_core.entities import TokenKind, User, UserActionGrant
-from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.errors import Catalogue
 from archive_core.ids import CredentialUuid, OrgId, UserId, is_canonical_id
 from archive_core.ports import BearerClaims, Clock
 
@@ -95,10 +95,6 @@ _KEY_REFERENCES: Final = {
     "x5t#S256": "header_x5t",
 }
 _TOKEN_KINDS: Final = {kind.value: kind for kind in TokenKind}
-
-
-def _unauthorized(reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason=reason)
 
 
 def _is_int(value: object) -> bool:
@@ -183,9 +179,9 @@ class JwtBearerTokens:
     def verify(self, token: str, *, now: datetime) -> BearerClaims:
         """The token's claims; raise ArchiveCoreError(NOT_AUTHORIZED) for any defect."""
         if len(token) > MAX_BEARER_TOKEN:
-            raise _unauthorized("token_too_long")
+            raise Catalogue.NOT_AUTHORIZED.error("token_too_long")
         if not token.isascii():
-            raise _unauthorized("token_malformed")
+            raise Catalogue.NOT_AUTHORIZED.error("token_malformed")
         digest = hashlib.sha256(token.encode("ascii")).digest()
         verified = self._verified.get(digest)
         if verified is None:
@@ -199,29 +195,31 @@ class JwtBearerTokens:
         at = now.timestamp()
         leeway = self._leeway_seconds
         if at >= verified.expires_at + leeway:
-            raise _unauthorized("token_expired")
+            raise Catalogue.NOT_AUTHORIZED.error("token_expired")
         if verified.issued_at > at + leeway:
-            raise _unauthorized("token_issued_in_future")
+            raise Catalogue.NOT_AUTHORIZED.error("token_issued_in_future")
         if verified.not_before is not None and verified.not_before > at + leeway:
-            raise _unauthorized("token_not_yet_valid")
+            raise Catalogue.NOT_AUTHORIZED.error("token_not_yet_valid")
         # A key retired since the token was cached takes its tokens with it.
         key = self.ring.verification_key(verified.kid, now=now)
         if key is None or not key.usable_at(now):
-            raise _unauthorized("kid_retired")
+            raise Catalogue.NOT_AUTHORIZED.error("kid_retired")
 
     def _verify_signed(self, token: str, now: datetime) -> _Verified:
         # 1. shape and sizes, before decoding anything
         parts = token.split(".")
         if len(parts) != 3:
             is_user_action = token.startswith(USER_ACTION_PREFIX + ".")
-            raise _unauthorized("typ_mismatch" if is_user_action else "token_malformed")
+            raise Catalogue.NOT_AUTHORIZED.error(
+                "typ_mismatch" if is_user_action else "token_malformed"
+            )
         header_b64, payload_b64, signature_b64 = parts
         if (
             len(header_b64) > MAX_HEADER_SEGMENT
             or len(payload_b64) > MAX_PAYLOAD_SEGMENT
             or len(signature_b64) > MAX_SIGNATURE_SEGMENT
         ):
-            raise _unauthorized("segment_too_large")
+            raise Catalogue.NOT_AUTHORIZED.error("segment_too_large")
 
         # 2. and 3. header and typ: a function of the segment's text alone, so a header
         # that passed them once (every token of one key has the same) is not decoded again
@@ -232,18 +230,18 @@ class JwtBearerTokens:
         # 4. alg on the allow-list
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.ring.allowed_algorithms:
-            raise _unauthorized("alg_not_allowed")
+            raise Catalogue.NOT_AUTHORIZED.error("alg_not_allowed")
         # 5. kid → key → its algorithm
         key = self._key_for(header.get("kid"), now)
         if key.algorithm != alg:
-            raise _unauthorized("alg_key_mismatch")
+            raise Catalogue.NOT_AUTHORIZED.error("alg_key_mismatch")
         # 6. signature
         with _BEARER_SIGNATURE:
             signature = b64url_decode(signature_b64)
             signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
             genuine = key.jwt_algorithm.verify(signing_input, key.verifier, signature)
         if not genuine:
-            raise _unauthorized("signature_invalid")
+            raise Catalogue.NOT_AUTHORIZED.error("signature_invalid")
         # 7. claims
         with _PAYLOAD:
             claims = parse_json_object(
@@ -253,34 +251,36 @@ class JwtBearerTokens:
 
     def _key_for(self, kid: object, now: datetime) -> LoadedSigningKey:
         if kid is None:
-            raise _unauthorized("kid_missing")
+            raise Catalogue.NOT_AUTHORIZED.error("kid_missing")
         if not isinstance(kid, str) or KID_PATTERN.match(kid) is None:
-            raise _unauthorized("kid_malformed")
+            raise Catalogue.NOT_AUTHORIZED.error("kid_malformed")
         key = self.ring.verification_key(kid, now=now)
         if key is None:
-            raise _unauthorized("kid_unusable" if self.ring.is_unusable(kid) else "kid_unknown")
+            raise Catalogue.NOT_AUTHORIZED.error(
+                "kid_unusable" if self.ring.is_unusable(kid) else "kid_unknown"
+            )
         if not key.usable_at(now):
-            raise _unauthorized("kid_retired")
+            raise Catalogue.NOT_AUTHORIZED.error("kid_retired")
         return key
 
     def _claims(self, claims: dict[str, Any], kid: str) -> _Verified:
         if "iss" not in claims:
-            raise _unauthorized("iss_missing")
+            raise Catalogue.NOT_AUTHORIZED.error("iss_missing")
         if claims["iss"] != self.issuer:
-            raise _unauthorized("iss_mismatch")
+            raise Catalogue.NOT_AUTHORIZED.error("iss_mismatch")
         if "aud" not in claims:
-            raise _unauthorized("aud_missing")
+            raise Catalogue.NOT_AUTHORIZED.error("aud_missing")
         audience = claims["aud"]
         # A JSON value equals our (string) audience only when it is that string.
         if audience != self.audience and not (
             isinstance(audience, list)
             and any(isinstance(a, str) and a == self.audience for a in audience)
         ):
-            raise _unauthorized("aud_mismatch")
+            raise Catalogue.NOT_AUTHORIZED.error("aud_mismatch")
         if "exp" not in claims:
-            raise _unauthorized("exp_missing")
+            raise Catalogue.NOT_AUTHORIZED.error("exp_missing")
         if "iat" not in claims:
-            raise _unauthorized("iat_missing")
+            raise Catalogue.NOT_AUTHORIZED.error("iat_missing")
         expires_at, issued_at = claims["exp"], claims["iat"]
         not_before = claims.get("nbf")
         subject, token_id = claims.get("sub"), claims.get("jti")
@@ -293,7 +293,7 @@ class JwtBearerTokens:
             or not _text(token_id)
             or not isinstance(metadata, dict)
         ):
-            raise _unauthorized("claims_malformed")
+            raise Catalogue.NOT_AUTHORIZED.error("claims_malformed")
         user_id, org_id = metadata.get("userId"), metadata.get("orgId")
         if (
             not isinstance(user_id, str)
@@ -302,17 +302,17 @@ class JwtBearerTokens:
             or not is_canonical_id(org_id, "or")
             or expires_at <= issued_at
         ):
-            raise _unauthorized("claims_malformed")
+            raise Catalogue.NOT_AUTHORIZED.error("claims_malformed")
         if subject != user_id:
-            raise _unauthorized("sub_mismatch")
+            raise Catalogue.NOT_AUTHORIZED.error("sub_mismatch")
         kind_value = metadata.get("tokenKind")
         token_kind = _TOKEN_KINDS.get(kind_value) if isinstance(kind_value, str) else None
         if token_kind is None:
-            raise _unauthorized("token_kind_unknown")
+            raise Catalogue.NOT_AUTHORIZED.error("token_kind_unknown")
         try:
             issued, expires = _from_seconds(issued_at), _from_seconds(expires_at)
         except (OverflowError, ValueError, OSError) as exc:
-            raise _unauthorized("claims_malformed") from exc
+            raise Catalogue.NOT_AUTHORIZED.error("claims_malformed") from exc
         return _Verified(
             claims=BearerClaims(
                 token_id=str(token_id),
@@ -338,13 +338,13 @@ def _checked_header(header_b64: str) -> Mapping[str, Any]:
         )
     for name in header:
         if name in _KEY_REFERENCES:
-            raise _unauthorized(_KEY_REFERENCES[name])
+            raise Catalogue.NOT_AUTHORIZED.error(_KEY_REFERENCES[name])
         if name == "crit":
-            raise _unauthorized("crit_unsupported")
+            raise Catalogue.NOT_AUTHORIZED.error("crit_unsupported")
         if name not in _HEADER_PARAMETERS:
-            raise _unauthorized("header_unknown")
+            raise Catalogue.NOT_AUTHORIZED.error("header_unknown")
     if header.get("typ") != BEARER_TYP:
-        raise _unauthorized("typ_mismatch")
+        raise Catalogue.NOT_AUTHORIZED.error("typ_mismatch")
     return MappingProxyType(header)
 
 
@@ -354,9 +354,7 @@ def _from_seconds(value: int) -> datetime:
 
 # --------------------------------------------------------------------------- user actions
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_MICROSECOND: Final = timedelta(microseconds=1)
-_MAX_MICROS: Final = (datetime(9999, 1, 1, tzinfo=UTC) - _EPOCH) // _MICROSECOND
+_MAX_MICROS: Final = micros(datetime(9999, 1, 1, tzinfo=UTC))
 MAX_USER_ACTION_TOKEN: Final = 4096
 _USER_ACTION_SEGMENTS: Final = 12
 _MAC_LENGTH: Final = 43  # base64url of 32 bytes, unpadded
@@ -365,12 +363,8 @@ _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}\Z")
 _USER_ACTION_PATH: Final = Boundary(Catalogue.USER_ACTION_INVALID, "payload_malformed")
 
 
-def _user_action_error(reason: str) -> ArchiveCoreError:
-    return ArchiveCoreError(Catalogue.USER_ACTION_INVALID, reason=reason)
-
-
 def _micros(moment: datetime) -> str:
-    value = (moment - _EPOCH) // _MICROSECOND
+    value = micros(moment)
     if not 0 <= value <= _MAX_MICROS:
         raise ValueError("grant time out of range")
     return str(value)
@@ -438,32 +432,32 @@ class HmacUserActionCodec:
         """The grant a genuine token carries; raise ArchiveCoreError(USER_ACTION_INVALID)."""
         # 1. sizes, kind marker and shape, before any key is looked up
         if len(token) > MAX_USER_ACTION_TOKEN:
-            raise _user_action_error("token_too_long")
+            raise Catalogue.USER_ACTION_INVALID.error("token_too_long")
         if not token.isascii():
-            raise _user_action_error("token_malformed")
+            raise Catalogue.USER_ACTION_INVALID.error("token_malformed")
         if not token.startswith(USER_ACTION_PREFIX + "."):
-            raise _user_action_error("typ_mismatch")
+            raise Catalogue.USER_ACTION_INVALID.error("typ_mismatch")
         parts = token.split(".")
         if len(parts) != _USER_ACTION_SEGMENTS:
-            raise _user_action_error("token_malformed")
+            raise Catalogue.USER_ACTION_INVALID.error("token_malformed")
         # 2. the key its kid names
         kid = parts[1]
         if KID_PATTERN.match(kid) is None:
-            raise _user_action_error("kid_malformed")
+            raise Catalogue.USER_ACTION_INVALID.error("kid_malformed")
         now = self._clock.now()
         key = self.ring.verification_key(kid, now=now)
         if key is None:
-            raise _user_action_error(
+            raise Catalogue.USER_ACTION_INVALID.error(
                 "kid_unusable" if self.ring.is_unusable(kid) else "kid_unknown"
             )
         if not key.usable_at(now):
-            raise _user_action_error("kid_retired")
+            raise Catalogue.USER_ACTION_INVALID.error("kid_retired")
         # 3. the MAC, in constant time
         mac = parts[11]
         signing_input = token[: len(token) - len(mac) - 1].encode("ascii")
         expected = hmac.digest(key.signer, signing_input, "sha256")  # type: ignore[arg-type]
         if len(mac) != _MAC_LENGTH or not hmac.compare_digest(_b64url(expected), mac):
-            raise _user_action_error("signature_invalid")
+            raise Catalogue.USER_ACTION_INVALID.error("signature_invalid")
         # 4. the grant (authenticated, so ours: its shape is checked all the same)
         return _grant(parts)
 
@@ -482,10 +476,10 @@ def _grant(parts: list[str]) -> UserActionGrant:
         or not org_id
         or not credential
     ):
-        raise _user_action_error("payload_malformed")
+        raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
     issued_micros, expires_micros = int(issued), int(expires)
     if not issued_micros <= expires_micros <= _MAX_MICROS:
-        raise _user_action_error("payload_malformed")
+        raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
     encoded_path = parts[10]
     with _USER_ACTION_PATH:
         path = binascii.a2b_base64(
@@ -493,7 +487,7 @@ def _grant(parts: list[str]) -> UserActionGrant:
             strict_mode=True,
         ).decode("utf-8")
     if not path:
-        raise _user_action_error("payload_malformed")
+        raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
     return UserActionGrant(
         token_id=token_id,
         user_id=UserId(user_id),
@@ -502,6 +496,6 @@ def _grant(parts: list[str]) -> UserActionGrant:
         method=method,
         path=path,
         payload_sha256=digest,
-        issued_at=_EPOCH + timedelta(0, 0, issued_micros),
-        expires_at=_EPOCH + timedelta(0, 0, expires_micros),
+        issued_at=EPOCH + timedelta(0, 0, issued_micros),
+        expires_at=EPOCH + timedelta(0, 0, expires_micros),
     )

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Hashable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Final, TypeVar
 
 from archive_core.audit import AuditRecord
+from archive_core.encoding import CANONICAL_JSON, micros
 from archive_core.entities import (
     Challenge,
     RequestedAction,
@@ -41,9 +42,7 @@ __all__ = [
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-_EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # The canonical form of audit.record_hash: sorted keys, compact, ASCII only.
-_CANONICAL: Final = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 class Memo(dict[K, V]):
@@ -76,7 +75,6 @@ class Memo(dict[K, V]):
                 pass  # another thread changed the dict meanwhile: evict next time
 
 
-_MICROSECOND: Final = timedelta(microseconds=1)
 _UTC_TEXT: Final[Memo[datetime, str]] = Memo(datetime.isoformat, size=64)
 
 
@@ -88,15 +86,8 @@ def iso(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def micros(moment: datetime) -> int:
-    """Microseconds since the Unix epoch (a naive time is taken as UTC)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MICROSECOND
-
-
 def _dumps(document: Any) -> str:
-    return _CANONICAL.encode(document)
+    return CANONICAL_JSON.encode(document)
 
 
 def audit_to_json(record: AuditRecord) -> str:

@@ -125,3 +125,22 @@ def test_arbitrary_text_raises_only_malformed_input(text: str) -> None:
         parse_json(text, max_bytes=1024)
     except MalformedInput:
         pass
+
+
+def test_micros_counts_from_the_unix_epoch_and_reads_a_naive_time_as_utc() -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from archive_core.encoding import EPOCH, micros
+
+    assert micros(EPOCH) == 0
+    assert micros(EPOCH + timedelta(seconds=1, microseconds=2)) == 1_000_002
+    assert micros(datetime(1970, 1, 1, 0, 0, 1)) == 1_000_000
+    assert micros(datetime(2026, 12, 1, tzinfo=UTC)) == int(
+        datetime(2026, 12, 1, tzinfo=UTC).timestamp() * 1_000_000
+    )
+
+
+def test_canonical_json_is_one_text_per_document() -> None:
+    from archive_core.encoding import CANONICAL_JSON
+
+    assert CANONICAL_JSON.encode({"b": [1, "é"], "a": None}) == '{"a":null,"b":[1,"\\u00e9"]}'
