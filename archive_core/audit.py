@@ -8,7 +8,7 @@ deleting the newest records is found when the caller passes the head it expects
 (for example one kept elsewhere or printed by a previous run).
 
 A record is hashed once as it is written, in every archive: `chain_record` writes its
-canonical JSON field by field (`_content_json`) instead of building `content()` and
+canonical JSON field by field (`record_json`) instead of building `content()` and
 encoding it: `chain_record` went from 25 to 15 µs, on the archive of every signed
 flow (`flow_time_ratio`, docs/benchmarks.md §1). tests/unit/test_audit_json.py holds
 it byte for byte to the encoder that `record_hash` and `verify_audit_chain` use; a
@@ -36,6 +36,7 @@ __all__ = [
     "ChainVerification",
     "chain_record",
     "record_hash",
+    "record_json",
     "verify_audit_chain",
 ]
 
@@ -155,15 +156,21 @@ def _evidence_json(e: SignedEvidence) -> str:
     )
 
 
-def _content_json(r: AuditRecord, sequence: int, prev_hash: str) -> str:
-    """`CANONICAL_JSON.encode(r.content())` with `sequence` and `prev_hash` in place of r's:
-    the keys in sorted order, each value as the encoder writes it."""
+def record_json(
+    r: AuditRecord, *, sequence: int, prev_hash: str, stored_hash: str | None = None
+) -> str:
+    """`CANONICAL_JSON.encode(r.content())` with `sequence` and `prev_hash` in place of r's
+    (what the record's hash covers), and with `"hash": stored_hash` when given (what a
+    store keeps): the keys in sorted order, each value as the encoder writes it. Written
+    by hand for speed, and held byte for byte to the encoder by tests."""
+    kept_hash = "" if stored_hash is None else f'"hash":{_quote(stored_hash)},'
     return (
         f'{{"action":{_quote(r.action)},'
         f'"actorId":{_quote(r.actor_id)},'
         f'"actorKind":{_quote(r.actor_kind)},'
         f'"actorUsername":{_quote(r.actor_username)},'
         f'"evidence":[{",".join(map(_evidence_json, r.evidence))}],'
+        f"{kept_hash}"
         f'"id":{_quote(r.id)},'
         f'"orgId":{_quote(r.org_id)},'
         f'"performedAt":{_quote(r.performed_at.isoformat())},'
@@ -183,7 +190,7 @@ def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditReco
     """`record` placed after `previous` in its org's chain: sequence, prev_hash and hash set."""
     sequence = 1 if previous is None else previous.sequence + 1
     prev_hash = GENESIS_HASH if previous is None else previous.hash
-    canonical = _content_json(record, sequence, prev_hash)
+    canonical = record_json(record, sequence=sequence, prev_hash=prev_hash)
     return AuditRecord(
         id=record.id,
         org_id=record.org_id,

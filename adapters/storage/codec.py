@@ -12,10 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from json.encoder import encode_basestring_ascii as _quote
 from typing import Any, Final, TypeVar
 
-from archive_core.audit import AuditRecord
+from archive_core.audit import AuditRecord, record_json
 from archive_core.encoding import CANONICAL_JSON, micros
 from archive_core.entities import (
     Challenge,
@@ -23,7 +22,6 @@ from archive_core.entities import (
     SignedEvidence,
     UserActionGrant,
     UserActionRecord,
-    UserState,
 )
 from archive_core.ids import CredentialUuid, OrgId, UserId
 
@@ -118,52 +116,9 @@ def _check_fast_audit_json(record: AuditRecord, text: str) -> str:
     return canonical
 
 
-def _evidence_json(e: SignedEvidence) -> str:
-    data = e.authenticator_data
-    return (
-        f'{{"algorithm":{_quote(e.algorithm)},'
-        f'"authenticatorData":{"null" if data is None else _quote(data)},'
-        f'"clientData":{_quote(e.client_data)},'
-        f'"credId":{_quote(e.cred_id)},'
-        f'"credentialUuid":{_quote(e.credential_uuid)},'
-        f'"kind":{_quote(e.credential_kind._value_)},'
-        f'"publicKey":{_quote(e.public_key)},'
-        f'"signature":{_quote(e.signature)}}}'
-    )
-
-
-def _state_json(state: UserState) -> str:
-    archived = state.archived_at
-    return (
-        f'{{"archivedAt":{"null" if archived is None else _quote(iso(archived))},'
-        f'"isActive":{"true" if state.is_active else "false"},'
-        f'"version":{int(state.version)}}}'
-    )
-
-
 def _audit_json(r: AuditRecord) -> str:
-    # One f-string: the parts are joined once, not copied piece by piece; map() instead
-    # of comprehensions: no extra frame.
-    return (
-        f'{{"action":{_quote(r.action)},'
-        f'"actorId":{_quote(r.actor_id)},'
-        f'"actorKind":{_quote(r.actor_kind)},'
-        f'"actorUsername":{_quote(r.actor_username)},'
-        f'"evidence":[{",".join(map(_evidence_json, r.evidence))}],'
-        f'"hash":{_quote(r.hash)},'
-        f'"id":{_quote(r.id)},'
-        f'"orgId":{_quote(r.org_id)},'
-        f'"performedAt":{_quote(iso(r.performed_at))},'
-        f'"permissionsMatched":[{",".join(map(_quote, r.permissions_matched))}],'
-        f'"permissionsRequired":[{",".join(map(_quote, r.permissions_required))}],'
-        f'"prevHash":{_quote(r.prev_hash)},'
-        f'"sequence":{int(r.sequence)},'
-        f'"targetAfter":{_state_json(r.target_after)},'
-        f'"targetBefore":{_state_json(r.target_before)},'
-        f'"targetId":{_quote(r.target_id)},'
-        f'"tokenKind":{_quote(r.token_kind)},'
-        f'"userActionId":{_quote(r.user_action_id)}}}'
-    )
+    # The core's hand-written canonical writer, with the record's own hash kept.
+    return record_json(r, sequence=r.sequence, prev_hash=r.prev_hash, stored_hash=r.hash)
 
 
 def audit_from_json(text: str) -> AuditRecord:

@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from archive_core.audit import (
     GENESIS_HASH,
     AuditRecord,
-    _content_json,
     chain_record,
     record_hash,
+    record_json,
     verify_audit_chain,
 )
 from archive_core.entities import CredentialKind, SignedEvidence, UserState
@@ -87,7 +87,7 @@ def test_field_by_field_json_is_the_canonical_encoding(
     content = record.content()
     content["sequence"] = sequence
     content["prevHash"] = prev_hash
-    assert _content_json(record, sequence, prev_hash) == _CANONICAL.encode(content)
+    assert record_json(record, sequence=sequence, prev_hash=prev_hash) == _CANONICAL.encode(content)
 
 
 @given(_RECORDS, st.none() | _RECORDS)
@@ -132,7 +132,7 @@ def test_int_and_bool_fields_are_written_as_the_encoder_writes_them() -> None:
     content["sequence"] = False
     content["prevHash"] = GENESIS_HASH
     expected = _CANONICAL.encode(content)
-    assert _content_json(record, False, GENESIS_HASH) == expected
+    assert record_json(record, sequence=False, prev_hash=GENESIS_HASH) == expected
     assert '"isActive":1' in expected and '"version":true' in expected
     assert hashlib.sha256(expected.encode()).hexdigest() == record_hash(content)
 
@@ -160,3 +160,13 @@ def test_a_field_of_another_type_is_refused_not_hashed_differently() -> None:
     )
     with pytest.raises(TypeError):
         chain_record(record, None)
+
+
+@given(_RECORDS)
+def test_the_stored_form_is_the_canonical_json_of_the_record_with_its_hash(
+    record: AuditRecord,
+) -> None:
+    stored = record_json(
+        record, sequence=record.sequence, prev_hash=record.prev_hash, stored_hash=record.hash
+    )
+    assert stored == _CANONICAL.encode(record.to_dict())
