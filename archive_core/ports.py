@@ -13,7 +13,7 @@ import enum
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 import attrs
 
@@ -48,6 +48,7 @@ __all__ = [
     "CredentialRepository",
     "PermissionRepository",
     "Randomness",
+    "ReadingUnitOfWorkFactory",
     "ReplayGuard",
     "SignatureVerifier",
     "SigningKey",
@@ -275,6 +276,21 @@ class UnitOfWorkFactory(Protocol):
 
     def __call__(self) -> UnitOfWork:
         """A new, not yet entered, unit of work."""
+        ...
+
+
+@runtime_checkable
+class ReadingUnitOfWorkFactory(UnitOfWorkFactory, Protocol):
+    """A factory that also starts units that only read (optional for an adapter).
+
+    A reading unit sees what was committed before it and is never committed; a store
+    whose units of work serialise on a lock can let readers run side by side (SQLite:
+    `BEGIN DEFERRED` instead of `BEGIN IMMEDIATE`). Use cases that only read use it when
+    the factory offers it, and a plain unit of work otherwise.
+    """
+
+    def reading(self) -> UnitOfWork:
+        """A new, not yet entered, unit of work for reads only."""
         ...
 
 

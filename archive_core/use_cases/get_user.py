@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -12,7 +13,7 @@ from archive_core.entities import Grants
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId, is_canonical_id
 from archive_core.permissions import Operation, authorize, denial_message
-from archive_core.ports import UnitOfWorkFactory
+from archive_core.ports import ReadingUnitOfWorkFactory, UnitOfWork, UnitOfWorkFactory
 from archive_core.requests import Request
 from archive_core.wire import user_to_wire
 
@@ -26,11 +27,20 @@ class GetUser:
     gate: Gate
     uow_factory: UnitOfWorkFactory
     policy: Policy
+    # A read needs no write lock: a reading unit where the factory offers one.
+    _begin: Callable[[], UnitOfWork] = attrs.field(init=False)
+
+    @_begin.default
+    def _reading_if_offered(self) -> Callable[[], UnitOfWork]:
+        factory = self.uow_factory
+        if isinstance(factory, ReadingUnitOfWorkFactory):
+            return factory.reading
+        return factory
 
     def __call__(self, request: Request, user_id: str) -> dict[str, Any]:
         """Answer `GET /auth/users/{userId}`."""
         screening = self.gate.screen(request.headers)
-        with self.uow_factory() as uow:
+        with self._begin() as uow:
             principal = self.gate.admit(uow, screening)
             decision = authorize(
                 self.policy.matrix,

@@ -271,3 +271,60 @@ def test_every_read_of_an_archive_is_an_index_search(tmp_path: Path) -> None:
         store.database.release(conn)
         store.close()
         replay.close()
+
+
+# --------------------------------------------------------------------------- reading units
+
+
+def test_a_reading_unit_takes_no_write_lock_and_sees_what_was_committed(
+    store: SqliteStore,
+) -> None:
+    who = samples.user(samples.org_id())
+    with store() as uow:
+        uow.users.add(who)
+        uow.commit()
+    holder = sqlite3.connect(store.path, timeout=0, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")  # another process writing
+        with store.reading() as reader:  # neither waits for it nor blocks it
+            assert reader.users.get(who.id) == who
+            holder.execute("UPDATE users SET version = version WHERE id = ?", (who.id,))
+        holder.execute("COMMIT")
+        with store.reading():
+            holder.execute("BEGIN IMMEDIATE")  # a writer can start beside a reader
+            holder.execute("ROLLBACK")
+    finally:
+        holder.close()
+
+
+def test_a_reading_unit_cannot_write_and_its_connection_writes_again_afterwards(
+    store: SqliteStore,
+) -> None:
+    who = samples.user(samples.org_id())
+    with pytest.raises(StorageUnavailable, match="READONLY"), store.reading() as reader:
+        reader.users.add(who)
+    with store() as uow:  # the same pooled connection, back to read-write
+        assert uow.users.get(who.id) is None
+        uow.users.add(who)
+        uow.commit()
+    with store.reading() as reader:
+        assert reader.users.get(who.id) == who
+
+
+def test_readers_in_many_threads_run_beside_a_unit_that_holds_the_write_lock(
+    tmp_path: Path,
+) -> None:
+    with SqliteStore(tmp_path / "r.db", busy_timeout=0.05) as store:
+        who = samples.user(samples.org_id())
+        with store() as uow:
+            uow.users.add(who)
+            uow.commit()
+        with store() as writer:  # holds the write lock for the whole block
+            writer.users.get(who.id)
+
+            def read(_: int) -> bool:
+                with store.reading() as reader:
+                    return reader.users.get(who.id) == who
+
+            with ThreadPoolExecutor(4) as pool:
+                assert all(pool.map(read, range(8)))

@@ -404,3 +404,31 @@ def test_a_fido2_counter_that_moved_meanwhile_refuses_the_assertion() -> None:
     world.complete = attrs.evolve(world.complete, uow_factory=lambda: Racing(world.store))
     error = refused(Catalogue.ASSERTION_INVALID, lambda: _complete(world, actor, body))
     assert error.reason == "sign_count_raced"
+
+
+def test_get_user_reads_through_a_reading_unit_when_the_factory_offers_one() -> None:
+    from adapters.storage.memory import MemoryStore, MemoryUnitOfWork
+    from adapters.testing.world import ARCHIVE_OPS, World
+    from archive_core.ports import ReadingUnitOfWorkFactory
+
+    class Reading(MemoryStore):
+        """A memory store that counts the reading units it starts."""
+
+        readers = 0
+
+        def reading(self) -> MemoryUnitOfWork:
+            self.readers += 1
+            return MemoryUnitOfWork(self)
+
+    store = Reading()
+    assert isinstance(store, ReadingUnitOfWorkFactory)
+    assert not isinstance(MemoryStore(), ReadingUnitOfWorkFactory)
+    world = World(uow_factory=store)
+    org = world.new_org()
+    reader = world.actor(org, operations=(*ARCHIVE_OPS, "Auth:Users:Read"))
+    target = world.actor(org)
+    answer = world.get_user(
+        Request("GET", f"/auth/users/{target.id}", world.headers(reader)), target.id
+    )
+    assert answer["userId"] == target.id
+    assert store.readers == 1
