@@ -37,6 +37,7 @@ __all__ = [
     "chain_record",
     "record_hash",
     "record_json",
+    "sealed_record",
     "verify_audit_chain",
 ]
 
@@ -163,38 +164,144 @@ def record_json(
     (what the record's hash covers), and with `"hash": stored_hash` when given (what a
     store keeps): the keys in sorted order, each value as the encoder writes it. Written
     by hand for speed, and held byte for byte to the encoder by tests."""
+    return _canonical(
+        r.id,
+        r.org_id,
+        r.action,
+        r.user_action_id,
+        r.actor_id,
+        r.actor_username,
+        r.actor_kind,
+        r.token_kind,
+        r.performed_at,
+        r.evidence,
+        r.permissions_required,
+        r.permissions_matched,
+        r.target_id,
+        r.target_before,
+        r.target_after,
+        sequence,
+        prev_hash,
+        stored_hash,
+    )
+
+
+def _canonical(  # noqa: PLR0917 - one positional argument per field: this runs per archive
+    id: str,
+    org_id: str,
+    action: str,
+    user_action_id: str,
+    actor_id: str,
+    actor_username: str,
+    actor_kind: str,
+    token_kind: str,
+    performed_at: datetime,
+    evidence: tuple[SignedEvidence, ...],
+    permissions_required: tuple[str, ...],
+    permissions_matched: tuple[str, ...],
+    target_id: str,
+    target_before: UserState,
+    target_after: UserState,
+    sequence: int,
+    prev_hash: str,
+    stored_hash: str | None,
+) -> str:
     kept_hash = "" if stored_hash is None else f'"hash":{_quote(stored_hash)},'
     return (
-        f'{{"action":{_quote(r.action)},'
-        f'"actorId":{_quote(r.actor_id)},'
-        f'"actorKind":{_quote(r.actor_kind)},'
-        f'"actorUsername":{_quote(r.actor_username)},'
-        f'"evidence":[{",".join(map(_evidence_json, r.evidence))}],'
+        f'{{"action":{_quote(action)},'
+        f'"actorId":{_quote(actor_id)},'
+        f'"actorKind":{_quote(actor_kind)},'
+        f'"actorUsername":{_quote(actor_username)},'
+        f'"evidence":[{",".join(map(_evidence_json, evidence))}],'
         f"{kept_hash}"
-        f'"id":{_quote(r.id)},'
-        f'"orgId":{_quote(r.org_id)},'
-        f'"performedAt":{_quote(r.performed_at.isoformat())},'
-        f'"permissionsMatched":[{",".join(map(_quote, r.permissions_matched))}],'
-        f'"permissionsRequired":[{",".join(map(_quote, r.permissions_required))}],'
+        f'"id":{_quote(id)},'
+        f'"orgId":{_quote(org_id)},'
+        f'"performedAt":{_quote(performed_at.isoformat())},'
+        f'"permissionsMatched":[{",".join(map(_quote, permissions_matched))}],'
+        f'"permissionsRequired":[{",".join(map(_quote, permissions_required))}],'
         f'"prevHash":{_quote(prev_hash)},'
         f'"sequence":{_json_int(sequence)},'
-        f'"targetAfter":{_state_json(r.target_after)},'
-        f'"targetBefore":{_state_json(r.target_before)},'
-        f'"targetId":{_quote(r.target_id)},'
-        f'"tokenKind":{_quote(r.token_kind)},'
-        f'"userActionId":{_quote(r.user_action_id)}}}'
+        f'"targetAfter":{_state_json(target_after)},'
+        f'"targetBefore":{_state_json(target_before)},'
+        f'"targetId":{_quote(target_id)},'
+        f'"tokenKind":{_quote(token_kind)},'
+        f'"userActionId":{_quote(user_action_id)}}}'
+    )
+
+
+def sealed_record(
+    previous: AuditRecord | None,
+    *,
+    id: str,
+    org_id: OrgId,
+    action: str,
+    user_action_id: str,
+    actor_id: UserId,
+    actor_username: str,
+    actor_kind: str,
+    token_kind: str,
+    performed_at: datetime,
+    evidence: tuple[SignedEvidence, ...],
+    permissions_required: tuple[str, ...],
+    permissions_matched: tuple[str, ...],
+    target_id: UserId,
+    target_before: UserState,
+    target_after: UserState,
+) -> AuditRecord:
+    """A new record placed after `previous` (None: the first of its org), hashed: the
+    one object a decision builds (no draft to chain afterwards)."""
+    if previous is None:
+        sequence, prev_hash = 1, GENESIS_HASH
+    else:
+        sequence, prev_hash = previous.sequence + 1, previous.hash
+    canonical = _canonical(
+        id,
+        org_id,
+        action,
+        user_action_id,
+        actor_id,
+        actor_username,
+        actor_kind,
+        token_kind,
+        performed_at,
+        evidence,
+        permissions_required,
+        permissions_matched,
+        target_id,
+        target_before,
+        target_after,
+        sequence,
+        prev_hash,
+        None,
+    )
+    return AuditRecord(
+        id,
+        org_id,
+        sequence,
+        action,
+        user_action_id,
+        actor_id,
+        actor_username,
+        actor_kind,
+        token_kind,
+        performed_at,
+        evidence,
+        permissions_required,
+        permissions_matched,
+        target_id,
+        target_before,
+        target_after,
+        prev_hash,
+        hashlib.sha256(canonical.encode("ascii")).hexdigest(),
     )
 
 
 def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditRecord:
     """`record` placed after `previous` in its org's chain: sequence, prev_hash and hash set."""
-    sequence = 1 if previous is None else previous.sequence + 1
-    prev_hash = GENESIS_HASH if previous is None else previous.hash
-    canonical = record_json(record, sequence=sequence, prev_hash=prev_hash)
-    return AuditRecord(
+    return sealed_record(
+        previous,
         id=record.id,
         org_id=record.org_id,
-        sequence=sequence,
         action=record.action,
         user_action_id=record.user_action_id,
         actor_id=record.actor_id,
@@ -208,8 +315,6 @@ def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditReco
         target_id=record.target_id,
         target_before=record.target_before,
         target_after=record.target_after,
-        prev_hash=prev_hash,
-        hash=hashlib.sha256(canonical.encode("ascii")).hexdigest(),
     )
 
 

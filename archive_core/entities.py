@@ -40,12 +40,20 @@ FULL_ADMIN: Final = "DfnsFullAdminAccess"
 class UserKind(enum.Enum):
     """What kind of identity a user is (SPEC §1.2 `kind`)."""
 
+    # Members are singletons compared by identity: hashed by identity, in C (Enum's own
+    # `__hash__` is a Python call, and the signed flow looks kinds up a dozen times).
+    __hash__ = object.__hash__
+
     CUSTOMER_EMPLOYEE = "CustomerEmployee"
     END_USER = "EndUser"
 
 
 class CredentialKind(enum.Enum):
     """How a credential signs (SPEC §3)."""
+
+    # Members are singletons compared by identity: hashed by identity, in C (Enum's own
+    # `__hash__` is a Python call, and the signed flow looks kinds up a dozen times).
+    __hash__ = object.__hash__
 
     FIDO2 = "Fido2"
     KEY = "Key"
@@ -55,6 +63,10 @@ class CredentialKind(enum.Enum):
 
 class TokenKind(enum.Enum):
     """What a bearer token was issued as (the `tokenKind` of SPEC §2.1)."""
+
+    # Members are singletons compared by identity: hashed by identity, in C (Enum's own
+    # `__hash__` is a Python call, and the signed flow looks kinds up a dozen times).
+    __hash__ = object.__hash__
 
     LOGIN = "Login"
     PERSONAL_ACCESS_TOKEN = "Pat"  # noqa: S105 - a kind name, not a secret
@@ -95,15 +107,42 @@ class User:
 
     def archived(self, at: datetime) -> User:
         """This user archived at `at`: inactive, stamped, one version later."""
-        return attrs.evolve(self, is_active=False, archived_at=at, version=self.version + 1)
+        return self._next(is_active=False, archived_at=at, cut_off_at=self.cut_off_at)
 
     def deactivated(self, at: datetime) -> User:
         """This user deactivated at `at`: inactive, cut off at `at`, one version later."""
-        return attrs.evolve(self, is_active=False, cut_off_at=at, version=self.version + 1)
+        return self._next(is_active=False, archived_at=self.archived_at, cut_off_at=at)
 
     def activated(self) -> User:
         """This user active again (what was cut off stays cut off), one version later."""
-        return attrs.evolve(self, is_active=True, version=self.version + 1)
+        return self._next(is_active=True, archived_at=self.archived_at, cut_off_at=self.cut_off_at)
+
+    def _next(
+        self, *, is_active: bool, archived_at: datetime | None, cut_off_at: datetime | None
+    ) -> User:
+        # The constructor, not `attrs.evolve` (which reads every field's definition per
+        # call): one of these runs per signed mutation. A subclass keeps its own fields.
+        if type(self) is not User:
+            return attrs.evolve(
+                self,
+                is_active=is_active,
+                archived_at=archived_at,
+                cut_off_at=cut_off_at,
+                version=self.version + 1,
+            )
+        return User(
+            self.id,
+            self.org_id,
+            self.username,
+            self.kind,
+            self.credential_uuid,
+            is_active,
+            archived_at,
+            self.is_service_account,
+            self.is_registered,
+            self.version + 1,
+            cut_off_at,
+        )
 
     def issued_before_cut_off(self, issued_at: datetime) -> bool:
         """Whether something issued at `issued_at` predates the last deactivation."""

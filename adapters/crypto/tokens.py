@@ -47,10 +47,9 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final
 
-import attrs
 import jwt
 
-from adapters.crypto.boundary import Boundary
+from adapters.crypto.boundary import LIBRARY_ERRORS, Boundary
 from adapters.crypto.cache import BoundedCache
 from adapters.crypto.signing_keys import (
     EDDSA,
@@ -97,28 +96,12 @@ _KEY_REFERENCES: Final = {
 _TOKEN_KINDS: Final = {kind.value: kind for kind in TokenKind}
 
 
-def _is_int(value: object) -> bool:
-    return type(value) is int
-
-
-def _text(value: object) -> bool:
-    return isinstance(value, str) and 0 < len(value) <= MAX_CLAIM_TEXT
-
-
-@attrs.frozen
-class _Verified:
-    """A verified bearer token as cached: its claims and what must be re-checked."""
-
-    claims: BearerClaims
-    kid: str
-    issued_at: int
-    not_before: int | None
-    expires_at: int
+#: A verified bearer token as cached: its claims, its kid, then what step 8 re-checks
+#: (`iat`, `nbf` or None, `exp`, in seconds). A plain tuple: one is built per new token.
+_Verified = tuple[BearerClaims, str, int, "int | None", int]
 
 
 _HEADER: Final = Boundary(Catalogue.NOT_AUTHORIZED, "header_malformed")
-_BEARER_SIGNATURE: Final = Boundary(Catalogue.NOT_AUTHORIZED, "signature_invalid")
-_PAYLOAD: Final = Boundary(Catalogue.NOT_AUTHORIZED, "payload_malformed")
 
 
 class JwtBearerTokens:
@@ -187,23 +170,21 @@ class JwtBearerTokens:
         if verified is None:
             verified = self._verify_signed(token, now)
             self._verified.put(digest, verified)
-        self._check_time(verified, now)
-        return verified.claims
-
-    def _check_time(self, verified: _Verified, now: datetime) -> None:
+        claims, kid, issued_at, not_before, expires_at = verified
         # 8. time, from the caller's clock (exp is exclusive: valid while now < exp)
         at = now.timestamp()
         leeway = self._leeway_seconds
-        if at >= verified.expires_at + leeway:
+        if at >= expires_at + leeway:
             raise Catalogue.NOT_AUTHORIZED.error("token_expired")
-        if verified.issued_at > at + leeway:
+        if issued_at > at + leeway:
             raise Catalogue.NOT_AUTHORIZED.error("token_issued_in_future")
-        if verified.not_before is not None and verified.not_before > at + leeway:
+        if not_before is not None and not_before > at + leeway:
             raise Catalogue.NOT_AUTHORIZED.error("token_not_yet_valid")
         # A key retired since the token was cached takes its tokens with it.
-        key = self.ring.verification_key(verified.kid, now=now)
+        key = self.ring.verification_key(kid, now=now)
         if key is None or not key.usable_at(now):
             raise Catalogue.NOT_AUTHORIZED.error("kid_retired")
+        return claims
 
     def _verify_signed(self, token: str, now: datetime) -> _Verified:
         # 1. shape and sizes, before decoding anything
@@ -235,18 +216,22 @@ class JwtBearerTokens:
         key = self._key_for(header.get("kid"), now)
         if key.algorithm != alg:
             raise Catalogue.NOT_AUTHORIZED.error("alg_key_mismatch")
-        # 6. signature
-        with _BEARER_SIGNATURE:
+        # 6. signature (what the libraries raise on bad input is a refusal: crypto/boundary.py)
+        try:
             signature = b64url_decode(signature_b64)
             signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
             genuine = key.jwt_algorithm.verify(signing_input, key.verifier, signature)
+        except LIBRARY_ERRORS as exc:
+            raise Catalogue.NOT_AUTHORIZED.error("signature_invalid") from exc
         if not genuine:
             raise Catalogue.NOT_AUTHORIZED.error("signature_invalid")
         # 7. claims
-        with _PAYLOAD:
+        try:
             claims = parse_json_object(
                 b64url_decode(payload_b64), max_bytes=MAX_PAYLOAD_SEGMENT, max_depth=3
             )
+        except LIBRARY_ERRORS as exc:
+            raise Catalogue.NOT_AUTHORIZED.error("payload_malformed") from exc
         return self._claims(claims, key.kid)
 
     def _key_for(self, kid: object, now: datetime) -> LoadedSigningKey:
@@ -264,6 +249,7 @@ class JwtBearerTokens:
         return key
 
     def _claims(self, claims: dict[str, Any], kid: str) -> _Verified:
+        # Checked inline, in one frame: this runs for every new token.
         if "iss" not in claims:
             raise Catalogue.NOT_AUTHORIZED.error("iss_missing")
         if claims["iss"] != self.issuer:
@@ -285,12 +271,15 @@ class JwtBearerTokens:
         not_before = claims.get("nbf")
         subject, token_id = claims.get("sub"), claims.get("jti")
         metadata = claims.get(APP_METADATA_CLAIM)
+        # ints are ints (a bool is not one), texts are non-empty and bounded
         if (
-            not _is_int(expires_at)
-            or not _is_int(issued_at)
-            or (not_before is not None and not _is_int(not_before))
-            or not _text(subject)
-            or not _text(token_id)
+            type(expires_at) is not int
+            or type(issued_at) is not int
+            or (not_before is not None and type(not_before) is not int)
+            or not isinstance(subject, str)
+            or not 0 < len(subject) <= MAX_CLAIM_TEXT
+            or not isinstance(token_id, str)
+            or not 0 < len(token_id) <= MAX_CLAIM_TEXT
             or not isinstance(metadata, dict)
         ):
             raise Catalogue.NOT_AUTHORIZED.error("claims_malformed")
@@ -310,22 +299,16 @@ class JwtBearerTokens:
         if token_kind is None:
             raise Catalogue.NOT_AUTHORIZED.error("token_kind_unknown")
         try:
-            issued, expires = _from_seconds(issued_at), _from_seconds(expires_at)
+            issued = datetime.fromtimestamp(issued_at, UTC)
+            expires = datetime.fromtimestamp(expires_at, UTC)
         except (OverflowError, ValueError, OSError) as exc:
             raise Catalogue.NOT_AUTHORIZED.error("claims_malformed") from exc
-        return _Verified(
-            claims=BearerClaims(
-                token_id=str(token_id),
-                user_id=UserId(user_id),
-                org_id=OrgId(org_id),
-                token_kind=token_kind,
-                issued_at=issued,
-                expires_at=expires,
-            ),
-            kid=kid,
-            issued_at=issued_at,
-            not_before=not_before,
-            expires_at=expires_at,
+        return (
+            BearerClaims(token_id, UserId(user_id), OrgId(org_id), token_kind, issued, expires),
+            kid,
+            issued_at,
+            not_before,
+            expires_at,
         )
 
 
@@ -348,10 +331,6 @@ def _checked_header(header_b64: str) -> Mapping[str, Any]:
     return MappingProxyType(header)
 
 
-def _from_seconds(value: int) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
-
-
 # --------------------------------------------------------------------------- user actions
 
 _MAX_MICROS: Final = micros(datetime(9999, 1, 1, tzinfo=UTC))
@@ -361,6 +340,14 @@ _MAC_LENGTH: Final = 43  # base64url of 32 bytes, unpadded
 _METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET", "PATCH"})
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}\Z")
 _USER_ACTION_PATH: Final = Boundary(Catalogue.USER_ACTION_INVALID, "payload_malformed")
+#: The shape `issue` writes, field by field (groups: kid, token id, user, org, credential,
+#: method, digest, issued, expires, path, MAC): `KID_PATTERN`, `_grant`'s checks and a
+#: 43-character MAC in one pass (`flow_time_ratio`, docs/benchmarks.md §1).
+_USER_ACTION_TOKEN: Final = re.compile(
+    rf"ua1\.([a-z][a-z0-9-]{{0,62}}[0-9])\.([^.]{{1,{MAX_CLAIM_TEXT}}})\.([^.]+)\.([^.]+)"
+    r"\.([^.]+)\.(POST|PUT|DELETE|GET|PATCH)\.([0-9a-f]{64})\.([0-9]+)\.([0-9]+)"
+    r"\.([^.]*)\.([^.]{43})\Z"
+)
 
 
 def _micros(moment: datetime) -> str:
@@ -435,23 +422,45 @@ class HmacUserActionCodec:
             raise Catalogue.USER_ACTION_INVALID.error("token_too_long")
         if not token.isascii():
             raise Catalogue.USER_ACTION_INVALID.error("token_malformed")
+        # A token of the shape `issue` writes is taken apart by one pattern (which
+        # accepts exactly what the segment-by-segment checks accept); any other goes
+        # the long way, which finds the precise reason.
+        shaped = _USER_ACTION_TOKEN.match(token)
+        if shaped is None:
+            return self._decode_segments(token)
+        # 2. the key its kid names
+        key = self._key(shaped[1])
+        # 3. the MAC, in constant time
+        signing_input = token[: shaped.start(11) - 1].encode("ascii")
+        expected = hmac.digest(key.signer, signing_input, "sha256")  # type: ignore[arg-type]
+        if not hmac.compare_digest(_b64url(expected), shaped[11]):
+            raise Catalogue.USER_ACTION_INVALID.error("signature_invalid")
+        # 4. the grant: the pattern checked every field's shape but the times' range
+        issued_micros, expires_micros = int(shaped[8]), int(shaped[9])
+        if not issued_micros <= expires_micros <= _MAX_MICROS:
+            raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
+        return UserActionGrant(
+            shaped[2],
+            UserId(shaped[3]),
+            OrgId(shaped[4]),
+            CredentialUuid(shaped[5]),
+            shaped[6],
+            _path(shaped[10]),
+            shaped[7],
+            EPOCH + timedelta(0, 0, issued_micros),
+            EPOCH + timedelta(0, 0, expires_micros),
+        )
+
+    def _decode_segments(self, token: str) -> UserActionGrant:
         if not token.startswith(USER_ACTION_PREFIX + "."):
             raise Catalogue.USER_ACTION_INVALID.error("typ_mismatch")
         parts = token.split(".")
         if len(parts) != _USER_ACTION_SEGMENTS:
             raise Catalogue.USER_ACTION_INVALID.error("token_malformed")
         # 2. the key its kid names
-        kid = parts[1]
-        if KID_PATTERN.match(kid) is None:
+        if KID_PATTERN.match(parts[1]) is None:
             raise Catalogue.USER_ACTION_INVALID.error("kid_malformed")
-        now = self._clock.now()
-        key = self.ring.verification_key(kid, now=now)
-        if key is None:
-            raise Catalogue.USER_ACTION_INVALID.error(
-                "kid_unusable" if self.ring.is_unusable(kid) else "kid_unknown"
-            )
-        if not key.usable_at(now):
-            raise Catalogue.USER_ACTION_INVALID.error("kid_retired")
+        key = self._key(parts[1])
         # 3. the MAC, in constant time
         mac = parts[11]
         signing_input = token[: len(token) - len(mac) - 1].encode("ascii")
@@ -460,6 +469,28 @@ class HmacUserActionCodec:
             raise Catalogue.USER_ACTION_INVALID.error("signature_invalid")
         # 4. the grant (authenticated, so ours: its shape is checked all the same)
         return _grant(parts)
+
+    def _key(self, kid: str) -> LoadedSigningKey:
+        now = self._clock.now()
+        key = self.ring.verification_key(kid, now=now)
+        if key is None:
+            raise Catalogue.USER_ACTION_INVALID.error(
+                "kid_unusable" if self.ring.is_unusable(kid) else "kid_unknown"
+            )
+        if not key.usable_at(now):
+            raise Catalogue.USER_ACTION_INVALID.error("kid_retired")
+        return key
+
+
+def _path(encoded: str) -> str:
+    with _USER_ACTION_PATH:
+        path = binascii.a2b_base64(
+            (encoded + "=" * (-len(encoded) % 4)).encode().translate(_FROM_URLSAFE),
+            strict_mode=True,
+        ).decode("utf-8")
+    if not path:
+        raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
+    return path
 
 
 def _grant(parts: list[str]) -> UserActionGrant:
@@ -480,14 +511,7 @@ def _grant(parts: list[str]) -> UserActionGrant:
     issued_micros, expires_micros = int(issued), int(expires)
     if not issued_micros <= expires_micros <= _MAX_MICROS:
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
-    encoded_path = parts[10]
-    with _USER_ACTION_PATH:
-        path = binascii.a2b_base64(
-            (encoded_path + "=" * (-len(encoded_path) % 4)).encode().translate(_FROM_URLSAFE),
-            strict_mode=True,
-        ).decode("utf-8")
-    if not path:
-        raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
+    path = _path(parts[10])
     return UserActionGrant(
         token_id=token_id,
         user_id=UserId(user_id),

@@ -29,7 +29,7 @@ from typing import Any, Final, NoReturn, Protocol
 import attrs
 
 from archive_core.access import Gate, Screening
-from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
+from archive_core.audit import sealed_record
 from archive_core.config import Policy
 from archive_core.entities import Grants, Principal, User, UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict, ErrorKind
@@ -282,27 +282,26 @@ class SignedUserMutation:
             # 9. commit: change, audit, token consumption (already staged) — all or nothing
             if after is not None:
                 uow.users.update(after, expected_version=target.version)
-                draft = AuditRecord(
-                    id=new_id("au", self.randomness),
-                    org_id=caller.org_id,
-                    sequence=0,
-                    action=self.mutation.audit_action(target),
-                    user_action_id=record.grant.token_id,
-                    actor_id=caller.id,
-                    actor_username=caller.username,
-                    actor_kind=caller.kind.value,
-                    token_kind=principal.token_kind.value,
-                    performed_at=now,
-                    evidence=record.evidence,
-                    permissions_required=decision.required,
-                    permissions_matched=decision.matched,
-                    target_id=target.id,
-                    target_before=target.state,
-                    target_after=after.state,
-                    prev_hash=GENESIS_HASH,
-                    hash="",
+                uow.audit.append(
+                    sealed_record(
+                        uow.audit.head(caller.org_id),
+                        id=new_id("au", self.randomness),
+                        org_id=caller.org_id,
+                        action=self.mutation.audit_action(target),
+                        user_action_id=record.grant.token_id,
+                        actor_id=caller.id,
+                        actor_username=caller.username,
+                        actor_kind=caller.kind.value,
+                        token_kind=principal.token_kind.value,
+                        performed_at=now,
+                        evidence=record.evidence,
+                        permissions_required=decision.required,
+                        permissions_matched=decision.matched,
+                        target_id=target.id,
+                        target_before=target.state,
+                        target_after=after.state,
+                    )
                 )
-                uow.audit.append(chain_record(draft, uow.audit.head(caller.org_id)))
             assignments = subject.target_grants.assignments  # read before the commit ends it
             uow.commit()
         if _log.isEnabledFor(logging.INFO):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self, cast
 
@@ -14,8 +14,9 @@ from adapters.storage.memory import MemoryStore, MemoryUnitOfWork
 from adapters.testing.world import ARCHIVE_OPS, Scene, World, b64
 from archive_core.config import Policy
 from archive_core.encoding import MalformedInput, parse_json
-from archive_core.entities import CredentialKind, TokenKind, UserActionGrant, UserKind
+from archive_core.entities import CredentialKind, TokenKind, User, UserActionGrant, UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
+from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Headers, Request
 from archive_core.user_action import reverify_evidence
@@ -432,3 +433,38 @@ def test_get_user_reads_through_a_reading_unit_when_the_factory_offers_one() -> 
     )
     assert answer["userId"] == target.id
     assert store.readers == 1
+
+
+# --------------------------------------------------------------------------- User's next versions
+
+
+@attrs.frozen
+class _TeamUser(User):
+    """An embedder's user with a field of its own."""
+
+    team: str = "none"
+
+
+@pytest.mark.parametrize("kind", [User, _TeamUser])
+def test_each_next_version_changes_only_what_it_names(kind: type[User]) -> None:
+    at = datetime(2026, 3, 1, tzinfo=UTC)
+    user = kind(
+        id=UserId("us-1-1"),
+        org_id=OrgId("or-1-1"),
+        username="someone",
+        kind=UserKind.END_USER,
+        credential_uuid=CredentialUuid("cr-1-1"),
+        is_service_account=False,
+        is_registered=False,
+        version=4,
+        cut_off_at=at - timedelta(days=1),
+    )
+    expected = {
+        "archived": attrs.evolve(user, is_active=False, archived_at=at, version=5),
+        "deactivated": attrs.evolve(user, is_active=False, cut_off_at=at, version=5),
+    }
+    assert user.archived(at) == expected["archived"]
+    assert user.deactivated(at) == expected["deactivated"]
+    inactive = user.deactivated(at)
+    assert inactive.activated() == attrs.evolve(inactive, is_active=True, version=6)
+    assert type(user.archived(at)) is kind
