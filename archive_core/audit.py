@@ -134,10 +134,19 @@ def _json_bool(value: bool) -> str:
     return "false" if value is False else CANONICAL_JSON.encode(value)
 
 
-def _state_json(state: UserState) -> str:
+def _state_json(state: UserState, performed_at: datetime, performed_json: str) -> str:
+    # A time is written as its ISO text in quotes (an ISO text holds nothing to escape);
+    # an archive's new state is stamped with the very `performed_at` of its record,
+    # whose text is already written.
     archived = state.archived_at
+    if archived is None:
+        archived_json = "null"
+    elif archived is performed_at:
+        archived_json = performed_json
+    else:
+        archived_json = f'"{archived.isoformat()}"'
     return (
-        f'{{"archivedAt":{"null" if archived is None else _quote(archived.isoformat())},'
+        f'{{"archivedAt":{archived_json},'
         f'"isActive":{_json_bool(state.is_active)},'
         f'"version":{_json_int(state.version)}}}'
     )
@@ -151,7 +160,7 @@ def _evidence_json(e: SignedEvidence) -> str:
         f'"clientData":{_quote(e.client_data)},'
         f'"credId":{_quote(e.cred_id)},'
         f'"credentialUuid":{_quote(e.credential_uuid)},'
-        f'"kind":{_quote(e.credential_kind.value)},'
+        f'"kind":{_quote(e.credential_kind._value_)},'
         f'"publicKey":{_quote(e.public_key)},'
         f'"signature":{_quote(e.signature)}}}'
     )
@@ -207,6 +216,7 @@ def _canonical(  # noqa: PLR0917 - one positional argument per field: this runs 
     stored_hash: str | None,
 ) -> str:
     kept_hash = "" if stored_hash is None else f'"hash":{_quote(stored_hash)},'
+    performed = f'"{performed_at.isoformat()}"'
     return (
         f'{{"action":{_quote(action)},'
         f'"actorId":{_quote(actor_id)},'
@@ -216,22 +226,21 @@ def _canonical(  # noqa: PLR0917 - one positional argument per field: this runs 
         f"{kept_hash}"
         f'"id":{_quote(id)},'
         f'"orgId":{_quote(org_id)},'
-        f'"performedAt":{_quote(performed_at.isoformat())},'
+        f'"performedAt":{performed},'
         f'"permissionsMatched":[{",".join(map(_quote, permissions_matched))}],'
         f'"permissionsRequired":[{",".join(map(_quote, permissions_required))}],'
         f'"prevHash":{_quote(prev_hash)},'
         f'"sequence":{_json_int(sequence)},'
-        f'"targetAfter":{_state_json(target_after)},'
-        f'"targetBefore":{_state_json(target_before)},'
+        f'"targetAfter":{_state_json(target_after, performed_at, performed)},'
+        f'"targetBefore":{_state_json(target_before, performed_at, performed)},'
         f'"targetId":{_quote(target_id)},'
         f'"tokenKind":{_quote(token_kind)},'
         f'"userActionId":{_quote(user_action_id)}}}'
     )
 
 
-def sealed_record(
+def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: positional)
     previous: AuditRecord | None,
-    *,
     id: str,
     org_id: OrgId,
     action: str,

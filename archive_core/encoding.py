@@ -118,9 +118,6 @@ _SKIP_WHITESPACE: Final = cast(
 
 
 def _depth_exceeds(text: str, limit: int) -> bool:
-    # Fast path: a document with few brackets cannot be deep.
-    if text.count("[") + text.count("{") <= limit:
-        return False
     depth = 0
     in_string = False
     escaped = False
@@ -172,7 +169,8 @@ def parse_json(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_JSON_D
             raise MalformedInput("json_not_utf8") from exc
     else:
         text = data
-    if _depth_exceeds(text, max_depth):
+    # A document with few brackets cannot be deep (counted in C, before any walk).
+    if text.count("[") + text.count("{") > max_depth and _depth_exceeds(text, max_depth):
         raise MalformedInput("json_too_deep")
     try:
         value, end = _SCAN(text, _SKIP_WHITESPACE(text, 0).end())

@@ -275,6 +275,8 @@ class Grants:
             operations.update(permission.operations)
             if permission.is_full_admin:
                 full_admin = True
+        if not effective:  # most targets hold nothing: one shared value
+            return NO_GRANTS
         return cls(
             assignments=tuple(effective),
             operations=frozenset(operations),
@@ -286,7 +288,8 @@ class Grants:
         return self.full_admin or self.operations.issuperset(operations)
 
 
-#: The grants of a principal whose permissions are not read (the signing endpoints).
+#: No grants: a user holding nothing, or a principal whose permissions are not read
+#: (the signing endpoints).
 NO_GRANTS: Final = Grants(assignments=(), operations=frozenset(), full_admin=False)
 
 

@@ -204,10 +204,9 @@ DFNS_CURRENT_PRESET: Final = PermissionMatrix(
 PRESETS: Final = {m.name: m for m in (DFNS_PRESET, DFNS_DELETE_PRESET, DFNS_CURRENT_PRESET)}
 
 
-def authorize(
+def authorize(  # noqa: PLR0917 - called positionally on the hot path (docs/benchmarks.md §1)
     matrix: PermissionMatrix,
     operation: str,
-    *,
     granted: frozenset[str],
     full_admin: bool,
     target_kind: UserKind | None,

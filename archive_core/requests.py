@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 
 import attrs
 
@@ -15,7 +16,7 @@ class Headers:
     A security header sent twice is ambiguous and refused by the step that owns it.
     """
 
-    __slots__ = ("_values",)
+    __slots__ = ("_values", "by_name")
 
     def __init__(self, pairs: Iterable[tuple[str, str]] = ()) -> None:
         # Linear in the number of pairs, whatever the repetitions: a name's values are
@@ -29,6 +30,9 @@ class Headers:
             else:
                 same.append(value)
         self._values = {key: tuple(values) for key, values in gathered.items()}
+        #: Every value, by lowercase name (read-only): what `values` reads, for callers
+        #: that already hold the lowercase name (the core's own steps, per request).
+        self.by_name: Mapping[str, tuple[str, ...]] = MappingProxyType(self._values)
 
     @classmethod
     def of(cls, mapping: Mapping[str, str]) -> Headers:

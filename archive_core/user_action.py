@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Literal, overload
 
 import attrs
 
@@ -87,42 +87,49 @@ class Assertion:
     algorithm: str | None = None
 
 
-def _optional_string(
-    data: Mapping[str, Any], name: str, where: str, *, max_length: int
+@overload
+def _text_field(data: Mapping[str, Any], name: str, where: str, max_length: int) -> str: ...
+@overload
+def _text_field(
+    data: Mapping[str, Any], name: str, where: str, max_length: int, *, required: Literal[False]
+) -> str | None: ...
+def _text_field(
+    data: Mapping[str, Any], name: str, where: str, max_length: int, *, required: bool = True
 ) -> str | None:
     value = data.get(name)
     if value is None:
+        if required:
+            raise _body_error(f"{where}.{name}")
         return None
     if not isinstance(value, str) or not value or len(value) > max_length:
         raise _body_error(f"{where}.{name}")
     return value
 
 
-def _string(data: Mapping[str, Any], name: str, where: str, *, max_length: int) -> str:
-    value = _optional_string(data, name, where, max_length=max_length)
-    if value is None:
-        raise _body_error(f"{where}.{name}")
-    return value
-
-
-def _optional_b64(
-    data: Mapping[str, Any], name: str, where: str, *, max_bytes: int
+@overload
+def _b64_field(
+    data: Mapping[str, Any], name: str, where: str, max_bytes: int
+) -> tuple[str, bytes]: ...
+@overload
+def _b64_field(
+    data: Mapping[str, Any], name: str, where: str, max_bytes: int, *, required: Literal[False]
+) -> tuple[str, bytes] | None: ...
+def _b64_field(
+    data: Mapping[str, Any], name: str, where: str, max_bytes: int, *, required: bool = True
 ) -> tuple[str, bytes] | None:
-    # base64url spends 4 characters on 3 bytes.
-    text = _optional_string(data, name, where, max_length=(max_bytes * 4 + 2) // 3)
+    # One frame per field: four of these run per factor.
+    text = data.get(name)
     if text is None:
+        if required:
+            raise _body_error(f"{where}.{name}")
         return None
+    # base64url spends 4 characters on 3 bytes.
+    if not isinstance(text, str) or not text or len(text) > (max_bytes * 4 + 2) // 3:
+        raise _body_error(f"{where}.{name}")
     try:
         return text, b64url_decode(text)
     except MalformedInput as exc:
         raise _body_error(f"{where}.{name}") from exc
-
-
-def _b64(data: Mapping[str, Any], name: str, where: str, *, max_bytes: int) -> tuple[str, bytes]:
-    value = _optional_b64(data, name, where, max_bytes=max_bytes)
-    if value is None:
-        raise _body_error(f"{where}.{name}")
-    return value
 
 
 def parse_factor(value: Any, where: str) -> Assertion:
@@ -144,31 +151,29 @@ def parse_factor(value: Any, where: str) -> Assertion:
     inner = f"{where}.credentialAssertion"
     if not isinstance(assertion, dict):
         raise _body_error(inner)
-    cred_id = _string(assertion, "credId", inner, max_length=MAX_CRED_ID)
-    client_data = _b64(assertion, "clientData", inner, max_bytes=MAX_CLIENT_DATA)
-    signature = _b64(assertion, "signature", inner, max_bytes=MAX_SIGNATURE)
-    algorithm = _optional_string(assertion, "algorithm", inner, max_length=64)
+    cred_id = _text_field(assertion, "credId", inner, MAX_CRED_ID)
+    client_data = _b64_field(assertion, "clientData", inner, MAX_CLIENT_DATA)
+    signature = _b64_field(assertion, "signature", inner, MAX_SIGNATURE)
+    algorithm = _text_field(assertion, "algorithm", inner, 64, required=False)
     authenticator = None
     handle = None
     if kind is CredentialKind.FIDO2:
-        authenticator = _b64(
-            assertion, "authenticatorData", inner, max_bytes=MAX_AUTHENTICATOR_DATA
-        )
+        authenticator = _b64_field(assertion, "authenticatorData", inner, MAX_AUTHENTICATOR_DATA)
         # An older browser signer sends "" when the authenticator gave no handle: absent.
         if assertion.get("userHandle") != "":
-            handle_field = _optional_b64(assertion, "userHandle", inner, max_bytes=256)
+            handle_field = _b64_field(assertion, "userHandle", inner, 256, required=False)
             handle = None if handle_field is None else handle_field[1]
     return Assertion(
-        kind=kind,
-        cred_id=cred_id,
-        client_data_b64=client_data[0],
-        client_data=client_data[1],
-        signature_b64=signature[0],
-        signature=signature[1],
-        authenticator_data_b64=None if authenticator is None else authenticator[0],
-        authenticator_data=None if authenticator is None else authenticator[1],
-        user_handle=handle,
-        algorithm=algorithm,
+        kind,
+        cred_id,
+        client_data[0],
+        client_data[1],
+        signature[0],
+        signature[1],
+        None if authenticator is None else authenticator[0],
+        None if authenticator is None else authenticator[1],
+        handle,
+        algorithm,
     )
 
 
@@ -197,8 +202,7 @@ def _equal(a: str | bytes, b: str | bytes) -> bool:
     return hmac.compare_digest(left, right)
 
 
-def verify_assertion(
-    *,
+def verify_assertion(  # noqa: PLR0917 - called positionally (docs/benchmarks.md §1)
     assertion: Assertion,
     credential: Credential | None,
     caller: User,
@@ -309,20 +313,17 @@ def verify_assertion(
             raise Catalogue.ASSERTION_INVALID.error("sign_count_rollback")
         new_sign_count = data.sign_count
 
-    return VerifiedAssertion(
-        credential=credential,
-        evidence=SignedEvidence(
-            credential_uuid=credential.uuid,
-            credential_kind=credential.kind,
-            cred_id=credential.cred_id,
-            algorithm=credential.algorithm,
-            public_key=credential.public_key,
-            client_data=assertion.client_data_b64,
-            signature=assertion.signature_b64,
-            authenticator_data=assertion.authenticator_data_b64,
-        ),
-        new_sign_count=new_sign_count,
+    evidence = SignedEvidence(
+        credential.uuid,
+        credential.kind,
+        credential.cred_id,
+        credential.algorithm,
+        credential.public_key,
+        assertion.client_data_b64,
+        assertion.signature_b64,
+        assertion.authenticator_data_b64,
     )
+    return VerifiedAssertion(credential, evidence, new_sign_count)
 
 
 def reverify_evidence(

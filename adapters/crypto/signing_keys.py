@@ -175,7 +175,9 @@ class SigningKeyRing:
     # ------------------------------------------------------------------ reading
     def signing_key(self, *, now: datetime) -> LoadedSigningKey:
         """The key that signs at `now`: the newest usable one, created on first use."""
-        self._refresh_if_due(now)
+        last = self._refreshed_at
+        if last is None or now < last or now - last >= self._refresh_interval:
+            self._refresh(now)
         key = self._current
         if key is None or not key.usable_at(now):
             key = self._newest_usable(now)
@@ -191,7 +193,11 @@ class SigningKeyRing:
     def verification_key(self, kid: str, *, now: datetime) -> LoadedSigningKey | None:
         """The key a token names, or None when there is none (retired keys are returned:
         the caller refuses them with its own reason, see `LoadedSigningKey.usable_at`)."""
-        self._refresh_if_due(now)
+        # Re-read the store once the refresh interval has passed (or the clock went
+        # back); written inline here and in `signing_key`: one runs per token checked.
+        last = self._refreshed_at
+        if last is None or now < last or now - last >= self._refresh_interval:
+            self._refresh(now)
         key = self._keys.get(kid)
         if key is None and self._may_know_more(kid, now):
             with self._lock:
@@ -237,11 +243,9 @@ class SigningKeyRing:
             return None
         return max(usable, key=lambda k: (k.generation or 0, k.created_at))
 
-    def _refresh_if_due(self, now: datetime) -> None:
-        last = self._refreshed_at
-        if last is None or now < last or now - last >= self._refresh_interval:
-            with self._lock:
-                self._refresh_locked(now)
+    def _refresh(self, now: datetime) -> None:
+        with self._lock:
+            self._refresh_locked(now)
 
     def _may_know_more(self, kid: str, now: datetime) -> bool:
         generation = _generation(kid, self.purpose)

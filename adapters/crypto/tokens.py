@@ -339,7 +339,6 @@ _USER_ACTION_SEGMENTS: Final = 12
 _MAC_LENGTH: Final = 43  # base64url of 32 bytes, unpadded
 _METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET", "PATCH"})
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}\Z")
-_USER_ACTION_PATH: Final = Boundary(Catalogue.USER_ACTION_INVALID, "payload_malformed")
 #: The shape `issue` writes, field by field (groups: kid, token id, user, org, credential,
 #: method, digest, issued, expires, path, MAC): `KID_PATTERN`, `_grant`'s checks and a
 #: 43-character MAC in one pass (`flow_time_ratio`, docs/benchmarks.md §1).
@@ -483,11 +482,13 @@ class HmacUserActionCodec:
 
 
 def _path(encoded: str) -> str:
-    with _USER_ACTION_PATH:
+    try:
         path = binascii.a2b_base64(
             (encoded + "=" * (-len(encoded) % 4)).encode().translate(_FROM_URLSAFE),
             strict_mode=True,
         ).decode("utf-8")
+    except LIBRARY_ERRORS as exc:  # bad input is a refusal (crypto/boundary.py)
+        raise Catalogue.USER_ACTION_INVALID.error("payload_malformed") from exc
     if not path:
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
     return path

@@ -10,7 +10,7 @@ live in their own stores with their own locks, as they would in Redis.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
@@ -42,6 +42,8 @@ __all__ = [
 ]
 
 _MISSING: Any = object()
+_RESTORE: Final = "restore"
+_POP: Final = "pop"
 #: Replay stores purge expired entries after this many writes (bounded memory).
 PURGE_EVERY = 1024
 
@@ -68,48 +70,42 @@ class MemoryStore:
         return MemoryUnitOfWork(self)
 
 
-class _Journal:
-    """Writes with their undo steps."""
+class _Journal(list[tuple[Any, ...]]):
+    """Writes with their undo steps (the list itself, made in C once per unit of work).
 
-    def __init__(self) -> None:
-        self.undo: list[Callable[[], None]] = []
+    An undo step is a tuple, not a closure: a closure and its cells are four objects
+    for the garbage collector, a tuple one (several writes per signed flow)."""
 
     def put(self, table: dict[Any, Any], key: Any, value: Any) -> None:
-        previous = table.get(key, _MISSING)
+        self.append((_RESTORE, table, key, table.get(key, _MISSING)))
         table[key] = value
 
-        def restore() -> None:
-            if previous is _MISSING:
-                del table[key]
-            else:
-                table[key] = previous
-
-        self.undo.append(restore)
-
-    def append(self, table: dict[Any, list[Any]], key: Any, value: Any) -> None:
-        created = key not in table
+    def append_item(self, table: dict[Any, list[Any]], key: Any, value: Any) -> None:
+        self.append((_POP, table, key, key not in table))
         table.setdefault(key, []).append(value)
 
-        def restore() -> None:
-            table[key].pop()
-            if created:
-                del table[key]
-
-        self.undo.append(restore)
-
     def delete(self, table: dict[Any, Any], key: Any) -> None:
-        previous = table.pop(key)
-        self.undo.append(lambda: table.__setitem__(key, previous))
+        self.append((_RESTORE, table, key, table.pop(key)))
 
     def rollback(self) -> None:
-        while self.undo:
-            self.undo.pop()()
+        while self:
+            step, table, key, value = self.pop()
+            if step is _POP:  # value: whether the list was created by the write
+                table[key].pop()
+                if value:
+                    del table[key]
+            elif value is _MISSING:
+                del table[key]
+            else:
+                table[key] = value
 
 
 class _Part:
-    def __init__(self, store: MemoryStore, journal: _Journal) -> None:
-        self._s = store
-        self._j = journal
+    # Made by `MemoryUnitOfWork.__getattr__` with `__new__` and two attribute stores
+    # (no `__init__` frame): up to nine are made per signed flow.
+    __slots__ = ("__dict__", "_j", "_s")
+    _s: MemoryStore
+    _j: _Journal
 
 
 class MemoryUserRepository(_Part):
@@ -124,7 +120,7 @@ class MemoryUserRepository(_Part):
         if user.id in self._s.users:
             raise AlreadyExists(user.id)
         self._j.put(self._s.users, user.id, user)
-        self._j.append(self._s.org_users, user.org_id, user.id)
+        self._j.append_item(self._s.org_users, user.org_id, user.id)
 
     def update(self, user: User, *, expected_version: int) -> None:
         """Replace the user if it is still at `expected_version`."""
@@ -171,7 +167,7 @@ class MemoryCredentialRepository(_Part):
             raise AlreadyExists(credential.uuid)
         self._j.put(self._s.credentials, credential.uuid, credential)
         self._j.put(self._s.cred_ids, credential.cred_id, credential.uuid)
-        self._j.append(self._s.user_credentials, credential.user_id, credential.uuid)
+        self._j.append_item(self._s.user_credentials, credential.user_id, credential.uuid)
 
     def update_sign_count(
         self, uuid: CredentialUuid, *, new_count: int, expected_count: int
@@ -217,7 +213,7 @@ class MemoryPermissionRepository(_Part):
         if assignment.permission_id not in self._s.permissions:
             raise KeyError(assignment.permission_id)
         self._j.put(self._s.assignments, assignment.id, assignment)
-        self._j.append(self._s.identity_assignments, assignment.identity_id, assignment.id)
+        self._j.append_item(self._s.identity_assignments, assignment.identity_id, assignment.id)
 
     def assignments_of(self, user_id: UserId) -> list[AssignedPermission]:
         """The user's assignments with their permissions."""
@@ -255,7 +251,7 @@ class MemoryUserActionStore(_Part):
             return ConsumeOutcome(ConsumeStatus.UNKNOWN)
         if record.used_at is not None:
             return ConsumeOutcome(ConsumeStatus.ALREADY_USED)
-        used = UserActionRecord(grant=record.grant, evidence=record.evidence, used_at=at)
+        used = UserActionRecord(record.grant, record.evidence, at)
         self._j.put(self._s.user_actions, token_id, used)
         return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
 
@@ -280,7 +276,7 @@ class MemoryAuditLog(_Part):
         chain = self._s.audit.get(record.org_id, [])
         if record.sequence != len(chain) + 1:
             raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
-        self._j.append(self._s.audit, record.org_id, record)
+        self._j.append_item(self._s.audit, record.org_id, record)
 
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         """Records of one org, or of all orgs ordered by org id then sequence."""
@@ -315,7 +311,9 @@ class MemoryUnitOfWork:
             part = _PARTS.get(name)
             if part is None:
                 raise AttributeError(name)
-            made = part(self._store, self._journal)
+            made = part.__new__(part)
+            made._s = self._store
+            made._j = self._journal
             setattr(self, name, made)
             return made
 
@@ -333,13 +331,14 @@ class MemoryUnitOfWork:
     ) -> None:
         """Roll back what was not committed and release the lock."""
         try:
-            self._journal.rollback()
+            if self._journal:
+                self._journal.rollback()
         finally:
             self._store.lock.release()
 
     def commit(self) -> None:
         """Keep every write made so far."""
-        self._journal.undo.clear()
+        self._journal.clear()
         self.committed = True
 
     def rollback(self) -> None:

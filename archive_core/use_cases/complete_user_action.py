@@ -83,13 +83,13 @@ class CompleteUserAction:
 
             verified: list[VerifiedAssertion] = [
                 verify_assertion(
-                    assertion=factor,
-                    credential=uow.credentials.get_by_cred_id(factor.cred_id),
-                    caller=principal.user,
-                    challenge=challenge,
-                    policy=self.policy,
-                    verifiers=self.verifiers,
-                    authenticator_parser=self.authenticator_parser,
+                    factor,
+                    uow.credentials.get_by_cred_id(factor.cred_id),
+                    principal.user,
+                    challenge,
+                    self.policy,
+                    self.verifiers,
+                    self.authenticator_parser,
                 )
                 for factor in factors
             ]
@@ -112,19 +112,18 @@ class CompleteUserAction:
                         raise ArchiveCoreError(
                             Catalogue.ASSERTION_INVALID, reason="sign_count_raced"
                         ) from exc
+            action = challenge.action
             grant = UserActionGrant(
-                token_id="ua-" + b64url_encode(self.randomness.token_bytes(18)),
-                user_id=principal.user.id,
-                org_id=principal.user.org_id,
-                credential_uuid=verified[0].credential.uuid,
-                method=challenge.action.method,
-                path=challenge.action.path,
-                payload_sha256=challenge.action.payload_sha256,
-                issued_at=now,
-                expires_at=now + self.policy.user_action_ttl,
+                "ua-" + b64url_encode(self.randomness.token_bytes(18)),  # token id
+                principal.user.id,
+                principal.user.org_id,
+                verified[0].credential.uuid,
+                action.method,
+                action.path,
+                action.payload_sha256,
+                now,  # issued at
+                now + self.policy.user_action_ttl,  # expires at
             )
-            uow.user_actions.add(
-                UserActionRecord(grant=grant, evidence=tuple(v.evidence for v in verified))
-            )
+            uow.user_actions.add(UserActionRecord(grant, tuple(v.evidence for v in verified)))
             uow.commit()
         return {"userAction": self.token_codec.issue(grant)}

@@ -71,12 +71,7 @@ def parse_init_body(body: bytes) -> RequestedAction:
         payload_bytes = payload.encode("utf-8")
     except UnicodeEncodeError as exc:  # pragma: no cover - parse_json refuses lone surrogates
         raise _invalid("userActionPayload", "must be valid UTF-8") from exc
-    return RequestedAction(
-        method=method,
-        path=path,
-        payload_sha256=hashlib.sha256(payload_bytes).hexdigest(),
-        server_kind=server_kind,
-    )
+    return RequestedAction(method, path, hashlib.sha256(payload_bytes).hexdigest(), server_kind)
 
 
 def _allow_credentials(credentials: list[Credential]) -> dict[str, list[dict[str, Any]]]:
@@ -127,14 +122,14 @@ class InitUserAction:
         identifier = b64url_encode(self.randomness.token_bytes(32))
         self.challenges.put(
             Challenge(
-                key=challenge_key(identifier),
-                user_id=principal.user.id,
-                org_id=principal.user.org_id,
-                challenge=challenge,
-                action=action,
-                allowed_cred_ids=tuple(c.cred_id for c in credentials),
-                issued_at=now,
-                expires_at=now + self.policy.challenge_ttl,
+                challenge_key(identifier),
+                principal.user.id,
+                principal.user.org_id,
+                challenge,
+                action,
+                tuple([c.cred_id for c in credentials]),  # allowed credentials
+                now,  # issued at
+                now + self.policy.challenge_ttl,  # expires at
             )
         )
         present = {c.kind for c in credentials}

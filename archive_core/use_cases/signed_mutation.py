@@ -66,7 +66,7 @@ def check_user_action(
 
     With `empty_object_signed_empty`, a body of exactly `{}` may also have been signed
     as the empty payload (the official Python SDK signs an empty dict body as `""`)."""
-    values = request.headers.values(USER_ACTION_HEADER)
+    values = request.headers.by_name.get(USER_ACTION_HEADER, ())
     if len(values) != 1:
         raise Catalogue.USER_ACTION_INVALID.error(
             "user_action_missing" if not values else "user_action_repeated"
@@ -100,7 +100,7 @@ def check_user_action(
     return grant.token_id
 
 
-@attrs.define(kw_only=True)
+@attrs.define
 class Subject:
     """What an operation's rules see at step 8: the request, the caller, the target
     (found in the caller's org, not archived), the time and the unit of work."""
@@ -128,10 +128,10 @@ class Subject:
         does (the policy can turn the guard off, and count service accounts or not)."""
         if not self.policy.lockout_guard or not self.target.is_active:
             return
-        needed = frozenset(self.policy.matrix.required(operation, None))
+        needed = self.policy.matrix.required(operation, None)
         if self.target_grants.hold_all(needed) and not self.uow.users.has_other_active_holder(
             self.target.org_id,
-            operations=needed,
+            operations=frozenset(needed),
             exclude=self.target.id,
             include_service_accounts=self.policy.lockout_counts_service_accounts,
         ):
@@ -236,12 +236,7 @@ class SignedUserMutation:
             # 4. the unconditional permissions
             grants = principal.grants
             first = authorize(
-                matrix,
-                operation,
-                granted=grants.operations,
-                full_admin=grants.full_admin,
-                target_kind=None,
-                caller_kind=caller.kind,
+                matrix, operation, grants.operations, grants.full_admin, None, caller.kind
             )
             if not first.allowed:
                 _deny(caller.kind, caller.id, first.missing)
@@ -252,54 +247,43 @@ class SignedUserMutation:
 
             # 6. the target, in the caller's org, not archived
             target = uow.users.get(UserId(user_id))
-            if target is None or target.org_id != caller.org_id or target.is_archived:
+            if target is None or target.org_id != caller.org_id or target.archived_at is not None:
                 raise ArchiveCoreError(Catalogue.TARGET_NOT_FOUND, reason="target_not_found")
 
             # 7. the permission for the target's kind
             decision = authorize(
-                matrix,
-                operation,
-                granted=grants.operations,
-                full_admin=grants.full_admin,
-                target_kind=target.kind,
-                caller_kind=caller.kind,
+                matrix, operation, grants.operations, grants.full_admin, target.kind, caller.kind
             )
             if not decision.allowed:
                 _deny(caller.kind, caller.id, decision.missing)
 
             # 8. the operation's own rules
-            subject = Subject(
-                request=request,
-                caller=principal,
-                target=target,
-                now=now,
-                policy=self.policy,
-                uow=uow,
-            )
+            subject = Subject(request, principal, target, now, self.policy, uow)
             self.mutation.check(subject)
             after = self.mutation.change(target, now=now)
 
             # 9. commit: change, audit, token consumption (already staged) — all or nothing
+            # (the hot calls here are positional: docs/benchmarks.md §1)
             if after is not None:
                 uow.users.update(after, expected_version=target.version)
                 uow.audit.append(
                     sealed_record(
                         uow.audit.head(caller.org_id),
-                        id=new_id("au", self.randomness),
-                        org_id=caller.org_id,
-                        action=self.mutation.audit_action(target),
-                        user_action_id=record.grant.token_id,
-                        actor_id=caller.id,
-                        actor_username=caller.username,
-                        actor_kind=caller.kind.value,
-                        token_kind=principal.token_kind.value,
-                        performed_at=now,
-                        evidence=record.evidence,
-                        permissions_required=decision.required,
-                        permissions_matched=decision.matched,
-                        target_id=target.id,
-                        target_before=target.state,
-                        target_after=after.state,
+                        new_id("au", self.randomness),
+                        caller.org_id,
+                        self.mutation.audit_action(target),
+                        record.grant.token_id,  # the user action
+                        caller.id,
+                        caller.username,
+                        caller.kind._value_,
+                        principal.token_kind._value_,
+                        now,  # performed at
+                        record.evidence,
+                        decision.required,
+                        decision.matched,
+                        target.id,
+                        target.state,  # before
+                        after.state,
                     )
                 )
             assignments = subject.target_grants.assignments  # read before the commit ends it
