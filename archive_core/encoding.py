@@ -112,6 +112,7 @@ _DECODER: Final = json.JSONDecoder(
 # skip whitespace, require the end of the text.
 _SCAN: Final[Callable[[str, int], tuple[Any, int]]] = vars(_DECODER)["scan_once"]
 # json.decoder.WHITESPACE; a pattern that matches the empty string always matches.
+_WHITESPACE: Final = " \t\n\r"
 _SKIP_WHITESPACE: Final = cast(
     "Callable[[str, int], re.Match[str]]", re.compile(r"[ \t\n\r]*").match
 )
@@ -172,13 +173,15 @@ def parse_json(data: bytes | str, *, max_bytes: int, max_depth: int = MAX_JSON_D
     # A document with few brackets cannot be deep (counted in C, before any walk).
     if text.count("[") + text.count("{") > max_depth and _depth_exceeds(text, max_depth):
         raise MalformedInput("json_too_deep")
+    # (whitespace around the value is skipped by pattern only where there is some)
+    start = _SKIP_WHITESPACE(text, 0).end() if text[:1] in _WHITESPACE else 0
     try:
-        value, end = _SCAN(text, _SKIP_WHITESPACE(text, 0).end())
+        value, end = _SCAN(text, start)
     except MalformedInput:
         raise
     except (StopIteration, ValueError, RecursionError) as exc:
         raise MalformedInput("json_malformed") from exc
-    if _SKIP_WHITESPACE(text, end).end() != len(text):
+    if end != len(text) and _SKIP_WHITESPACE(text, end).end() != len(text):
         raise MalformedInput("json_malformed")
     # Lone surrogates arrive only through `\u` escapes (or a str argument).
     if "\\u" in text or (isinstance(data, str) and not text.isascii()):

@@ -61,6 +61,7 @@ _WEBAUTHN_CLIENT_DATA_TYPE: Final = "webauthn.get"
 DEPRECATED_FACTORS: Final = frozenset({"Password", "Totp"})
 #: Kinds that answer for one another: the password-protected-key signer says `Key`.
 _KEY_FAMILY: Final = frozenset({CredentialKind.KEY, CredentialKind.PASSWORD_PROTECTED_KEY})
+_KINDS_BY_VALUE: Final = {kind.value: kind for kind in CredentialKind}
 
 
 def _body_error(field: str) -> ArchiveCoreError:
@@ -143,10 +144,10 @@ def parse_factor(value: Any, where: str) -> Assertion:
             message=f"{stated} credentials are not supported for user actions.",
             reason="factor_deprecated",
         )
-    try:
-        kind = CredentialKind(stated)
-    except ValueError as exc:
-        raise _body_error(f"{where}.kind") from exc
+    # (a look-up by value in a dict: `CredentialKind(stated)` runs Enum's Python `__new__`)
+    kind = _KINDS_BY_VALUE.get(stated) if isinstance(stated, str) else None
+    if kind is None:
+        raise _body_error(f"{where}.kind")
     assertion = value.get("credentialAssertion")
     inner = f"{where}.credentialAssertion"
     if not isinstance(assertion, dict):

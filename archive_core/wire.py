@@ -18,7 +18,7 @@ def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[
     return {
         "username": user.username,
         "userId": user.id,
-        "kind": user.kind.value,
+        "kind": user.kind._value_,  # (`.value` is a Python property: one less call)
         "credentialUuid": user.credential_uuid,
         "orgId": user.org_id,
         "permissions": [],

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self
+from typing import Any, Final, Generic, Self, TypeVar, overload
 
 import attrs
 
@@ -285,37 +285,53 @@ class MemoryAuditLog(_Part):
         return [r for org in sorted(self._s.audit) for r in self._s.audit[org]]
 
 
+P = TypeVar("P", bound="_Part")
+
+
+class _Repository(Generic[P]):
+    """A unit of work's repository of one kind, made on first use and kept in the unit's
+    own attributes (a non-data descriptor: once made, the attribute answers without it).
+    A request of the signed flow touches two to four of the six (`flow_time_ratio`,
+    docs/benchmarks.md §1), and no exception is raised to get here, as it is on the way
+    to a `__getattr__`."""
+
+    __slots__ = ("_kind", "_name")
+
+    def __init__(self, kind: type[P]) -> None:
+        self._kind = kind
+        self._name = ""
+
+    def __set_name__(self, owner: type[object], name: str) -> None:
+        self._name = name
+
+    @overload
+    def __get__(self, unit: None, owner: type[object]) -> Self: ...
+    @overload
+    def __get__(self, unit: MemoryUnitOfWork, owner: type[object]) -> P: ...
+    def __get__(self, unit: MemoryUnitOfWork | None, owner: type[object]) -> P | Self:
+        if unit is None:
+            return self
+        made = self._kind.__new__(self._kind)
+        made._s = unit._store
+        made._j = unit._journal
+        unit.__dict__[self._name] = made
+        return made
+
+
 class MemoryUnitOfWork:
-    """One serialised transaction over a `MemoryStore` (rollback unless committed).
+    """One serialised transaction over a `MemoryStore` (rollback unless committed)."""
 
-    Its repositories are made on first use: a request of the signed flow touches two
-    to four of the six (`flow_time_ratio`, docs/benchmarks.md §1).
-    """
-
-    users: MemoryUserRepository
-    credentials: MemoryCredentialRepository
-    applications: MemoryApplicationRepository
-    permissions: MemoryPermissionRepository
-    user_actions: MemoryUserActionStore
-    audit: MemoryAuditLog
+    users = _Repository(MemoryUserRepository)
+    credentials = _Repository(MemoryCredentialRepository)
+    applications = _Repository(MemoryApplicationRepository)
+    permissions = _Repository(MemoryPermissionRepository)
+    user_actions = _Repository(MemoryUserActionStore)
+    audit = _Repository(MemoryAuditLog)
 
     def __init__(self, store: MemoryStore) -> None:
         self._store = store
         self._journal = _Journal()
         self.committed = False
-
-    if not TYPE_CHECKING:  # the annotations above are what the type checker sees
-
-        def __getattr__(self, name: str) -> _Part:
-            # Called only for an attribute not set yet: make the repository, keep it.
-            part = _PARTS.get(name)
-            if part is None:
-                raise AttributeError(name)
-            made = part.__new__(part)
-            made._s = self._store
-            made._j = self._journal
-            setattr(self, name, made)
-            return made
 
     def __enter__(self) -> Self:
         """Take the store's lock."""
@@ -344,16 +360,6 @@ class MemoryUnitOfWork:
     def rollback(self) -> None:
         """Undo every write made since the last commit."""
         self._journal.rollback()
-
-
-_PARTS: Final[dict[str, type[_Part]]] = {
-    "users": MemoryUserRepository,
-    "credentials": MemoryCredentialRepository,
-    "applications": MemoryApplicationRepository,
-    "permissions": MemoryPermissionRepository,
-    "user_actions": MemoryUserActionStore,
-    "audit": MemoryAuditLog,
-}
 
 
 class MemoryChallengeStore:
