@@ -223,7 +223,8 @@ class Gate:
             if signing:
                 raise ArchiveCoreError(Catalogue.USER_DEACTIVATED, reason="caller_inactive")
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_inactive")
-        if user.issued_before_cut_off(claims.issued_at):
+        cut_off = user.cut_off_at  # `User.issued_before_cut_off`, inline: once per request
+        if cut_off is not None and claims.issued_at <= cut_off:
             # Issued before the caller's last deactivation: activation does not revive it.
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="token_cut_off")
         # Signing a user action needs no permission: its caller's grants are not read.

@@ -197,12 +197,6 @@ def same_family(stated: CredentialKind, stored: CredentialKind) -> bool:
     return stated is stored or (stated in _KEY_FAMILY and stored in _KEY_FAMILY)
 
 
-def _equal(a: str | bytes, b: str | bytes) -> bool:
-    left = a.encode("utf-8") if isinstance(a, str) else a
-    right = b.encode("utf-8") if isinstance(b, str) else b
-    return hmac.compare_digest(left, right)
-
-
 def verify_assertion(  # noqa: PLR0917 - called positionally (docs/benchmarks.md §1)
     assertion: Assertion,
     credential: Credential | None,
@@ -247,8 +241,10 @@ def verify_assertion(  # noqa: PLR0917 - called positionally (docs/benchmarks.md
     sent_challenge = client_data.get("challenge")
     if not isinstance(sent_challenge, str):
         raise Catalogue.ASSERTION_INVALID.error("challenge_mismatch")
-    as_issued = _equal(sent_challenge, challenge.challenge)
-    as_browser_bytes = _equal(sent_challenge, b64url_encode(challenge.challenge.encode("utf-8")))
+    sent = sent_challenge.encode("utf-8")
+    issued = challenge.challenge.encode("utf-8")
+    as_issued = hmac.compare_digest(sent, issued)
+    as_browser_bytes = hmac.compare_digest(sent, b64url_encode(issued).encode("ascii"))
     if not (as_issued or (fido2 and as_browser_bytes)):
         raise Catalogue.ASSERTION_INVALID.error("challenge_mismatch")
 

@@ -26,7 +26,7 @@ Bearer verification, in order (reasons in brackets; every failure is 401
     [token_expired], not issued or valid only in the future [token_issued_in_future,
     token_not_yet_valid]
 
-A verified token is cached (by its SHA-256) with its claims, so the three calls of
+A verified token is cached (by its text) with its claims, so the three calls of
 one signed flow pay for one signature check; a cache hit re-runs step 8 and the
 key's retirement check against the `now` of that call. Steps 2 and 3 depend on the
 header segment's text alone, and every token of one signing key has the same: a
@@ -38,7 +38,6 @@ decoding was nearly a fifth of the first check's cost over the signature.
 from __future__ import annotations
 
 import binascii
-import hashlib
 import hmac
 import re
 import secrets
@@ -127,7 +126,10 @@ class JwtBearerTokens:
         self.audience = audience
         self.leeway = leeway
         self._leeway_seconds = leeway.total_seconds()
-        self._verified: BoundedCache[bytes, _Verified] = BoundedCache(max_cached_tokens)
+        # Keyed by the token itself: the process that holds the keys these tokens are
+        # signed with gains nothing from holding digests instead (a digest per request
+        # was a third of a cache hit's cost: docs/benchmarks.md §1).
+        self._verified: BoundedCache[str, _Verified] = BoundedCache(max_cached_tokens)
         #: Header segments that passed steps 2 and 3 (one per signing key in practice).
         self._headers: BoundedCache[str, Mapping[str, Any]] = BoundedCache(_MAX_CACHED_HEADERS)
 
@@ -165,11 +167,10 @@ class JwtBearerTokens:
             raise Catalogue.NOT_AUTHORIZED.error("token_too_long")
         if not token.isascii():
             raise Catalogue.NOT_AUTHORIZED.error("token_malformed")
-        digest = hashlib.sha256(token.encode("ascii")).digest()
-        verified = self._verified.get(digest)
+        verified = self._verified.get(token)
         if verified is None:
             verified = self._verify_signed(token, now)
-            self._verified.put(digest, verified)
+            self._verified.put(token, verified)
         claims, kid, issued_at, not_before, expires_at = verified
         # 8. time, from the caller's clock (exp is exclusive: valid while now < exp)
         at = now.timestamp()

@@ -221,16 +221,11 @@ class MemoryPermissionRepository(_Part):
 
 
 def _assignments_of(store: MemoryStore, user_id: UserId) -> list[AssignedPermission]:
-    result = []
-    for assignment_id in store.identity_assignments.get(user_id, ()):
-        assignment = store.assignments[assignment_id]
-        result.append(
-            AssignedPermission(
-                assignment_id=assignment.id,
-                permission=store.permissions[assignment.permission_id],
-            )
-        )
-    return result
+    assignments, permissions = store.assignments, store.permissions
+    return [
+        AssignedPermission(a.id, permissions[a.permission_id])
+        for a in map(assignments.__getitem__, store.identity_assignments.get(user_id, ()))
+    ]
 
 
 class MemoryUserActionStore(_Part):

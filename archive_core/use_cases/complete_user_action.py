@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from operator import attrgetter
 from typing import Final
 
 import attrs
@@ -27,6 +28,7 @@ from archive_core.user_action import VerifiedAssertion, parse_factor, verify_ass
 __all__ = ["CompleteUserAction"]
 
 MAX_COMPLETE_BODY: Final = 64 * 1024
+_EVIDENCE: Final = attrgetter("evidence")
 MAX_CHALLENGE_IDENTIFIER: Final = 512
 
 
@@ -124,6 +126,6 @@ class CompleteUserAction:
                 now,  # issued at
                 now + self.policy.user_action_ttl,  # expires at
             )
-            uow.user_actions.add(UserActionRecord(grant, tuple(v.evidence for v in verified)))
+            uow.user_actions.add(UserActionRecord(grant, tuple(map(_EVIDENCE, verified))))
             uow.commit()
         return {"userAction": self.token_codec.issue(grant)}

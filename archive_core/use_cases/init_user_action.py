@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from operator import attrgetter
 from typing import Any, Final
 
 import attrs
@@ -22,10 +23,17 @@ MAX_ACTION_PATH: Final = 2048
 METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET"})
 SERVER_KINDS: Final = frozenset({"Api", "Staff"})
 _KINDS: Final = tuple(CredentialKind)
+_CRED_ID: Final = attrgetter("cred_id")
+_KIND: Final = attrgetter("kind")
 _FACTOR: Final = {
     CredentialKind.FIDO2: "either",
     CredentialKind.KEY: "first",
     CredentialKind.PASSWORD_PROTECTED_KEY: "either",
+}
+#: Each kind's `supportedCredentialKinds` entry (copied into every answer).
+_SUPPORTED: Final = {
+    kind: {"kind": kind.value, "factor": factor, "requiresSecondFactor": False}
+    for kind, factor in _FACTOR.items()
 }
 
 
@@ -127,20 +135,17 @@ class InitUserAction:
                 principal.user.org_id,
                 challenge,
                 action,
-                tuple([c.cred_id for c in credentials]),  # allowed credentials
+                tuple(map(_CRED_ID, credentials)),  # allowed credentials
                 now,  # issued at
                 now + self.policy.challenge_ttl,  # expires at
             )
         )
-        present = {c.kind for c in credentials}
+        present = set(map(_KIND, credentials))
         kinds = [k for k in _KINDS if k in present]
         return {
             "challenge": challenge,
             "challengeIdentifier": identifier,
-            "supportedCredentialKinds": [
-                {"kind": k.value, "factor": _FACTOR[k], "requiresSecondFactor": False}
-                for k in kinds
-            ],
+            "supportedCredentialKinds": [dict(_SUPPORTED[k]) for k in kinds],
             "allowCredentials": _allow_credentials(credentials),
             "userVerification": self.policy.user_verification,
             "rp": {"id": self.policy.rp_id, "name": self.policy.rp_name},

@@ -238,7 +238,7 @@ class SignedUserMutation:
             first = authorize(
                 matrix, operation, grants.operations, grants.full_admin, None, caller.kind
             )
-            if not first.allowed:
+            if first.missing:
                 _deny(caller.kind, caller.id, first.missing)
 
             # 5. user id syntax
@@ -254,7 +254,7 @@ class SignedUserMutation:
             decision = authorize(
                 matrix, operation, grants.operations, grants.full_admin, target.kind, caller.kind
             )
-            if not decision.allowed:
+            if decision.missing:
                 _deny(caller.kind, caller.id, decision.missing)
 
             # 8. the operation's own rules
