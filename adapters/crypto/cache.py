@@ -1,14 +1,18 @@
 """A small bounded map for loaded keys and verified tokens.
 
-Reads are a plain `dict.get` (atomic under the GIL, no lock, no bookkeeping), which
+Reads are the map's own `get` (atomic under the GIL, no lock, no bookkeeping), which
 is what keeps a cached key within a few percent of a bare `cryptography` verify.
 Writes take a lock and evict the oldest entry once the bound is reached
-(first-in first-out: an entry that is still used is simply loaded again).
+(first-in first-out: an entry that is still used is simply loaded again). The map is
+an `OrderedDict`, whose oldest entry goes in constant time: taking a plain dict's
+first key walks past every slot its earlier evictions left empty, which made a write
+to a full 10 000-entry cache cost 4.6 µs instead of 1.1 (docs/benchmarks.md §1).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -27,7 +31,7 @@ class BoundedCache(Generic[K, V]):
         if max_entries < 1:
             raise ValueError("max_entries must be at least 1")
         self.max_entries = max_entries
-        self._entries: dict[K, V] = {}
+        self._entries: OrderedDict[K, V] = OrderedDict()
         self._lock = threading.Lock()
         #: The entry for a key, or None (the dict's own bound method: no extra call).
         self.get: Callable[[K], V | None] = self._entries.get
@@ -35,10 +39,11 @@ class BoundedCache(Generic[K, V]):
     def put(self, key: K, value: V) -> None:
         """Store an entry, evicting the oldest ones beyond the bound."""
         with self._lock:
-            self._entries.pop(key, None)
-            while len(self._entries) >= self.max_entries:
-                del self._entries[next(iter(self._entries))]
-            self._entries[key] = value
+            entries = self._entries
+            entries.pop(key, None)
+            entries[key] = value
+            while len(entries) > self.max_entries:
+                entries.popitem(last=False)
 
     def discard(self, key: K) -> None:
         """Forget an entry if it is there."""

@@ -170,13 +170,15 @@ class SigningKeyRing:
         self._unusable: frozenset[str] = frozenset()
         self._newest_generation = 0
         self._refreshed_at: datetime | None = None
+        #: `_refreshed_at + refresh_interval` (compared, not computed, per token)
+        self._refresh_due = datetime.max
         self._current: LoadedSigningKey | None = None
 
     # ------------------------------------------------------------------ reading
     def signing_key(self, *, now: datetime) -> LoadedSigningKey:
         """The key that signs at `now`: the newest usable one, created on first use."""
         last = self._refreshed_at
-        if last is None or now < last or now - last >= self._refresh_interval:
+        if last is None or now < last or now >= self._refresh_due:
             self._refresh(now)
         key = self._current
         if key is None or not key.usable_at(now):
@@ -196,7 +198,7 @@ class SigningKeyRing:
         # Re-read the store once the refresh interval has passed (or the clock went
         # back); written inline here and in `signing_key`: one runs per token checked.
         last = self._refreshed_at
-        if last is None or now < last or now - last >= self._refresh_interval:
+        if last is None or now < last or now >= self._refresh_due:
             self._refresh(now)
         key = self._keys.get(kid)
         if key is None and self._may_know_more(kid, now):
@@ -276,6 +278,10 @@ class SigningKeyRing:
         self._unusable = frozenset(unusable)
         self._newest_generation = max(generations, default=0)
         self._refreshed_at = now
+        try:
+            self._refresh_due = now + self._refresh_interval
+        except OverflowError:  # pragma: no cover - a clock at the end of time
+            self._refresh_due = now
         self._current = self._newest_usable(now)
 
     def _create_locked(self, now: datetime) -> LoadedSigningKey:

@@ -23,6 +23,7 @@ MAX_ACTION_PATH: Final = 2048
 METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET"})
 SERVER_KINDS: Final = frozenset({"Api", "Staff"})
 _KINDS: Final = tuple(CredentialKind)
+_EMPTY_SHA256: Final = hashlib.sha256(b"").hexdigest()
 _CRED_ID: Final = attrgetter("cred_id")
 _KIND: Final = attrgetter("kind")
 _FACTOR: Final = {
@@ -79,7 +80,8 @@ def parse_init_body(body: bytes) -> RequestedAction:
         payload_bytes = payload.encode("utf-8")
     except UnicodeEncodeError as exc:  # pragma: no cover - parse_json refuses lone surrogates
         raise _invalid("userActionPayload", "must be valid UTF-8") from exc
-    return RequestedAction(method, path, hashlib.sha256(payload_bytes).hexdigest(), server_kind)
+    digest = hashlib.sha256(payload_bytes).hexdigest() if payload_bytes else _EMPTY_SHA256
+    return RequestedAction(method, path, digest, server_kind)
 
 
 def _allow_credentials(credentials: list[Credential]) -> dict[str, list[dict[str, Any]]]:

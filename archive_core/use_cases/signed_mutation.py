@@ -80,11 +80,13 @@ def check_user_action(
     if grant.issued_at > now:
         raise Catalogue.USER_ACTION_INVALID.error("user_action_not_yet_valid")
     user = principal.user
-    if user.issued_before_cut_off(grant.issued_at):
+    cut_off = user.cut_off_at  # `User.issued_before_cut_off`, inline
+    if cut_off is not None and grant.issued_at <= cut_off:
         raise Catalogue.USER_ACTION_INVALID.error("user_action_cut_off")
     signed_payload = grant.payload_sha256.encode()
+    body = request.body
     payload_bound = hmac.compare_digest(
-        signed_payload, hashlib.sha256(request.body).hexdigest().encode()
+        signed_payload, hashlib.sha256(body).hexdigest().encode() if body else _EMPTY_SHA256
     )
     if empty_object_signed_empty and request.body == b"{}":
         payload_bound |= hmac.compare_digest(signed_payload, _EMPTY_SHA256)
