@@ -168,8 +168,9 @@ class JwtBearerTokens:
         if not token.isascii():
             raise Catalogue.NOT_AUTHORIZED.error("token_malformed")
         verified = self._verified.get(token)
+        remembered = verified is not None
         if verified is None:
-            verified = self._verify_signed(token, now)
+            verified = self._verify_signed(token, now)  # its key found usable at `now`
             self._verified.put(token, verified)
         claims, kid, issued_at, not_before, expires_at = verified
         # 8. time, from the caller's clock (exp is exclusive: valid while now < exp)
@@ -182,9 +183,10 @@ class JwtBearerTokens:
         if not_before is not None and not_before > at + leeway:
             raise Catalogue.NOT_AUTHORIZED.error("token_not_yet_valid")
         # A key retired since the token was cached takes its tokens with it.
-        key = self.ring.verification_key(kid, now=now)
-        if key is None or not key.usable_at(now):
-            raise Catalogue.NOT_AUTHORIZED.error("kid_retired")
+        if remembered:
+            key = self.ring.verification_key(kid, now=now)
+            if key is None or not key.usable_at(now):
+                raise Catalogue.NOT_AUTHORIZED.error("kid_retired")
         return claims
 
     def _verify_signed(self, token: str, now: datetime) -> _Verified:
