@@ -45,6 +45,11 @@ class BoundedCache(Generic[K, V]):
             while len(entries) > self.max_entries:
                 entries.popitem(last=False)
 
+    def take(self, key: K) -> V | None:
+        """Remove and return the entry for a key, or None."""
+        with self._lock:
+            return self._entries.pop(key, None)
+
     def discard(self, key: K) -> None:
         """Forget an entry if it is there."""
         with self._lock:

@@ -391,7 +391,8 @@ class HmacUserActionCodec:
             raise ValueError("user action tokens are authenticated with HS256 only")
         self.ring = ring
         self._clock = clock
-        #: Tokens this codec issued, with their grant and kid (bounded, oldest out first).
+        #: Tokens this codec issued and no one has presented yet, with their grant and
+        #: kid (bounded, oldest out first; a token leaves when it is first presented).
         self._issued: BoundedCache[str, tuple[UserActionGrant, str]] = BoundedCache(
             max_remembered_tokens
         )
@@ -435,8 +436,10 @@ class HmacUserActionCodec:
         # A token this codec issued is, character for character, what its MAC was
         # computed over: its grant is the one remembered (the retirement of its key
         # still applies). In a signed flow served by one process — one connection, one
-        # worker — this spares the MAC, the pattern and the grant's parsing.
-        issued = self._issued.get(token)
+        # worker — this spares the MAC, the pattern and the grant's parsing. It is
+        # remembered until first presented: a replay, or a retried unit of work, goes
+        # the long way (and the store refuses a second use).
+        issued = self._issued.take(token)
         if issued is not None:
             now = self._clock.now()
             key = self.ring.verification_key(issued[1], now=now)

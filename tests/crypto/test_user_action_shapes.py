@@ -1,5 +1,6 @@
-"""`HmacUserActionCodec.decode` takes a token of the shape `issue` writes apart with one
-pattern, and any other segment by segment. Both ways must agree on every token: the
+"""`HmacUserActionCodec.decode` recognises a token it issued itself (until first
+presented), takes a token of the shape `issue` writes apart with one pattern, and any
+other segment by segment. Both ways must agree on every token: the
 same grant, or the same refusal and reason. Tokens here carry a genuine MAC over
 whatever their segments hold, so the checks after the MAC are reached too.
 """
@@ -8,12 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from adapters.crypto.signing_keys import HS256, USER_ACTION_PURPOSE, SigningKeyRing
+from adapters.crypto.tokens import HmacUserActionCodec
+from adapters.storage.memory import MemorySigningKeyStore
+from adapters.system.clocks import ManualClock
 from archive_core.encoding import b64url_encode
 from archive_core.errors import ArchiveCoreError
-from tests.crypto.support import GRANT
+from tests.crypto.support import GRANT, NOW
 from tests.crypto.test_tokens import UserActions
 
 _NAMES = ("kid", "token_id", "user_id", "org_id", "credential", "method", "digest",
@@ -65,3 +71,30 @@ def test_a_genuine_token_takes_the_pattern_and_a_damaged_one_the_segments() -> N
         "refused",
         ("user_action_invalid", "payload_malformed"),
     )
+
+
+def test_a_token_this_codec_issued_is_recognised_once_then_decoded_the_long_way() -> None:
+    actions = UserActions()
+    token = actions.codec.issue(GRANT)
+    assert len(actions.codec._issued) == 1
+    assert actions.codec.decode(token) == GRANT
+    assert len(actions.codec._issued) == 0  # remembered until first presented
+    assert actions.codec.decode(token) == GRANT  # again: pattern, key, MAC, grant
+
+
+def test_a_remembered_token_whose_key_retired_is_refused_as_such() -> None:
+    actions = UserActions()
+    token = actions.codec.issue(GRANT)
+    actions.ring.retire("user-action-1", at=NOW)
+    outcome = _outcome(lambda: actions.codec.decode(token))
+    assert outcome == ("refused", ("user_action_invalid", "kid_retired"))
+
+
+def test_remembered_tokens_are_bounded() -> None:
+    store = MemorySigningKeyStore()
+    ring = SigningKeyRing(store, purpose=USER_ACTION_PURPOSE, algorithm=HS256)
+    codec = HmacUserActionCodec(ring, clock=ManualClock(NOW), max_remembered_tokens=3)
+    tokens = [codec.issue(attrs.evolve(GRANT, token_id=f"ua-{i}")) for i in range(5)]
+    assert len(codec._issued) == 3
+    # the two forgotten ones still decode, the long way
+    assert [codec.decode(t).token_id for t in tokens] == [f"ua-{i}" for i in range(5)]
