@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from operator import methodcaller
+from typing import Any, Final
 
 from archive_core.entities import AssignedPermission, User
 
 __all__ = ["user_to_wire"]
+
+_TO_WIRE: Final = methodcaller("to_wire")
 
 
 def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[str, Any]:
@@ -26,7 +29,7 @@ def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[
         "isActive": user.is_active,
         "isServiceAccount": user.is_service_account,
         "isRegistered": user.is_registered,
-        "permissionAssignments": [a.to_wire() for a in assignments],
+        "permissionAssignments": list(map(_TO_WIRE, assignments)),
         "name": user.username,
         "isSSORequired": False,
     }
