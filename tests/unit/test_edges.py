@@ -468,3 +468,22 @@ def test_each_next_version_changes_only_what_it_names(kind: type[User]) -> None:
     inactive = user.deactivated(at)
     assert inactive.activated() == attrs.evolve(inactive, is_active=True, version=6)
     assert type(user.archived(at)) is kind
+
+
+# --------------------------------------------------------------------------- lean paths
+
+
+def test_unknown_operation_is_a_programming_error_in_authorize_too() -> None:
+    from archive_core.permissions import DFNS_PRESET, authorize
+
+    with pytest.raises(KeyError, match="not in matrix"):
+        authorize(DFNS_PRESET, "Nope", frozenset(), True, None)
+
+
+def test_header_step_called_on_its_own_finds_no_facts_in_no_headers(scene: Scene) -> None:
+    # `Gate.screen` skips the step when neither header is sent; called directly (as an
+    # embedder's own route may), it answers the shared empty facts.
+    gate = scene.world.init.gate
+    facts = gate.check_headers(Headers(), now=scene.world.clock.now())
+    assert facts.app_id is None and facts.nonce is None
+    assert gate.check_headers(Headers(), now=scene.world.clock.now()) is facts
