@@ -386,7 +386,7 @@ class HmacUserActionCodec:
     """
 
     def __init__(
-        self, ring: SigningKeyRing, *, clock: Clock, max_remembered_tokens: int = 10_000
+        self, ring: SigningKeyRing, *, clock: Clock, max_remembered_tokens: int = 1024
     ) -> None:
         if ring.allowed_algorithms != {HS256}:
             raise ValueError("user action tokens are authenticated with HS256 only")
