@@ -211,7 +211,7 @@ class Gate:
         one 400 `User account has been deactivated.`. Everywhere else both are 401.
         """
         user = uow.users.get(claims.user_id)
-        if user is None or user.archived_at is not None:
+        if user is None or user.is_archived:
             if signing:
                 raise ArchiveCoreError(Catalogue.SIGNING_USER_NOT_FOUND, reason="caller_unknown")
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_unknown")
@@ -223,8 +223,7 @@ class Gate:
             if signing:
                 raise ArchiveCoreError(Catalogue.USER_DEACTIVATED, reason="caller_inactive")
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_inactive")
-        cut_off = user.cut_off_at  # `User.issued_before_cut_off`, inline: once per request
-        if cut_off is not None and claims.issued_at <= cut_off:
+        if user.issued_before_cut_off(claims.issued_at):
             # Issued before the caller's last deactivation: activation does not revive it.
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="token_cut_off")
         # Signing a user action needs no permission: its caller's grants are not read.

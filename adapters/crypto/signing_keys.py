@@ -177,9 +177,7 @@ class SigningKeyRing:
     # ------------------------------------------------------------------ reading
     def signing_key(self, *, now: datetime) -> LoadedSigningKey:
         """The key that signs at `now`: the newest usable one, created on first use."""
-        last = self._refreshed_at
-        if last is None or now < last or now >= self._refresh_due:
-            self._refresh(now)
+        self._refresh_if_due(now)
         key = self._current
         if key is None or not key.usable_at(now):
             key = self._newest_usable(now)
@@ -195,11 +193,7 @@ class SigningKeyRing:
     def verification_key(self, kid: str, *, now: datetime) -> LoadedSigningKey | None:
         """The key a token names, or None when there is none (retired keys are returned:
         the caller refuses them with its own reason, see `LoadedSigningKey.usable_at`)."""
-        # Re-read the store once the refresh interval has passed (or the clock went
-        # back); written inline here and in `signing_key`: one runs per token checked.
-        last = self._refreshed_at
-        if last is None or now < last or now >= self._refresh_due:
-            self._refresh(now)
+        self._refresh_if_due(now)
         key = self._keys.get(kid)
         if key is None and self._may_know_more(kid, now):
             with self._lock:
@@ -245,9 +239,13 @@ class SigningKeyRing:
             return None
         return max(usable, key=lambda k: (k.generation or 0, k.created_at))
 
-    def _refresh(self, now: datetime) -> None:
-        with self._lock:
-            self._refresh_locked(now)
+    def _refresh_if_due(self, now: datetime) -> None:
+        # Once the refresh interval has passed (or the clock went back): a comparison
+        # with the deadline set at the last refresh, once per token checked or issued.
+        last = self._refreshed_at
+        if last is None or now < last or now >= self._refresh_due:
+            with self._lock:
+                self._refresh_locked(now)
 
     def _may_know_more(self, kid: str, now: datetime) -> bool:
         generation = _generation(kid, self.purpose)

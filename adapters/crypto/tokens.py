@@ -341,6 +341,7 @@ _MAX_MICROS: Final = micros(datetime(9999, 1, 1, tzinfo=UTC))
 MAX_USER_ACTION_TOKEN: Final = 4096
 _USER_ACTION_SEGMENTS: Final = 12
 _MAC_LENGTH: Final = 43  # base64url of 32 bytes, unpadded
+_MAX_KEYED_SECRETS: Final = 64  # one per key generation in practice
 _METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET", "PATCH"})
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}\Z")
 #: The shape `issue` writes, field by field (groups: kid, token id, user, org, credential,
@@ -399,7 +400,7 @@ class HmacUserActionCodec:
         )
         #: HMAC-SHA256 keyed with each secret once (copied per token: the one-shot
         #: `hmac.digest` keys OpenSSL's context anew every time, a third of its cost).
-        self._keyed: BoundedCache[bytes, hmac.HMAC] = BoundedCache(_MAX_CACHED_HEADERS)
+        self._keyed: BoundedCache[bytes, hmac.HMAC] = BoundedCache(_MAX_KEYED_SECRETS)
 
     def _mac(self, secret: bytes, data: bytes) -> bytes:
         keyed = self._keyed.get(secret)
@@ -454,10 +455,8 @@ class HmacUserActionCodec:
         # the long way (and the store refuses a second use).
         issued = self._issued.take(token)
         if issued is not None:
-            now = self._clock.now()
-            key = self.ring.verification_key(issued[1], now=now)
-            if key is not None and key.usable_at(now):
-                return issued[0]
+            self._key(issued[1])  # refused with the reason the long way would give
+            return issued[0]
         # A token of the shape `issue` writes is taken apart by one pattern (which
         # accepts exactly what the segment-by-segment checks accept); any other goes
         # the long way, which finds the precise reason.

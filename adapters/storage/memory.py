@@ -101,8 +101,8 @@ class _Journal(list[tuple[Any, ...]]):
 
 
 class _Part:
-    # Made by `MemoryUnitOfWork.__getattr__` with `__new__` and two attribute stores
-    # (no `__init__` frame): up to nine are made per signed flow.
+    # Made by `_Repository.__get__` with `__new__` and two attribute stores (no
+    # `__init__` frame): up to nine are made per signed flow.
     __slots__ = ("__dict__", "_j", "_s")
     _s: MemoryStore
     _j: _Journal

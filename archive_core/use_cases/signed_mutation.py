@@ -80,8 +80,7 @@ def check_user_action(
     if grant.issued_at > now:
         raise Catalogue.USER_ACTION_INVALID.error("user_action_not_yet_valid")
     user = principal.user
-    cut_off = user.cut_off_at  # `User.issued_before_cut_off`, inline
-    if cut_off is not None and grant.issued_at <= cut_off:
+    if user.issued_before_cut_off(grant.issued_at):
         raise Catalogue.USER_ACTION_INVALID.error("user_action_cut_off")
     signed_payload = grant.payload_sha256.encode()
     body = request.body
@@ -240,7 +239,7 @@ class SignedUserMutation:
             first = authorize(
                 matrix, operation, grants.operations, grants.full_admin, None, caller.kind
             )
-            if first.missing:
+            if not first.allowed:
                 _deny(caller.kind, caller.id, first.missing)
 
             # 5. user id syntax
@@ -249,14 +248,14 @@ class SignedUserMutation:
 
             # 6. the target, in the caller's org, not archived
             target = uow.users.get(UserId(user_id))
-            if target is None or target.org_id != caller.org_id or target.archived_at is not None:
+            if target is None or target.org_id != caller.org_id or target.is_archived:
                 raise ArchiveCoreError(Catalogue.TARGET_NOT_FOUND, reason="target_not_found")
 
             # 7. the permission for the target's kind
             decision = authorize(
                 matrix, operation, grants.operations, grants.full_admin, target.kind, caller.kind
             )
-            if decision.missing:
+            if not decision.allowed:
                 _deny(caller.kind, caller.id, decision.missing)
 
             # 8. the operation's own rules
