@@ -38,6 +38,7 @@ __all__ = [
     "record_hash",
     "record_json",
     "sealed_record",
+    "stored_json",
     "verify_audit_chain",
 ]
 
@@ -67,6 +68,12 @@ class AuditRecord:
     target_after: UserState
     prev_hash: str
     hash: str
+    #: The stored form's two halves around its `"hash"` member, kept by `sealed_record`
+    #: (None for a record built any other way: `attrs.evolve`, `from_dict`, the
+    #: constructor). Not content: no part of equality, hashing, `repr` or `to_dict`.
+    _stored_parts: tuple[str, str] | None = attrs.field(
+        default=None, init=False, eq=False, repr=False
+    )
 
     def content(self) -> dict[str, Any]:
         """Everything the hash covers (all fields but `hash`), JSON-ready."""
@@ -167,7 +174,7 @@ def record_json(
     (what the record's hash covers), and with `"hash": stored_hash` when given (what a
     store keeps): the keys in sorted order, each value as the encoder writes it. Written
     by hand for speed, and held byte for byte to the encoder by tests."""
-    return _canonical(
+    head, tail = _canonical_parts(
         r.id,
         r.org_id,
         r.action,
@@ -185,11 +192,27 @@ def record_json(
         r.target_after,
         sequence,
         prev_hash,
-        stored_hash,
     )
+    if stored_hash is None:
+        return head + tail
+    return f'{head}"hash":{_quote(stored_hash)},{tail}'
 
 
-def _canonical(  # noqa: PLR0917 - one positional argument per field: this runs per archive
+def stored_json(record: AuditRecord) -> str:
+    """What a store keeps of a record: `record_json(record, sequence=record.sequence,
+    prev_hash=record.prev_hash, stored_hash=record.hash)`, the canonical JSON of
+    `record.to_dict()`. A record sealed in this process (`sealed_record`) was written
+    when it was hashed, so it is not written again here (docs/benchmarks.md §3)."""
+    parts = record._stored_parts
+    if parts is None:
+        return record_json(
+            record, sequence=record.sequence, prev_hash=record.prev_hash, stored_hash=record.hash
+        )
+    # The hash is the hex digest of these very parts: nothing in it to escape.
+    return f'{parts[0]}"hash":"{record.hash}",{parts[1]}'
+
+
+def _canonical_parts(  # noqa: PLR0917 - one positional argument per field: this runs per archive
     id: str,
     org_id: str,
     action: str,
@@ -207,17 +230,16 @@ def _canonical(  # noqa: PLR0917 - one positional argument per field: this runs 
     target_after: UserState,
     sequence: int,
     prev_hash: str,
-    stored_hash: str | None,
-) -> str:
-    kept_hash = "" if stored_hash is None else f'"hash":{_quote(stored_hash)},'
+) -> tuple[str, str]:
+    # The canonical JSON of a record's content, in two halves: before and after the place
+    # a stored record's `"hash"` member takes in key order (between `evidence` and `id`).
     performed = f'"{performed_at.isoformat()}"'
     return (
         f'{{"action":{_quote(action)},'
         f'"actorId":{_quote(actor_id)},'
         f'"actorKind":{_quote(actor_kind)},'
         f'"actorUsername":{_quote(actor_username)},'
-        f'"evidence":[{",".join(map(_evidence_json, evidence))}],'
-        f"{kept_hash}"
+        f'"evidence":[{",".join(map(_evidence_json, evidence))}],',
         f'"id":{_quote(id)},'
         f'"orgId":{_quote(org_id)},'
         f'"performedAt":{performed},'
@@ -229,7 +251,7 @@ def _canonical(  # noqa: PLR0917 - one positional argument per field: this runs 
         f'"targetBefore":{_state_json(target_before, performed_at, performed)},'
         f'"targetId":{_quote(target_id)},'
         f'"tokenKind":{_quote(token_kind)},'
-        f'"userActionId":{_quote(user_action_id)}}}'
+        f'"userActionId":{_quote(user_action_id)}}}',
     )
 
 
@@ -257,7 +279,7 @@ def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: 
         sequence, prev_hash = 1, GENESIS_HASH
     else:
         sequence, prev_hash = previous.sequence + 1, previous.hash
-    canonical = _canonical(
+    parts = _canonical_parts(
         id,
         org_id,
         action,
@@ -275,9 +297,8 @@ def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: 
         target_after,
         sequence,
         prev_hash,
-        None,
     )
-    return AuditRecord(
+    record = AuditRecord(
         id,
         org_id,
         sequence,
@@ -295,8 +316,11 @@ def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: 
         target_before,
         target_after,
         prev_hash,
-        hashlib.sha256(canonical.encode("ascii")).hexdigest(),
+        hashlib.sha256((parts[0] + parts[1]).encode("ascii")).hexdigest(),
     )
+    # Kept for `stored_json`: a store writes the record without writing its JSON again.
+    object.__setattr__(record, "_stored_parts", parts)
+    return record
 
 
 def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditRecord:

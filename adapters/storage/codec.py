@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
 from typing import Any, Final, TypeVar
 
-from archive_core.audit import AuditRecord, record_json
+from archive_core.audit import AuditRecord, stored_json
 from archive_core.encoding import CANONICAL_JSON, micros
 from archive_core.entities import (
     Challenge,
@@ -117,8 +117,9 @@ def _check_fast_audit_json(record: AuditRecord, text: str) -> str:
 
 
 def _audit_json(r: AuditRecord) -> str:
-    # The core's hand-written canonical writer, with the record's own hash kept.
-    return record_json(r, sequence=r.sequence, prev_hash=r.prev_hash, stored_hash=r.hash)
+    # The core's hand-written canonical writer, with the record's own hash kept (not
+    # written again for a record sealed in this process, the one an archive appends).
+    return stored_json(r)
 
 
 def audit_from_json(text: str) -> AuditRecord:

@@ -19,6 +19,7 @@ from archive_core.audit import (
     chain_record,
     record_hash,
     record_json,
+    stored_json,
     verify_audit_chain,
 )
 from archive_core.entities import CredentialKind, SignedEvidence, UserState
@@ -170,3 +171,35 @@ def test_the_stored_form_is_the_canonical_json_of_the_record_with_its_hash(
         record, sequence=record.sequence, prev_hash=record.prev_hash, stored_hash=record.hash
     )
     assert stored == _CANONICAL.encode(record.to_dict())
+
+
+@given(_RECORDS, st.none() | _RECORDS)
+def test_a_sealed_record_is_stored_as_the_canonical_json_of_its_dict(
+    record: AuditRecord, previous: AuditRecord | None
+) -> None:
+    sealed = chain_record(record, previous)  # through sealed_record, which keeps its JSON
+    assert sealed._stored_parts is not None
+    assert stored_json(sealed) == _CANONICAL.encode(sealed.to_dict())
+
+
+@given(_RECORDS, st.none() | _RECORDS, st.integers(min_value=0, max_value=2**40), _TEXT)
+def test_a_record_changed_after_sealing_is_stored_as_it_now_is(
+    record: AuditRecord, previous: AuditRecord | None, sequence: int, text: str
+) -> None:
+    sealed = chain_record(record, previous)
+    changed = attrs.evolve(sealed, sequence=sequence, prev_hash=text, hash=text)
+    assert changed._stored_parts is None  # what was kept describes the sealed record only
+    assert stored_json(changed) == _CANONICAL.encode(changed.to_dict())
+    loaded = AuditRecord.from_dict(json.loads(stored_json(sealed)))
+    assert loaded._stored_parts is None
+    assert stored_json(loaded) == stored_json(sealed)
+
+
+@given(_RECORDS)
+def test_what_a_sealed_record_keeps_is_not_part_of_its_value(record: AuditRecord) -> None:
+    sealed = chain_record(record, None)
+    same = attrs.evolve(sealed)
+    assert sealed == same
+    assert hash(sealed) == hash(same)
+    assert repr(sealed) == repr(same)
+    assert sealed.to_dict() == same.to_dict()
