@@ -240,20 +240,22 @@ class Memos:
 
     def _user(self, row: Any) -> User:
         # `row` is untyped: its text columns are the ids' NewTypes as they are (no call).
+        # Positional, in the fields' order (a keyword call of eleven costs several
+        # times more: docs/benchmarks.md §1); the target of every archive is built here.
         archived = row[6]
         cut_off = row[10]
         return User(
-            id=row[0],
-            org_id=row[1],
-            username=row[2],
-            kind=_USER_KINDS[row[3]],
-            credential_uuid=row[4],
-            is_active=bool(row[5]),
-            archived_at=None if archived is None else self._load_time(archived),
-            is_service_account=bool(row[7]),
-            is_registered=bool(row[8]),
-            version=row[9],
-            cut_off_at=None if cut_off is None else self._load_time(cut_off),
+            row[0],  # id
+            row[1],  # org_id
+            row[2],  # username
+            _USER_KINDS[row[3]],  # kind
+            row[4],  # credential_uuid
+            bool(row[5]),  # is_active
+            None if archived is None else self._load_time(archived),  # archived_at
+            bool(row[7]),  # is_service_account
+            bool(row[8]),  # is_registered
+            row[9],  # version
+            None if cut_off is None else self._load_time(cut_off),  # cut_off_at
         )
 
     def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
@@ -585,7 +587,7 @@ class UserActionStore(Repository):
         rows = self._tx.all(self.CONSUME, (self.dialect.store_time(at), token_id))
         if rows:
             issued = self._store.memo.grants[rows[0][0]]
-            used = UserActionRecord(grant=issued.grant, evidence=issued.evidence, used_at=at)
+            used = UserActionRecord(issued.grant, issued.evidence, at)
             return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
         if self._tx.one(self.EXISTS, (token_id,)) is None:
             return ConsumeOutcome(ConsumeStatus.UNKNOWN)
