@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Hashable
 from datetime import UTC, datetime
-from typing import Any, Final, TypeVar
+from typing import Any, Final, Generic, TypeVar
 
 from archive_core.audit import AuditRecord, stored_json
 from archive_core.encoding import CANONICAL_JSON, micros
@@ -26,6 +26,7 @@ from archive_core.entities import (
 from archive_core.ids import CredentialUuid, OrgId, UserId
 
 __all__ = [
+    "ContentMemo",
     "Memo",
     "audit_from_json",
     "audit_to_json",
@@ -71,6 +72,52 @@ class Memo(dict[K, V]):
                 del self[next(iter(self))]
             except (KeyError, RuntimeError, StopIteration):
                 pass  # another thread changed the dict meanwhile: evict next time
+
+
+C = TypeVar("C")
+
+
+class ContentMemo(Generic[K, C, V]):
+    """Values built from stored content, kept by what they describe (an id, an org)
+    beside the content each was built from (bounded, oldest out).
+
+    A hit needs the same content, *compared* rather than hashed: a row or a text read
+    back is a new object every time, and hashing a few KiB of it (a grant's evidence,
+    an audit record) cost about as much as the lookup spared (docs/storage.md, *Hot
+    path*). So a hit is the same content, hence the same value, whatever happened to
+    the row meanwhile. It spares the hot path re-building what this process wrote or
+    read a moment ago: the audit head it just appended, the grant it just issued, the
+    caller and its permissions.
+    """
+
+    __slots__ = ("_build", "_items", "_size")
+
+    def __init__(self, build: Callable[[C], V], *, size: int = 4096) -> None:
+        self._build = build
+        self._items: dict[K, tuple[C, V]] = {}
+        self._size = size
+
+    def get(self, key: K, content: C) -> V:
+        """The value built from `content` (what `key` names), built now unless kept."""
+        kept = self._items.get(key)
+        if kept is not None and kept[0] == content:
+            return kept[1]
+        value = self._build(content)
+        self.put(key, content, value)
+        return value
+
+    def put(self, key: K, content: C, value: V) -> None:
+        """Keep a value built elsewhere (for example, from the text just written)."""
+        items = self._items
+        items[key] = (content, value)  # atomic; no lock on the hot path
+        if len(items) > self._size:
+            try:  # noqa: SIM105 - hot path: contextlib.suppress would cost a context manager
+                del items[next(iter(items))]
+            except (KeyError, RuntimeError, StopIteration):
+                pass  # another thread changed the dict meanwhile: evict next time
+
+    def __len__(self) -> int:
+        return len(self._items)
 
 
 _UTC_TEXT: Final[Memo[datetime, str]] = Memo(datetime.isoformat, size=64)

@@ -33,7 +33,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Final, Protocol, TypeVar
 
 from adapters.storage.codec import (
-    Memo,
+    ContentMemo,
     audit_from_json,
     audit_to_json,
     challenge_from_json,
@@ -77,6 +77,7 @@ __all__ = [
 ]
 
 K = TypeVar("K")
+C = TypeVar("C")
 V = TypeVar("V")
 Params = Sequence[Any] | dict[str, Any]
 
@@ -203,13 +204,16 @@ class Store(Protocol):
         ...
 
 
-class _Unmemoised(Memo[K, V]):
-    """A `Memo` that keeps nothing: every lookup builds the value afresh."""
+class _Unmemoised(ContentMemo[K, C, V]):
+    """A `ContentMemo` that keeps nothing: every lookup builds the value afresh."""
 
-    def __getitem__(self, key: K) -> V:
-        return self._build(key)
+    __slots__ = ()
 
-    def put(self, key: K, value: V) -> None:
+    def get(self, key: K, content: C) -> V:
+        """Build the value from `content`."""
+        return self._build(content)
+
+    def put(self, key: K, content: C, value: V) -> None:
         """Keep nothing."""
 
 
@@ -219,24 +223,30 @@ _USER_KINDS: Final = {kind.value: kind for kind in UserKind}
 class Memos:
     """How a store builds entities from its rows and stored JSON.
 
-    With `remember=True` (SQLite) each kind is a `codec.Memo`, keyed by the stored content
-    itself; without (PostgreSQL), every lookup builds afresh and `put` keeps nothing.
+    With `remember=True` (SQLite) each kind is a `codec.ContentMemo`, by id (or org, for
+    audit heads) beside the stored content; without (PostgreSQL), every lookup builds
+    afresh and `put` keeps nothing.
     """
 
     __slots__ = ("_load_time", "assignments", "audit", "grants", "permissions", "users")
 
     def __init__(self, dialect: Dialect, *, remember: bool) -> None:
         self._load_time = dialect.load_time
-        keep = Memo if remember else _Unmemoised
-        self.users: Memo[tuple[Any, ...], User] = keep(self._user, size=1024)
-        self.permissions: Memo[tuple[Any, ...], Permission] = keep(_permission, size=1024)
-        self.assignments: Memo[tuple[Any, ...], AssignedPermission] = keep(
+        keep = ContentMemo if remember else _Unmemoised
+        # By id, beside their rows
+        self.users: ContentMemo[str, tuple[Any, ...], User] = keep(self._user, size=1024)
+        self.permissions: ContentMemo[str, tuple[Any, ...], Permission] = keep(
+            _permission, size=1024
+        )
+        self.assignments: ContentMemo[str, tuple[Any, ...], AssignedPermission] = keep(
             self._assigned, size=1024
         )
-        # A grant is consumed moments after it is issued: a short memory is enough, and
-        # each entry holds its evidence (a few KiB), so the size bounds memory too.
-        self.grants: Memo[str, UserActionRecord] = keep(user_action_from_json, size=256)
-        self.audit: Memo[str, AuditRecord] = keep(audit_from_json, size=256)
+        # By token id, beside their stored JSON. A grant is consumed moments after it is
+        # issued: a short memory is enough, and each entry holds its evidence (a few
+        # KiB), so the size bounds memory too.
+        self.grants: ContentMemo[str, str, UserActionRecord] = keep(user_action_from_json, size=256)
+        # By org, beside its stored JSON: each org's head as last appended or read.
+        self.audit: ContentMemo[str, str, AuditRecord] = keep(audit_from_json, size=256)
 
     def _user(self, row: Any) -> User:
         # `row` is untyped: its text columns are the ids' NewTypes as they are (no call).
@@ -260,7 +270,7 @@ class Memos:
 
     def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
         return AssignedPermission(
-            assignment_id=AssignmentId(row[0]), permission=self.permissions[row[1:]]
+            assignment_id=AssignmentId(row[0]), permission=self.permissions.get(row[1], row[1:])
         )
 
 
@@ -361,7 +371,7 @@ SELECT EXISTS (
     def get(self, user_id: UserId) -> User | None:
         """The user with this id, archived or not, or None."""
         row = self._tx.one(self.GET, (user_id,))
-        return None if row is None else self._store.memo.users[row]
+        return None if row is None else self._store.memo.users.get(row[0], row)
 
     def add(self, user: User) -> None:
         """Store a new user; AlreadyExists if its id is taken."""
@@ -531,7 +541,7 @@ class PermissionRepository(Repository):
     def get_permission(self, permission_id: PermissionId) -> Permission | None:
         """The permission with this id, or None."""
         row = self._tx.one(self.GET, (permission_id,))
-        return None if row is None else self._store.memo.permissions[row]
+        return None if row is None else self._store.memo.permissions.get(row[0], row)
 
     def assign(self, assignment: Assignment) -> None:
         """Store a new assignment; KeyError if the permission is unknown, AlreadyExists if
@@ -546,7 +556,8 @@ class PermissionRepository(Repository):
     def assignments_of(self, user_id: UserId) -> list[AssignedPermission]:
         """Every assignment to the user with its permission, in assignment order."""
         rows = self._tx.all(self.ASSIGNMENTS_OF, (user_id,))
-        return list(map(self._store.memo.assignments.__getitem__, rows))
+        assignments = self._store.memo.assignments
+        return [assignments.get(row[0], row) for row in rows]
 
 
 class UserActionStore(Repository):
@@ -578,7 +589,9 @@ class UserActionStore(Repository):
         )
         if self._tx.execute(self.ADD, params) == 0:
             raise AlreadyExists(grant.token_id)
-        self._store.memo.grants.put(text, UserActionRecord(grant=grant, evidence=record.evidence))
+        self._store.memo.grants.put(
+            grant.token_id, text, UserActionRecord(grant=grant, evidence=record.evidence)
+        )
         if next(self._store.writes) % self._store.purge_every == 0:
             self.purge(now=grant.issued_at)
 
@@ -586,7 +599,7 @@ class UserActionStore(Repository):
         """Mark the grant used at `at` if unused; exactly one caller ever sees CONSUMED."""
         rows = self._tx.all(self.CONSUME, (self.dialect.store_time(at), token_id))
         if rows:
-            issued = self._store.memo.grants[rows[0][0]]
+            issued = self._store.memo.grants.get(token_id, rows[0][0])
             used = UserActionRecord(issued.grant, issued.evidence, at)
             return ConsumeOutcome(ConsumeStatus.CONSUMED, used)
         if self._tx.one(self.EXISTS, (token_id,)) is None:
@@ -616,7 +629,7 @@ class AuditLog(Repository):
     def head(self, org_id: OrgId) -> AuditRecord | None:
         """The org's latest record, or None."""
         row = self._tx.one(self.HEAD, (org_id,))
-        return None if row is None else self._store.memo.audit[row[0]]
+        return None if row is None else self._store.memo.audit.get(org_id, row[0])
 
     def append(self, record: AuditRecord) -> None:
         """Append a record; ConcurrencyConflict unless its sequence follows the org's head."""
@@ -635,7 +648,7 @@ class AuditLog(Repository):
         )
         if self._tx.execute(self.APPEND, params) == 0:
             raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
-        self._store.memo.audit.put(text, record)
+        self._store.memo.audit.put(record.org_id, text, record)
 
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         """Records of one org (or all), ordered by org then sequence."""

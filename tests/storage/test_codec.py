@@ -168,6 +168,30 @@ def test_the_memo_builds_once_per_content_and_stays_bounded() -> None:
     assert built == ["a", "b", "d", "e", "f", "a"]
 
 
+def test_the_content_memo_builds_once_per_content_and_stays_bounded() -> None:
+    built: list[str] = []
+
+    def build(content: str) -> str:
+        built.append(content)
+        return content.upper()
+
+    memo: codec.ContentMemo[str, str, str] = codec.ContentMemo(build, size=2)
+    # a new object with the same content is a hit: compared, not hashed
+    assert [memo.get("k1", "a"), memo.get("k2", "b"), memo.get("k1", "".join(["a"]))] == [
+        "A",
+        "B",
+        "A",
+    ]
+    assert built == ["a", "b"]
+    assert memo.get("k1", "changed") == "CHANGED"  # other content under the same key
+    assert built == ["a", "b", "changed"]
+    memo.put("k3", "c", "given")
+    assert memo.get("k3", "c") == "given"
+    assert len(memo) == 2  # the oldest key went
+    assert memo.get("k1", "changed") == "CHANGED"
+    assert built == ["a", "b", "changed", "changed"]
+
+
 def test_iso_remembers_utc_instants_and_keeps_every_other_offset() -> None:
     utc = datetime(2026, 1, 1, 12, 0, 0, 123456, tzinfo=UTC)
     paris = utc.astimezone(timezone(timedelta(hours=1)))
