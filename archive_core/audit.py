@@ -68,10 +68,11 @@ class AuditRecord:
     target_after: UserState
     prev_hash: str
     hash: str
-    #: The stored form's two halves around its `"hash"` member, kept by `sealed_record`
-    #: (None for a record built any other way: `attrs.evolve`, `from_dict`, the
-    #: constructor). Not content: no part of equality, hashing, `repr` or `to_dict`.
-    _stored_parts: tuple[str, str] | None = attrs.field(
+    #: The canonical JSON its hash was computed over and where a stored form puts its
+    #: `"hash"` member in it, kept by `sealed_record` (None for a record built any other
+    #: way: `attrs.evolve`, `from_dict`, the constructor). Not content: no part of
+    #: equality, hashing, `repr` or `to_dict`.
+    _hashed_json: tuple[str, int] | None = attrs.field(
         default=None, init=False, eq=False, repr=False
     )
 
@@ -203,13 +204,14 @@ def stored_json(record: AuditRecord) -> str:
     prev_hash=record.prev_hash, stored_hash=record.hash)`, the canonical JSON of
     `record.to_dict()`. A record sealed in this process (`sealed_record`) was written
     when it was hashed, so it is not written again here (docs/benchmarks.md §3)."""
-    parts = record._stored_parts
-    if parts is None:
+    hashed = record._hashed_json
+    if hashed is None:
         return record_json(
             record, sequence=record.sequence, prev_hash=record.prev_hash, stored_hash=record.hash
         )
-    # The hash is the hex digest of these very parts: nothing in it to escape.
-    return f'{parts[0]}"hash":"{record.hash}",{parts[1]}'
+    text, at = hashed
+    # The hash is the hex digest of this very text: nothing in it to escape.
+    return f'{text[:at]}"hash":"{record.hash}",{text[at:]}'
 
 
 def _canonical_parts(  # noqa: PLR0917 - one positional argument per field: this runs per archive
@@ -279,7 +281,7 @@ def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: 
         sequence, prev_hash = 1, GENESIS_HASH
     else:
         sequence, prev_hash = previous.sequence + 1, previous.hash
-    parts = _canonical_parts(
+    head, tail = _canonical_parts(
         id,
         org_id,
         action,
@@ -298,6 +300,7 @@ def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: 
         sequence,
         prev_hash,
     )
+    text = head + tail
     record = AuditRecord(
         id,
         org_id,
@@ -316,10 +319,10 @@ def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: 
         target_before,
         target_after,
         prev_hash,
-        hashlib.sha256((parts[0] + parts[1]).encode("ascii")).hexdigest(),
+        hashlib.sha256(text.encode("ascii")).hexdigest(),
     )
     # Kept for `stored_json`: a store writes the record without writing its JSON again.
-    object.__setattr__(record, "_stored_parts", parts)
+    object.__setattr__(record, "_hashed_json", (text, len(head)))
     return record
 
 

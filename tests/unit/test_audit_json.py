@@ -178,7 +178,9 @@ def test_a_sealed_record_is_stored_as_the_canonical_json_of_its_dict(
     record: AuditRecord, previous: AuditRecord | None
 ) -> None:
     sealed = chain_record(record, previous)  # through sealed_record, which keeps its JSON
-    assert sealed._stored_parts is not None
+    assert sealed._hashed_json is not None
+    text, _ = sealed._hashed_json
+    assert hashlib.sha256(text.encode()).hexdigest() == sealed.hash == record_hash(sealed.content())
     assert stored_json(sealed) == _CANONICAL.encode(sealed.to_dict())
 
 
@@ -188,10 +190,10 @@ def test_a_record_changed_after_sealing_is_stored_as_it_now_is(
 ) -> None:
     sealed = chain_record(record, previous)
     changed = attrs.evolve(sealed, sequence=sequence, prev_hash=text, hash=text)
-    assert changed._stored_parts is None  # what was kept describes the sealed record only
+    assert changed._hashed_json is None  # what was kept describes the sealed record only
     assert stored_json(changed) == _CANONICAL.encode(changed.to_dict())
     loaded = AuditRecord.from_dict(json.loads(stored_json(sealed)))
-    assert loaded._stored_parts is None
+    assert loaded._hashed_json is None
     assert stored_json(loaded) == stored_json(sealed)
 
 
