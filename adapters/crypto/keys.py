@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 
-from adapters.crypto.boundary import LIBRARY_ERRORS, Boundary
+from adapters.crypto.boundary import Boundary
 from adapters.crypto.cache import BoundedCache
 from archive_core.entities import Credential, CredentialKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ErrorKind
@@ -286,6 +286,8 @@ def load_key_signature(algorithm: str, public_key: str, error: ErrorKind) -> Sig
 
 # --------------------------------------------------------------------------- the verifier
 
+_SIGNATURE: Final = Boundary(Catalogue.ASSERTION_INVALID, "signature_invalid")
+
 
 class CachedSignatureVerifier:
     """A `SignatureVerifier` for the credential kinds one key loader understands, its
@@ -310,10 +312,8 @@ class CachedSignatureVerifier:
         check = self._keys.get((credential.algorithm, credential.public_key))
         if check is None or credential.kind not in self._kinds:
             check = self._load(credential)
-        try:
+        with _SIGNATURE:
             check(message, signature)
-        except LIBRARY_ERRORS as exc:  # bad input is a refusal (crypto/boundary.py)
-            raise Catalogue.ASSERTION_INVALID.error("signature_invalid") from exc
 
     def validate_public_key(self, kind: CredentialKind, algorithm: str, public_key: str) -> None:
         """Refuse unacceptable key material (ArchiveCoreError(CREDENTIAL_REJECTED))."""

@@ -49,7 +49,7 @@ from typing import Any, Final
 
 import jwt
 
-from adapters.crypto.boundary import LIBRARY_ERRORS, Boundary
+from adapters.crypto.boundary import Boundary
 from adapters.crypto.cache import BoundedCache
 from adapters.crypto.signing_keys import (
     EDDSA,
@@ -102,6 +102,8 @@ _Verified = tuple[BearerClaims, str, int, "int | None", int]
 
 
 _HEADER: Final = Boundary(Catalogue.NOT_AUTHORIZED, "header_malformed")
+_BEARER_SIGNATURE: Final = Boundary(Catalogue.NOT_AUTHORIZED, "signature_invalid")
+_PAYLOAD: Final = Boundary(Catalogue.NOT_AUTHORIZED, "payload_malformed")
 
 
 class JwtBearerTokens:
@@ -220,22 +222,18 @@ class JwtBearerTokens:
         key = self._key_for(header.get("kid"), now)
         if key.algorithm != alg:
             raise Catalogue.NOT_AUTHORIZED.error("alg_key_mismatch")
-        # 6. signature (what the libraries raise on bad input is a refusal: crypto/boundary.py)
-        try:
+        # 6. signature
+        with _BEARER_SIGNATURE:
             signature = b64url_decode(signature_b64)
             signing_input = token[: len(header_b64) + 1 + len(payload_b64)].encode("ascii")
             genuine = key.jwt_algorithm.verify(signing_input, key.verifier, signature)
-        except LIBRARY_ERRORS as exc:
-            raise Catalogue.NOT_AUTHORIZED.error("signature_invalid") from exc
         if not genuine:
             raise Catalogue.NOT_AUTHORIZED.error("signature_invalid")
         # 7. claims
-        try:
+        with _PAYLOAD:
             claims = parse_json_object(
                 b64url_decode(payload_b64), max_bytes=MAX_PAYLOAD_SEGMENT, max_depth=3
             )
-        except LIBRARY_ERRORS as exc:
-            raise Catalogue.NOT_AUTHORIZED.error("payload_malformed") from exc
         return self._claims(claims, key.kid)
 
     def _key_for(self, kid: object, now: datetime) -> LoadedSigningKey:
@@ -344,6 +342,7 @@ _MAC_LENGTH: Final = 43  # base64url of 32 bytes, unpadded
 _MAX_KEYED_SECRETS: Final = 64  # one per key generation in practice
 _METHODS: Final = frozenset({"POST", "PUT", "DELETE", "GET", "PATCH"})
 _SHA256_HEX: Final = re.compile(r"[0-9a-f]{64}\Z")
+_USER_ACTION_PATH: Final = Boundary(Catalogue.USER_ACTION_INVALID, "payload_malformed")
 #: The shape `issue` writes, field by field (groups: kid, token id, user, org, credential,
 #: method, digest, issued, expires, path, MAC): `KID_PATTERN`, `_grant`'s checks and a
 #: 43-character MAC in one pass (`flow_time_ratio`, docs/benchmarks.md §1).
@@ -463,28 +462,10 @@ class HmacUserActionCodec:
         shaped = _USER_ACTION_TOKEN.match(token)
         if shaped is None:
             return self._decode_segments(token)
-        # 2. the key its kid names
-        key = self._key(shaped[1])
-        # 3. the MAC, in constant time
-        signing_input = token[: shaped.start(11) - 1].encode("ascii")
-        expected = self._mac(key.signer, signing_input)  # type: ignore[arg-type]
-        if not hmac.compare_digest(_b64url(expected), shaped[11]):
-            raise Catalogue.USER_ACTION_INVALID.error("signature_invalid")
+        # 2. the key its kid names; 3. the MAC
+        self._check_mac(self._key(shaped[1]), token, shaped[11])
         # 4. the grant: the pattern checked every field's shape but the times' range
-        issued_micros, expires_micros = int(shaped[8]), int(shaped[9])
-        if not issued_micros <= expires_micros <= _MAX_MICROS:
-            raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
-        return UserActionGrant(
-            shaped[2],
-            UserId(shaped[3]),
-            OrgId(shaped[4]),
-            CredentialUuid(shaped[5]),
-            shaped[6],
-            _path(shaped[10]),
-            shaped[7],
-            EPOCH + timedelta(0, 0, issued_micros),
-            EPOCH + timedelta(0, 0, expires_micros),
-        )
+        return _built_grant(*shaped.group(2, 3, 4, 5, 6, 7, 8, 9, 10))
 
     def _decode_segments(self, token: str) -> UserActionGrant:
         if not token.startswith(USER_ACTION_PREFIX + "."):
@@ -495,15 +476,17 @@ class HmacUserActionCodec:
         # 2. the key its kid names
         if KID_PATTERN.match(parts[1]) is None:
             raise Catalogue.USER_ACTION_INVALID.error("kid_malformed")
-        key = self._key(parts[1])
-        # 3. the MAC, in constant time
-        mac = parts[11]
+        # 3. the MAC
+        self._check_mac(self._key(parts[1]), token, parts[11])
+        # 4. the grant (authenticated, so ours: its shape is checked all the same)
+        return _grant(parts)
+
+    def _check_mac(self, key: LoadedSigningKey, token: str, mac: str) -> None:
+        # The MAC of everything before its dot, compared in constant time.
         signing_input = token[: len(token) - len(mac) - 1].encode("ascii")
         expected = self._mac(key.signer, signing_input)  # type: ignore[arg-type]
         if len(mac) != _MAC_LENGTH or not hmac.compare_digest(_b64url(expected), mac):
             raise Catalogue.USER_ACTION_INVALID.error("signature_invalid")
-        # 4. the grant (authenticated, so ours: its shape is checked all the same)
-        return _grant(parts)
 
     def _key(self, kid: str) -> LoadedSigningKey:
         now = self._clock.now()
@@ -518,13 +501,11 @@ class HmacUserActionCodec:
 
 
 def _path(encoded: str) -> str:
-    try:
+    with _USER_ACTION_PATH:
         path = binascii.a2b_base64(
             (encoded + "=" * (-len(encoded) % 4)).encode().translate(_FROM_URLSAFE),
             strict_mode=True,
         ).decode("utf-8")
-    except LIBRARY_ERRORS as exc:  # bad input is a refusal (crypto/boundary.py)
-        raise Catalogue.USER_ACTION_INVALID.error("payload_malformed") from exc
     if not path:
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
     return path
@@ -545,18 +526,32 @@ def _grant(parts: list[str]) -> UserActionGrant:
         or not credential
     ):
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
+    return _built_grant(*parts[2:11])
+
+
+def _built_grant(  # noqa: PLR0917 - a token's segments, in their order
+    token_id: str,
+    user_id: str,
+    org_id: str,
+    credential: str,
+    method: str,
+    digest: str,
+    issued: str,
+    expires: str,
+    encoded_path: str,
+) -> UserActionGrant:
+    # Segments whose shapes were checked: the times' range and the path remain.
     issued_micros, expires_micros = int(issued), int(expires)
     if not issued_micros <= expires_micros <= _MAX_MICROS:
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
-    path = _path(parts[10])
     return UserActionGrant(
-        token_id=token_id,
-        user_id=UserId(user_id),
-        org_id=OrgId(org_id),
-        credential_uuid=CredentialUuid(credential),
-        method=method,
-        path=path,
-        payload_sha256=digest,
-        issued_at=EPOCH + timedelta(0, 0, issued_micros),
-        expires_at=EPOCH + timedelta(0, 0, expires_micros),
+        token_id,
+        UserId(user_id),
+        OrgId(org_id),
+        CredentialUuid(credential),
+        method,
+        _path(encoded_path),
+        digest,
+        EPOCH + timedelta(0, 0, issued_micros),
+        EPOCH + timedelta(0, 0, expires_micros),
     )
