@@ -218,10 +218,7 @@ def authorize(  # noqa: PLR0917 - called positionally on the hot path (docs/benc
     archive flow checks those before it looks the target up (SPEC §4 order). A
     `caller_kind` the matrix refuses the operation misses every requirement.
     """
-    # (the table read directly: `required` only to raise its KeyError for an unknown operation)
-    required = matrix._required.get((operation, target_kind))
-    if required is None:
-        required = matrix.required(operation, target_kind)
+    required = matrix.required(operation, target_kind)
     if caller_kind is not None and (operation, caller_kind) in matrix._refused:
         return Decision(operation, required, (), required, False)
     if full_admin:
