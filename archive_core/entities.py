@@ -37,23 +37,23 @@ __all__ = [
 FULL_ADMIN: Final = "DfnsFullAdminAccess"
 
 
-class UserKind(enum.Enum):
-    """What kind of identity a user is (SPEC §1.2 `kind`)."""
+class _Kind(enum.Enum):
+    """A kind: its members are singletons compared by identity, so they are hashed by
+    identity, in C (Enum's own `__hash__` is a Python call, and the signed flow looks
+    kinds up a dozen times)."""
 
-    # Members are singletons compared by identity: hashed by identity, in C (Enum's own
-    # `__hash__` is a Python call, and the signed flow looks kinds up a dozen times).
     __hash__ = object.__hash__
+
+
+class UserKind(_Kind):
+    """What kind of identity a user is (SPEC §1.2 `kind`)."""
 
     CUSTOMER_EMPLOYEE = "CustomerEmployee"
     END_USER = "EndUser"
 
 
-class CredentialKind(enum.Enum):
+class CredentialKind(_Kind):
     """How a credential signs (SPEC §3)."""
-
-    # Members are singletons compared by identity: hashed by identity, in C (Enum's own
-    # `__hash__` is a Python call, and the signed flow looks kinds up a dozen times).
-    __hash__ = object.__hash__
 
     FIDO2 = "Fido2"
     KEY = "Key"
@@ -61,12 +61,8 @@ class CredentialKind(enum.Enum):
     RECOVERY_KEY = "RecoveryKey"
 
 
-class TokenKind(enum.Enum):
+class TokenKind(_Kind):
     """What a bearer token was issued as (the `tokenKind` of SPEC §2.1)."""
-
-    # Members are singletons compared by identity: hashed by identity, in C (Enum's own
-    # `__hash__` is a Python call, and the signed flow looks kinds up a dozen times).
-    __hash__ = object.__hash__
 
     LOGIN = "Login"
     PERSONAL_ACCESS_TOKEN = "Pat"  # noqa: S105 - a kind name, not a secret
