@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from typing import Any, Final, Literal, overload
+from typing import Any, Final, overload
 
 import attrs
 
@@ -92,7 +92,7 @@ class Assertion:
 def _text_field(data: Mapping[str, Any], name: str, where: str, max_length: int) -> str: ...
 @overload
 def _text_field(
-    data: Mapping[str, Any], name: str, where: str, max_length: int, *, required: Literal[False]
+    data: Mapping[str, Any], name: str, where: str, max_length: int, *, required: bool
 ) -> str | None: ...
 def _text_field(
     data: Mapping[str, Any], name: str, where: str, max_length: int, *, required: bool = True
@@ -113,20 +113,15 @@ def _b64_field(
 ) -> tuple[str, bytes]: ...
 @overload
 def _b64_field(
-    data: Mapping[str, Any], name: str, where: str, max_bytes: int, *, required: Literal[False]
+    data: Mapping[str, Any], name: str, where: str, max_bytes: int, *, required: bool
 ) -> tuple[str, bytes] | None: ...
 def _b64_field(
     data: Mapping[str, Any], name: str, where: str, max_bytes: int, *, required: bool = True
 ) -> tuple[str, bytes] | None:
-    # One frame per field: four of these run per factor.
-    text = data.get(name)
-    if text is None:
-        if required:
-            raise _body_error(f"{where}.{name}")
-        return None
     # base64url spends 4 characters on 3 bytes.
-    if not isinstance(text, str) or not text or len(text) > (max_bytes * 4 + 2) // 3:
-        raise _body_error(f"{where}.{name}")
+    text = _text_field(data, name, where, (max_bytes * 4 + 2) // 3, required=required)
+    if text is None:
+        return None
     try:
         return text, b64url_decode(text)
     except MalformedInput as exc:
