@@ -44,14 +44,19 @@ V = TypeVar("V")
 # The canonical form of audit.record_hash: sorted keys, compact, ASCII only.
 
 
-class Memo(dict[K, V]):
-    """Values already built from stored content, by that content (bounded, oldest out).
+def _evict_oldest(items: dict[Any, Any], size: int) -> None:
+    # First in, first out, once over `size`; no lock on the hot path.
+    if len(items) > size:
+        try:  # noqa: SIM105 - hot path: contextlib.suppress would cost a context manager
+            del items[next(iter(items))]
+        except (KeyError, RuntimeError, StopIteration):
+            pass  # another thread changed the dict meanwhile: evict next time
 
-    Keyed by the stored text or row itself, never by an id: a hit is the same content,
-    so the value is the same, whatever happened to the row meanwhile. It spares the
-    hot path re-parsing what this process wrote or read a moment ago (the audit head
-    it just appended, the grant it just issued, the caller and its permissions).
-    `memo[key]` is a plain dict lookup on a hit and builds the value on a miss.
+
+class Memo(dict[K, V]):
+    """Values built from a key alone, by that key (bounded, oldest out): the ISO text of
+    recent UTC instants (`iso`). `memo[key]` is a plain dict lookup on a hit and builds
+    the value on a miss. Values built from stored content are a `ContentMemo`'s.
     """
 
     def __init__(self, build: Callable[[K], V], *, size: int = 4096) -> None:
@@ -65,13 +70,9 @@ class Memo(dict[K, V]):
         return value
 
     def put(self, key: K, value: V) -> None:
-        """Remember a value built elsewhere (for example, from the text just written)."""
+        """Remember a value built elsewhere."""
         self[key] = value  # atomic; no lock on the hot path
-        if len(self) > self._size:
-            try:  # noqa: SIM105 - hot path: contextlib.suppress would cost a context manager
-                del self[next(iter(self))]
-            except (KeyError, RuntimeError, StopIteration):
-                pass  # another thread changed the dict meanwhile: evict next time
+        _evict_oldest(self, self._size)
 
 
 C = TypeVar("C")
@@ -108,13 +109,8 @@ class ContentMemo(Generic[K, C, V]):
 
     def put(self, key: K, content: C, value: V) -> None:
         """Keep a value built elsewhere (for example, from the text just written)."""
-        items = self._items
-        items[key] = (content, value)  # atomic; no lock on the hot path
-        if len(items) > self._size:
-            try:  # noqa: SIM105 - hot path: contextlib.suppress would cost a context manager
-                del items[next(iter(items))]
-            except (KeyError, RuntimeError, StopIteration):
-                pass  # another thread changed the dict meanwhile: evict next time
+        self._items[key] = (content, value)  # atomic; no lock on the hot path
+        _evict_oldest(self._items, self._size)
 
     def __len__(self) -> int:
         return len(self._items)
