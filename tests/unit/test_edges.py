@@ -17,7 +17,7 @@ from archive_core.encoding import MalformedInput, parse_json
 from archive_core.entities import CredentialKind, TokenKind, User, UserActionGrant, UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
 from archive_core.ids import CredentialUuid, OrgId, UserId
-from archive_core.ports import UnitOfWorkFactory
+from archive_core.ports import ReadingUnitOfWorkFactory, UnitOfWorkFactory
 from archive_core.requests import Headers, Request
 from archive_core.user_action import reverify_evidence
 from tests.unit.helpers import refused
@@ -408,10 +408,6 @@ def test_a_fido2_counter_that_moved_meanwhile_refuses_the_assertion() -> None:
 
 
 def test_get_user_reads_through_a_reading_unit_when_the_factory_offers_one() -> None:
-    from adapters.storage.memory import MemoryStore, MemoryUnitOfWork
-    from adapters.testing.world import ARCHIVE_OPS, World
-    from archive_core.ports import ReadingUnitOfWorkFactory
-
     class Reading(MemoryStore):
         """A memory store that counts the reading units it starts."""
 
