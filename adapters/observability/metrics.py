@@ -16,14 +16,21 @@ With several workers the values live in the client's multiprocess files
 (`PROMETHEUS_MULTIPROC_DIR`, a fresh directory per run, set before the workers start);
 the supervisor serves their sum, its own process metrics and each worker's CPU time,
 resident memory and open files (`archive_core_worker_*`, label `worker`).
+
+The listener (`start_metrics_server`) answers `GET` and `HEAD /metrics` only: any other
+path is 404 and any other method on `/metrics` 405, with a fixed body that repeats
+nothing of the request.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -32,9 +39,10 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
-    start_http_server,
+    make_wsgi_app,
 )
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.process_collector import ProcessCollector
 from prometheus_client.registry import Collector
@@ -164,10 +172,71 @@ def multiprocess_registry(directory: str, pids: Callable[[], Sequence[int]]) -> 
     return registry
 
 
+_METRICS_PATH: Final = "/metrics"
+_SERVED_METHODS: Final = ("GET", "HEAD")
+_PLAIN: Final = ("Content-Type", "text/plain; charset=utf-8")
+
+
+_Answer = tuple[str, list[tuple[str, str]], bytes]
+
+
+def _scrape(exposition: WSGIApplication, environ: WSGIEnvironment) -> _Answer:
+    """What `exposition` answers to a `GET` of `environ`'s path: status, headers, body."""
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    parts: list[bytes] = []
+
+    def keep(
+        status: str, headers: list[tuple[str, str]], exc_info: object = None, /
+    ) -> Callable[[bytes], object]:
+        started.append((status, headers))
+        return parts.append
+
+    parts.extend(exposition({**environ, "REQUEST_METHOD": "GET"}, keep))
+    status, headers = started[-1]
+    return status, headers, b"".join(parts)
+
+
+def _metrics_only(exposition: WSGIApplication) -> WSGIApplication:
+    """`exposition` (the client's WSGI app, which serves every path) at `GET` and `HEAD
+    /metrics` only: 404 elsewhere, 405 for another method, each with a fixed body."""
+
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD")
+        answer: _Answer
+        if environ.get("PATH_INFO") != _METRICS_PATH:
+            answer = ("404 Not Found", [_PLAIN], b"404 Not Found\n")
+        elif method not in _SERVED_METHODS:
+            allow = ("Allow", ", ".join(_SERVED_METHODS))
+            answer = ("405 Method Not Allowed", [_PLAIN, allow], b"405 Method Not Allowed\n")
+        else:
+            answer = _scrape(exposition, environ)
+        status, headers, body = answer
+        start_response(status, [*headers, ("Content-Length", str(len(body)))])
+        return [b"" if method == "HEAD" else body]
+
+    return app
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """Writes no access line per scrape."""
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Log nothing."""
+
+
 def start_metrics_server(
     registry: CollectorRegistry, *, host: str, port: int
 ) -> tuple[WSGIServer, int]:
-    """Serve `registry` at `http://host:port/metrics` in a daemon thread; the server and
-    its real port."""
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    """Serve `registry` at `http://host:port/metrics` (and nowhere else on the listener)
+    in a daemon thread; the server and its real port."""
+    family, _type, _proto, _name, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+
+    class Listener(ThreadingWSGIServer):
+        address_family = family  # the host's: an IPv6 host binds an IPv6 socket
+
+    app = _metrics_only(make_wsgi_app(registry))
+    server = make_server(str(address[0]), port, app, Listener, handler_class=_QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, int(server.server_port)

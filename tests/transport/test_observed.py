@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from typing import Any, cast
 
 import attrs
+import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
 from adapters.observability.logs import JsonFormatter, RequestContextFilter, log_config
-from adapters.observability.metrics import PrometheusMetrics
+from adapters.observability.metrics import PrometheusMetrics, start_metrics_server
 from adapters.testing.world import World
 from adapters.transport.asgi import AsgiApplication, Message, Scope
 from adapters.transport.http import HttpHandler
@@ -183,6 +184,50 @@ def test_metrics_count_by_template_and_outcome(scene: Scene) -> None:
     for actor in (scene.employee, scene.end_user, scene.nobody, scene.admin):
         assert actor.id not in exposed
         assert actor.token not in exposed
+
+
+@pytest.fixture
+def metrics_url() -> Iterator[str]:
+    registry = CollectorRegistry()
+    PrometheusMetrics(registry).store_error("redis")
+    server, port = start_metrics_server(registry, host="127.0.0.1", port=0)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_metrics_listener_serves_metrics_at_its_path(metrics_url: str) -> None:
+    plain = {"Accept-Encoding": "identity"}
+    scraped = httpx.get(metrics_url + "/metrics", headers=plain)
+    assert scraped.status_code == 200
+    assert 'archive_core_store_errors_total{store="redis"} 1.0' in scraped.text
+    headed = httpx.head(metrics_url + "/metrics", headers=plain)
+    assert headed.status_code == 200
+    assert headed.content == b""
+    assert headed.headers["content-type"] == scraped.headers["content-type"]
+    assert int(headed.headers["content-length"]) == len(scraped.content)
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/", "/favicon.ico", "/metrics/", "/metrics.txt", "/x/metrics", "/secret-x?a=b"],
+)
+def test_the_metrics_listener_answers_nothing_else(metrics_url: str, target: str) -> None:
+    for method in ("GET", "HEAD", "POST"):
+        answer = httpx.request(method, metrics_url + target)
+        assert answer.status_code == 404
+        assert answer.content == (b"" if method == "HEAD" else b"404 Not Found\n")
+        assert answer.headers["content-type"] == "text/plain; charset=utf-8"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "OPTIONS", "TRACE", "SECRETX"])
+def test_the_metrics_path_answers_get_and_head_only(metrics_url: str, method: str) -> None:
+    answer = httpx.request(method, metrics_url + "/metrics", content=b"secret body")
+    assert answer.status_code == 405
+    assert answer.headers["allow"] == "GET, HEAD"
+    assert answer.content == b"405 Method Not Allowed\n"
 
 
 def test_shutdown_runs_before_the_lifespan_completes(scene: Scene) -> None:
