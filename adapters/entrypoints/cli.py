@@ -37,6 +37,7 @@ from adapters.entrypoints.environment import (
 from adapters.entrypoints.progress import Progress
 from adapters.observability.logs import FORMATS, LEVELS
 from adapters.storage.urls import StorageStartError
+from adapters.transport.cors import parse_origin
 from adapters.wiring.bootstrap import Deployment, build
 from adapters.wiring.operations import (
     KEY_CHOICES,
@@ -94,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--cors-origin",
         action="append",
+        type=parse_origin,
         default=[],
         help="browser origin allowed to call the API cross-origin (repeatable; CORS)",
     )

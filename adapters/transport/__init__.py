@@ -7,7 +7,7 @@ imports only its own framework.
 """
 
 from adapters.transport.asgi import AsgiApplication
-from adapters.transport.cors import CorsApplication
+from adapters.transport.cors import CorsApplication, OriginInvalid, parse_origin
 from adapters.transport.http import (
     MAX_BODY,
     MAX_HEAD_BYTES,
@@ -27,5 +27,7 @@ __all__ = [
     "Exchange",
     "HttpHandler",
     "HttpResponse",
+    "OriginInvalid",
     "WsgiApplication",
+    "parse_origin",
 ]
