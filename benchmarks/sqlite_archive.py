@@ -64,7 +64,9 @@ from archive_core.requests import Request
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
-GUARD_OPS = frozenset({"Auth:Users:Update"})
+#: What the lock-out guard asks of another archiver of an employee (preset `dfns`).
+GUARD_OPS = frozenset({"Auth:Users:Update", "Auth:Types:Employee"})
+GUARD_KINDS = frozenset(UserKind)
 #: One seeded user in ARCHIVER_EVERY holds the archive operations (so the lock-out
 #: guard's query runs for them and has holders to search through).
 ARCHIVER_EVERY = 50
@@ -92,6 +94,7 @@ SELECT EXISTS (
     WHERE p.org_id = :org AND p.name = :full_admin AND p.is_archived = 0
       AND u.org_id = :org AND u.id <> :exclude AND u.is_active = 1 AND u.archived_at IS NULL
       AND (:service_accounts OR u.is_service_account = 0)
+      AND u.kind IN (SELECT value FROM json_each(:kinds))
 ) OR EXISTS (
     SELECT 1
     FROM permission_operations AS po
@@ -101,6 +104,7 @@ SELECT EXISTS (
     WHERE po.org_id = :org AND po.operation = :first AND p.org_id = :org AND p.is_archived = 0
       AND u.org_id = :org AND u.id <> :exclude AND u.is_active = 1 AND u.archived_at IS NULL
       AND (:service_accounts OR u.is_service_account = 0)
+      AND u.kind IN (SELECT value FROM json_each(:kinds))
       AND (
         SELECT COUNT(DISTINCT po2.operation)
         FROM assignments AS a2
@@ -295,7 +299,11 @@ def _ours(store: SqliteStore, side: _Side, i: int) -> float:
         uow.permissions.assignments_of(target_id)
         if side.archiver[i]:
             uow.users.has_other_active_holder(
-                side.org, operations=GUARD_OPS, exclude=target_id, include_service_accounts=False
+                side.org,
+                operations=GUARD_OPS,
+                kinds=GUARD_KINDS,
+                exclude=target_id,
+                include_service_accounts=False,
             )
         assert target is not None
         uow.users.update(side.archived[i], expected_version=target.version)
@@ -328,9 +336,10 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                 "org": side.org,
                 "exclude": target_id,
                 "service_accounts": False,
-                "first": "Auth:Users:Update",
-                "operations": '["Auth:Users:Update"]',
-                "count": 1,
+                "kinds": '["CustomerEmployee", "EndUser"]',
+                "first": "Auth:Types:Employee",
+                "operations": '["Auth:Types:Employee", "Auth:Users:Update"]',
+                "count": 2,
                 "full_admin": FULL_ADMIN,
             }
         params.append(

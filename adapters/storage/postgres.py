@@ -66,7 +66,7 @@ from adapters.storage import sql
 from adapters.storage.codec import challenge_to_json
 from adapters.storage.migrations import Migration, check_applied, load
 from archive_core.audit import AuditRecord
-from archive_core.entities import Challenge
+from archive_core.entities import Challenge, UserKind
 from archive_core.errors import ConcurrencyConflict, StorageUnavailable
 from archive_core.ids import OrgId, UserId
 
@@ -222,6 +222,7 @@ DIALECT: Final = sql.Dialect(
         "true": "true",
         "false": "false",
         "in_operations": "= ANY(:operations::text[])",
+        "in_kinds": "= ANY(:kinds::text[])",
         "each_element": "unnest(?::text[])",
         "expires": "expires_at",
     },
@@ -243,6 +244,7 @@ class PostgresUserRepository(sql.UserRepository, dialect=DIALECT):
         org_id: OrgId,
         *,
         operations: frozenset[str],
+        kinds: frozenset[UserKind],
         exclude: UserId,
         include_service_accounts: bool,
     ) -> bool:
@@ -254,6 +256,7 @@ class PostgresUserRepository(sql.UserRepository, dialect=DIALECT):
         return super().has_other_active_holder(
             org_id,
             operations=operations,
+            kinds=kinds,
             exclude=exclude,
             include_service_accounts=include_service_accounts,
         )

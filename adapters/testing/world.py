@@ -364,3 +364,13 @@ class World:
     def archive_user(self, actor: Actor, target_id: str, **kwargs: Any) -> dict[str, Any]:
         """Archive `target_id` as `actor` through the whole signed flow; the answer."""
         return self.archive(self.archive_request(actor, target_id, **kwargs), target_id)
+
+    def deactivate_user(self, actor: Actor, target_id: str, body: bytes = b"{}") -> dict[str, Any]:
+        """Deactivate `target_id` as `actor` through the whole signed flow; the answer."""
+        path = f"/auth/users/{target_id}/deactivate"
+        return self.deactivate(self.signed_request(actor, "PUT", path, body), target_id)
+
+    def activate_user(self, actor: Actor, target_id: str) -> dict[str, Any]:
+        """Activate `target_id` as `actor` through the whole signed flow; the answer."""
+        path = f"/auth/users/{target_id}/activate"
+        return self.activate(self.signed_request(actor, "PUT", path), target_id)

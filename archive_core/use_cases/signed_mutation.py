@@ -124,16 +124,24 @@ class Subject:
         return self._target_grants
 
     def guard_lockout(self, operation: str, kind: ErrorKind) -> None:
-        """The lock-out guard: refuse (`kind`) when the target is active, holds every
-        unconditional permission of `operation`, and no other active user of the org
-        does (the policy can turn the guard off, and count service accounts or not)."""
-        if not self.policy.lockout_guard or not self.target.is_active:
+        """The lock-out guard (SPEC §5): refuse (`kind`) when the target is active and
+        able to perform `operation` on a user of its own kind, and no other active user
+        of the org is (service accounts count as the policy says). Able means, under the
+        active matrix: of a caller kind it does not refuse `operation`, and holding the
+        operation's unconditional and kind requirements (or the full admin permission).
+        A target that is not able takes no ability away: the guard lets it go."""
+        target = self.target
+        if not self.policy.lockout_guard or not target.is_active:
             return
-        needed = self.policy.matrix.required(operation, None)
-        if self.target_grants.hold_all(needed) and not self.uow.users.has_other_active_holder(
-            self.target.org_id,
+        matrix = self.policy.matrix
+        needed = matrix.required(operation, target.kind)
+        if matrix.refuses(operation, target.kind) or not self.target_grants.hold_all(needed):
+            return
+        if not self.uow.users.has_other_active_holder(
+            target.org_id,
             operations=frozenset(needed),
-            exclude=self.target.id,
+            kinds=matrix.allowed_callers(operation),
+            exclude=target.id,
             include_service_accounts=self.policy.lockout_counts_service_accounts,
         ):
             raise ArchiveCoreError(kind, reason=kind.code)

@@ -1,5 +1,5 @@
-"""SPEC §5: atomicity, exactly once under concurrency, the archived user's cut-off,
-the lock-out guard, the audit chain, and the clock-window edges."""
+"""SPEC §5: atomicity, exactly once under concurrency, the archived user's cut-off, the
+audit chain, and the clock-window edges (the lock-out guard: test_lockout_guard.py)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from archive_core.audit import (
     record_hash,
     verify_audit_chain,
 )
-from archive_core.config import Policy
 from archive_core.entities import UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import UnitOfWorkFactory
@@ -286,51 +285,6 @@ def test_archived_user_is_cut_off_at_commit(scene: Scene) -> None:
         ),
     )
     assert world.fresh_user(scene.employee.user).is_active
-
-
-# --------------------------------------------------------------------------- lock-out guard
-
-
-def _org_with_robot(policy: Policy) -> tuple[World, Any, Any]:
-    world = World(policy=policy)
-    org = world.new_org()
-    human = world.actor(org, operations=ARCHIVE_OPS, username="last.admin@example.co")
-    robot = world.actor(org, operations=ARCHIVE_OPS, service_account=True)
-    return world, human, robot
-
-
-def test_lockout_guard_refuses_to_archive_the_last_archiver() -> None:
-    world, human, robot = _org_with_robot(Policy())
-    refused(Catalogue.LAST_ARCHIVER, lambda: world.archive_user(robot, human.id))
-    assert world.fresh_user(human.user).is_active
-
-
-def test_lockout_guard_counts_full_admins() -> None:
-    world, human, robot = _org_with_robot(Policy())
-    world.actor(human.user.org_id, full_admin=True)
-    assert world.archive_user(robot, human.id)["isActive"] is False
-
-
-def test_lockout_guard_ignores_inactive_and_partial_holders() -> None:
-    world, human, robot = _org_with_robot(Policy())
-    partial = world.actor(human.user.org_id, operations=["Auth:Types:Employee"])
-    archived = world.actor(human.user.org_id, operations=ARCHIVE_OPS)
-    world.archive_user(human, archived.id)
-    assert partial.user.is_active
-    refused(Catalogue.LAST_ARCHIVER, lambda: world.archive_user(robot, human.id))
-
-
-def test_lockout_guard_only_matters_for_archivers() -> None:
-    world, human, robot = _org_with_robot(Policy())
-    plain = world.actor(human.user.org_id)
-    assert world.archive_user(robot, plain.id)["isActive"] is False
-
-
-def test_lockout_guard_is_configurable() -> None:
-    world, human, robot = _org_with_robot(Policy(lockout_guard=False))
-    assert world.archive_user(robot, human.id)["isActive"] is False
-    world, human, robot = _org_with_robot(Policy(lockout_counts_service_accounts=True))
-    assert world.archive_user(robot, human.id)["isActive"] is False
 
 
 # --------------------------------------------------------------------------- audit

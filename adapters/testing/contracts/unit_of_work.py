@@ -233,6 +233,7 @@ class UnitOfWorkContract(abc.ABC):
         self, factory: UnitOfWorkFactory, *, exclude: UserId, org: OrgId, **kwargs: object
     ) -> bool:
         operations = kwargs.pop("operations", frozenset(ARCHIVE_OPS))
+        kinds = kwargs.pop("kinds", frozenset(UserKind))
         service_accounts = kwargs.pop("include_service_accounts", False)
         assert not kwargs
         return read(
@@ -240,6 +241,7 @@ class UnitOfWorkContract(abc.ABC):
             lambda uow: uow.users.has_other_active_holder(
                 org,
                 operations=operations,  # type: ignore[arg-type]  # popped from kwargs
+                kinds=kinds,  # type: ignore[arg-type]  # popped from kwargs
                 exclude=exclude,
                 include_service_accounts=bool(service_accounts),
             ),
@@ -361,6 +363,27 @@ class UnitOfWorkContract(abc.ABC):
         assert not self._holder(factory, exclude=target.id, org=org, operations=frozenset())
         self._add_holder(factory, org)
         assert self._holder(factory, exclude=target.id, org=org, operations=frozenset())
+
+    def test_only_holders_of_the_given_kinds_count(self, factory: UnitOfWorkFactory) -> None:
+        org, target = self._org_with_target(factory)
+        self._add_holder(factory, org, samples.permission(org), kind=UserKind.END_USER)
+        self._add_holder(factory, org, samples.full_admin(org), kind=UserKind.END_USER)
+        employees = frozenset({UserKind.CUSTOMER_EMPLOYEE})
+        end_users = frozenset({UserKind.END_USER})
+        assert not self._holder(factory, exclude=target.id, org=org, kinds=employees)
+        assert self._holder(factory, exclude=target.id, org=org, kinds=end_users)
+        assert self._holder(factory, exclude=target.id, org=org)
+        assert not self._holder(factory, exclude=target.id, org=org, kinds=frozenset())
+
+    def test_the_kinds_apply_when_no_operations_are_asked(self, factory: UnitOfWorkFactory) -> None:
+        org, target = self._org_with_target(factory)
+        self._add_holder(factory, org, kind=UserKind.END_USER)
+        nothing = frozenset[str]()
+        employees = frozenset({UserKind.CUSTOMER_EMPLOYEE})
+        assert not self._holder(
+            factory, exclude=target.id, org=org, operations=nothing, kinds=employees
+        )
+        assert self._holder(factory, exclude=target.id, org=org, operations=nothing)
 
     def test_an_unknown_org_has_no_holder(self, factory: UnitOfWorkFactory) -> None:
         assert not self._holder(factory, exclude=UserId("us-x"), org=samples.org_id())
@@ -815,6 +838,7 @@ class UnitOfWorkContract(abc.ABC):
                     if not target.is_active or not uow.users.has_other_active_holder(
                         org,
                         operations=frozenset(ARCHIVE_OPS),
+                        kinds=frozenset(UserKind),
                         exclude=target.id,
                         include_service_accounts=False,
                     ):
