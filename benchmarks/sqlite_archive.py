@@ -5,8 +5,8 @@ Two figures (`run(quick=...)`, or `python benchmarks/sqlite_archive.py [--quick]
 - `sqlite_time_ratio` — the storage part of one archive, driven through the SQLite unit
   of work exactly as `ArchiveUser` drives it (begin, caller, caller's assignments,
   token consumption, target, target's assignments, lock-out guard query for an
-  archiver target, versioned update, audit head, audit append, commit) ÷ the very same
-  SQL statements run through a raw `sqlite3` connection with the same pragmas
+  archiver target, audit head, caller again, versioned update, audit append, commit)
+  ÷ the very same SQL statements run through a raw `sqlite3` connection with the same pragmas
   (WAL, `synchronous=FULL`, foreign keys, busy timeout) and pre-built parameters. Each
   round's grants are issued (untimed) just before the round, as `CompleteUserAction`
   issues a grant moments before the archive that consumes it. Both
@@ -306,8 +306,9 @@ def _ours(store: SqliteStore, side: _Side, i: int) -> float:
                 include_service_accounts=False,
             )
         assert target is not None
-        uow.users.update(side.archived[i], expected_version=target.version)
         uow.audit.head(side.org)
+        uow.users.get(side.caller)  # the caller again, in the org's turn
+        uow.users.update(side.archived[i], expected_version=target.version)
         uow.audit.append(side.records[i])
         uow.commit()
         elapsed = time.perf_counter() - start
@@ -391,8 +392,9 @@ def _raw(conn: sqlite3.Connection, side: _Side, params: _RawParams) -> float:
     conn.execute(ASSIGNMENTS, params.target).fetchall()
     if params.holder is not None:
         conn.execute(HOLDER, params.holder).fetchone()
-    conn.execute(UPDATE_USER, params.update)
     conn.execute(HEAD, org).fetchone()
+    conn.execute(GET_USER, caller).fetchone()
+    conn.execute(UPDATE_USER, params.update)
     conn.execute(APPEND, params.append)
     conn.execute(COMMIT)
     return time.perf_counter() - start

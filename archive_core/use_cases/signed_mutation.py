@@ -11,11 +11,13 @@ match docs/architecture.md and docs/extending.md):
 4. the operation's unconditional permissions (403)
                                  7. permission for the target's kind (403)
                                  8. the operation's own rules (400)
-                                 9. commit: token consumed, target changed, record appended
+                                 9. commit, in the org's turn: the caller read again,
+                                    token consumed, target changed, record appended
 
 Steps 2 to 9 run in one unit of work: a refusal anywhere leaves the token unused,
-the target untouched and the audit log as it was. A concurrent change of the target
-(or of the org's audit chain) retries the unit of work a bounded number of times.
+the target untouched and the audit log as it was. A concurrent change of the target,
+of the caller (current at commit, SPEC §5) or of the org's audit chain retries the
+unit of work a bounded number of times.
 """
 
 from __future__ import annotations
@@ -272,12 +274,21 @@ class SignedUserMutation:
             after = self.mutation.change(target, now=now)
 
             # 9. commit: change, audit, token consumption (already staged) — all or nothing
-            # (the hot calls here are positional: docs/benchmarks.md §1)
+            # (the hot calls here are positional: docs/benchmarks.md §1). The org's turn
+            # first: reading its audit head takes the org's lock where units of work are
+            # not serialised (to the end of this one), before anything more is written.
+            # Then the caller is read again under it: a caller changed since admission
+            # (deactivated, archived, cut off) sends the unit round again, to be answered
+            # as it now stands. A no-op takes the same turn: its token stays unused then.
+            head = uow.audit.head(caller.org_id)
+            current = uow.users.get(caller.id)
+            if current is None or current.version != caller.version:
+                raise ConcurrencyConflict(caller.id)
             if after is not None:
                 uow.users.update(after, expected_version=target.version)
                 uow.audit.append(
                     sealed_record(
-                        uow.audit.head(caller.org_id),
+                        head,
                         new_id("au", self.randomness),
                         caller.org_id,
                         self.mutation.audit_action(target),
