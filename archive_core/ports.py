@@ -204,7 +204,8 @@ class AuditLog(Protocol):
     """Append-only, per-org hash-chained decision records."""
 
     def head(self, org_id: OrgId) -> AuditRecord | None:
-        """The org's latest record, or None."""
+        """The org's latest record, or None; takes the org's turn to the end of the unit of
+        work (later reads in it see what the unit before it in that turn committed)."""
         ...
 
     def append(self, record: AuditRecord) -> None:

@@ -22,7 +22,9 @@ server instances sharing one database.
   other admin still active (write skew) and both commit; with the lock the second
   waits, and since `READ COMMITTED` takes a fresh snapshot per statement, its query
   then sees the first archive. The same lock makes concurrent archives in one org
-  append to its audit chain in turn instead of failing on the sequence.
+  append to its audit chain in turn instead of failing on the sequence, and makes the
+  core's second read of the caller (current at commit) see a deactivation or archive
+  of that caller committed while it waited.
 - **Errors.** Serialization failures, deadlocks and lock time-outs →
   `ConcurrencyConflict` (the core retries a bounded number of times); connection
   failures, pool time-outs, admin shutdown, resource exhaustion, a read-only
@@ -294,7 +296,8 @@ class PostgresAuditLog(sql.AuditLog, dialect=DIALECT):
 
     def head(self, org_id: OrgId) -> AuditRecord | None:
         """The org's latest record, or None. Takes the org's lock (to the end of the unit
-        of work) so that concurrent appends in one org wait their turn."""
+        of work) so that concurrent appends in one org wait their turn, and what the unit
+        reads next is what committed before it got the lock."""
         self._tx.lock_org(org_id)
         return super().head(org_id)
 

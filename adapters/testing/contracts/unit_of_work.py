@@ -819,6 +819,61 @@ class UnitOfWorkContract(abc.ABC):
         assert [r.sequence for r in records] == list(range(1, THREADS + 1))
         assert verify_audit_chain(records).ok
 
+    def test_the_orgs_turn_is_one_unit_of_work_at_a_time(self, factory: UnitOfWorkFactory) -> None:
+        """`audit.head(org)` takes the org's turn to the end of the unit of work: another
+        unit asking for it waits (on a serialised store, it cannot even begin)."""
+        org = samples.org_id()
+        other_has_it = threading.Event()
+
+        def other() -> None:
+            with factory() as uow:
+                uow.audit.head(org)
+                other_has_it.set()
+
+        with factory() as uow:
+            uow.audit.head(org)
+            worker = threading.Thread(target=other)
+            worker.start()
+            try:
+                assert not other_has_it.wait(timeout=0.3)
+            finally:
+                uow.rollback()
+        assert other_has_it.wait(timeout=30)
+        worker.join(timeout=30)
+
+    def test_what_a_unit_reads_in_the_orgs_turn_is_what_committed_before_it(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        """Current at commit (SPEC §5): a user read early in a unit, then read again once
+        the unit has the org's turn, is as the unit before it in that turn committed it
+        (the signed pipeline reads its caller again there)."""
+        org = samples.org_id()
+        user = samples.user(org)
+        committed(factory, lambda uow: uow.users.add(user))
+        changed = threading.Event()
+
+        def change() -> None:
+            with factory() as uow:
+                uow.audit.head(org)
+                current = uow.users.get(user.id)
+                assert current is not None
+                uow.users.update(current.deactivated(T0), expected_version=current.version)
+                uow.commit()
+            changed.set()
+
+        worker = threading.Thread(target=change)
+        with factory() as uow:
+            assert uow.users.get(user.id) == user  # as admission reads the caller
+            worker.start()
+            # a store that serialises units runs the other one after this one ends
+            assert changed.wait(timeout=0.3 if self.serialised else 30) is not self.serialised
+            uow.audit.head(org)
+            seen = uow.users.get(user.id)
+            assert seen is not None
+            assert seen.is_active is self.serialised
+        worker.join(timeout=30)
+        assert changed.is_set()
+
     def test_racing_archives_never_remove_the_last_two_holders(
         self, factory: UnitOfWorkFactory
     ) -> None:
