@@ -13,8 +13,7 @@ by another unit would be kept). tests/storage/test_races.py races the real thing
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -26,22 +25,17 @@ from archive_core.entities import User
 from archive_core.errors import Catalogue
 from archive_core.ids import OrgId
 from archive_core.ports import UnitOfWorkFactory
-from tests.unit.helpers import refused, snapshot
+from tests.unit.helpers import WrappedUnitOfWork, refused, snapshot
 
 
-class ChangedWhileWaiting:
+class ChangedWhileWaiting(WrappedUnitOfWork):
     """A unit of work over a `MemoryStore` in which the users in `pending` were committed
     by another unit the moment this one takes the org's turn (`audit.head`)."""
 
     def __init__(self, store: MemoryStore, pending: list[User]) -> None:
+        super().__init__(MemoryUnitOfWork(store))
         self._store = store
         self._pending = pending
-        self._inner = MemoryUnitOfWork(store)
-        self.users = self._inner.users
-        self.credentials = self._inner.credentials
-        self.applications = self._inner.applications
-        self.permissions = self._inner.permissions
-        self.user_actions = self._inner.user_actions
         self.audit = self
 
     def head(self, org_id: OrgId) -> AuditRecord | None:
@@ -55,21 +49,6 @@ class ChangedWhileWaiting:
 
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         return self._inner.audit.records(org_id)
-
-    def __enter__(self) -> Self:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._inner.__exit__(t, e, tb)
-
-    def commit(self) -> None:
-        self._inner.commit()
-
-    def rollback(self) -> None:
-        self._inner.rollback()
 
 
 @attrs.frozen

@@ -7,8 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -27,7 +26,7 @@ from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Request
 from archive_core.user_action import reverify_evidence
-from tests.unit.helpers import refused
+from tests.unit.helpers import WrappedUnitOfWork, refused
 
 # --------------------------------------------------------------------------- atomicity
 
@@ -53,11 +52,11 @@ class _Counting:
         return call
 
 
-class FailingUnitOfWork:
+class FailingUnitOfWork(WrappedUnitOfWork):
     """A unit of work that raises at its n-th storage call (commit included)."""
 
     def __init__(self, inner: MemoryUnitOfWork, plan: FailurePlan) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._plan = plan
         for part in (
             "users",
@@ -69,21 +68,9 @@ class FailingUnitOfWork:
         ):
             setattr(self, part, _Counting(getattr(inner, part), plan.tick))
 
-    def __enter__(self) -> Self:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._inner.__exit__(t, e, tb)
-
     def commit(self) -> None:
         self._plan.tick("commit")
         self._inner.commit()
-
-    def rollback(self) -> None:
-        self._inner.rollback()
 
 
 @attrs.define

@@ -16,6 +16,7 @@ from adapters.testing.world import ARCHIVE_OPS, Actor, World
 from archive_core.config import Policy
 from archive_core.entities import UserKind
 from archive_core.errors import Catalogue, ErrorKind
+from archive_core.ids import OrgId
 from archive_core.permissions import (
     DFNS_CURRENT_PRESET,
     DFNS_DELETE_PRESET,
@@ -31,6 +32,15 @@ PRESETS = [
 ]
 
 Act = Callable[[World, Actor, str], dict[str, Any]]
+
+
+def kept_under(*, dfns: bool, dfns_delete: bool, dfns_current: bool) -> list[Any]:
+    """(matrix, whether the guard keeps the target) for each preset."""
+    return [
+        pytest.param(DFNS_PRESET, dfns, id="dfns"),
+        pytest.param(DFNS_DELETE_PRESET, dfns_delete, id="dfns-delete"),
+        pytest.param(DFNS_CURRENT_PRESET, dfns_current, id="dfns-current"),
+    ]
 
 
 def _deactivate(world: World, actor: Actor, target_id: str) -> dict[str, Any]:
@@ -93,13 +103,17 @@ def test_lockout_guard_is_configurable() -> None:
 # --------------------------------------------------------------------------- per preset
 
 
+def _admin_and_robot(matrix: PermissionMatrix) -> tuple[World, OrgId, Actor, Actor]:
+    """A world under `matrix`, an org, its employee admin (a full admin: able under every
+    preset) and a service account that may do anything the matrix lets an employee do."""
+    world = World(policy=Policy(matrix=matrix))
+    org = world.new_org()
+    admin = world.actor(org, full_admin=True)
+    return world, org, admin, world.actor(org, full_admin=True, service_account=True)
+
+
 @pytest.mark.parametrize(
-    ("matrix", "kept"),
-    [
-        pytest.param(DFNS_PRESET, False, id="dfns"),
-        pytest.param(DFNS_DELETE_PRESET, False, id="dfns-delete"),
-        pytest.param(DFNS_CURRENT_PRESET, True, id="dfns-current"),
-    ],
+    ("matrix", "kept"), kept_under(dfns=False, dfns_delete=False, dfns_current=True)
 )
 @pytest.mark.parametrize(("act", "undo", "last"), GUARDED)
 def test_an_end_user_admin_counts_only_where_the_matrix_lets_end_users_act(
@@ -108,11 +122,8 @@ def test_an_end_user_admin_counts_only_where_the_matrix_lets_end_users_act(
     """One employee admin H, an EndUser holding DfnsFullAdminAccess, a service account S:
     under `dfns-current` the EndUser is refused every user operation, so S may neither
     deactivate nor archive H; elsewhere the EndUser can undo it."""
-    world = World(policy=Policy(matrix=matrix))
-    org = world.new_org()
-    human = world.actor(org, full_admin=True)
+    world, org, human, robot = _admin_and_robot(matrix)
     world.actor(org, kind=UserKind.END_USER, full_admin=True)
-    robot = world.actor(org, full_admin=True, service_account=True)
     if kept:
         before = snapshot(world)
         refused(last, lambda: act(world, robot, human.id))
@@ -123,12 +134,7 @@ def test_an_end_user_admin_counts_only_where_the_matrix_lets_end_users_act(
 
 
 @pytest.mark.parametrize(
-    ("matrix", "kept"),
-    [
-        pytest.param(DFNS_PRESET, True, id="dfns"),
-        pytest.param(DFNS_DELETE_PRESET, True, id="dfns-delete"),
-        pytest.param(DFNS_CURRENT_PRESET, False, id="dfns-current"),
-    ],
+    ("matrix", "kept"), kept_under(dfns=True, dfns_delete=True, dfns_current=False)
 )
 @pytest.mark.parametrize(("act", "undo", "last"), GUARDED)
 def test_a_holder_of_the_unconditional_part_alone_counts_only_where_that_is_enough(
@@ -137,11 +143,8 @@ def test_a_holder_of_the_unconditional_part_alone_counts_only_where_that_is_enou
     """Under `dfns` a user holding `Auth:Users:Update` but not `Auth:Types:Employee` cannot
     activate (or archive) an employee; it does not count for one. Under `dfns-current` the
     unconditional part is all there is."""
-    world = World(policy=Policy(matrix=matrix))
-    org = world.new_org()
-    human = world.actor(org, full_admin=True)
+    world, org, human, robot = _admin_and_robot(matrix)
     partial = world.actor(org, operations=matrix.required(undo, None))
-    robot = world.actor(org, full_admin=True, service_account=True)
     if kept:
         refused(last, lambda: act(world, robot, human.id))
         # ... and it is indeed refused what the guard would have counted it for
