@@ -31,7 +31,8 @@ class Policy:
       origin is not checked for those kinds (SPEC §3).
     - `webauthn_origins`: allowed origins for Fido2 assertions (always checked).
     - `allow_cross_origin` / `allowed_top_origins`: WebAuthn cross-origin policy.
-    - `lockout_guard`: refuse to archive the org's last active user who can archive users;
+    - `lockout_guard`: refuse to archive (deactivate) the org's last active user who could
+      archive (activate) a user of the target's kind under `matrix`;
       `lockout_counts_service_accounts` decides whether service accounts count as such.
     """
 

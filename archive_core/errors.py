@@ -165,7 +165,10 @@ class Catalogue:
         400,
         "last_archiver",
         "Archiving this user would leave the org without an active user who can archive users.",
-        when="the lock-out guard: the target is the org's last active user who can archive users",
+        when=(
+            "the lock-out guard: the target is the org's last active user who could archive"
+            " a user of its kind under the active matrix"
+        ),
         origin="library",
     )
     SELF_DEACTIVATE = ErrorKind(
@@ -201,7 +204,8 @@ class Catalogue:
         "last_activator",
         "Deactivating this user would leave the org without an active user who can activate users.",
         when=(
-            "the lock-out guard: the target is the org's last active user who can activate users"
+            "the lock-out guard: the target is the org's last active user who could activate"
+            " a user of its kind under the active matrix"
         ),
         origin="library",
     )

@@ -124,6 +124,10 @@ class PermissionMatrix:
         """Whether callers of that kind are refused the operation whatever they hold."""
         return (operation, caller_kind) in self._refused
 
+    def allowed_callers(self, operation: str) -> frozenset[UserKind]:
+        """The caller kinds the operation is open to: every kind it does not refuse."""
+        return frozenset(kind for kind in UserKind if (operation, kind) not in self._refused)
+
     def extended(
         self, operations: Mapping[str, Sequence[Requirement]], *, name: str | None = None
     ) -> PermissionMatrix:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         User,
         UserActionGrant,
         UserActionRecord,
+        UserKind,
     )
     from archive_core.ids import AppId, CredentialUuid, OrgId, PermissionId, UserId
 
@@ -103,11 +104,13 @@ class UserRepository(Protocol):
         org_id: OrgId,
         *,
         operations: frozenset[str],
+        kinds: frozenset[UserKind],
         exclude: UserId,
         include_service_accounts: bool,
     ) -> bool:
-        """Whether an active user of the org other than `exclude` holds every one of
-        `operations` (or the full admin permission) through non-archived permissions."""
+        """Whether an active user of the org, of one of `kinds`, other than `exclude`, holds
+        every one of `operations` (or the full admin permission) through non-archived
+        permissions (service accounts only with `include_service_accounts`)."""
         ...
 
 
@@ -201,7 +204,8 @@ class AuditLog(Protocol):
     """Append-only, per-org hash-chained decision records."""
 
     def head(self, org_id: OrgId) -> AuditRecord | None:
-        """The org's latest record, or None."""
+        """The org's latest record, or None; takes the org's turn to the end of the unit of
+        work (later reads in it see what the unit before it in that turn committed)."""
         ...
 
     def append(self, record: AuditRecord) -> None:

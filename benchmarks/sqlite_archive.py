@@ -5,8 +5,8 @@ Two figures (`run(quick=...)`, or `python benchmarks/sqlite_archive.py [--quick]
 - `sqlite_time_ratio` — the storage part of one archive, driven through the SQLite unit
   of work exactly as `ArchiveUser` drives it (begin, caller, caller's assignments,
   token consumption, target, target's assignments, lock-out guard query for an
-  archiver target, versioned update, audit head, audit append, commit) ÷ the very same
-  SQL statements run through a raw `sqlite3` connection with the same pragmas
+  archiver target, audit head, caller again, versioned update, audit append, commit)
+  ÷ the very same SQL statements run through a raw `sqlite3` connection with the same pragmas
   (WAL, `synchronous=FULL`, foreign keys, busy timeout) and pre-built parameters. Each
   round's grants are issued (untimed) just before the round, as `CompleteUserAction`
   issues a grant moments before the archive that consumes it. Both
@@ -64,7 +64,9 @@ from archive_core.requests import Request
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
-GUARD_OPS = frozenset({"Auth:Users:Update"})
+#: What the lock-out guard asks of another archiver of an employee (preset `dfns`).
+GUARD_OPS = frozenset({"Auth:Users:Update", "Auth:Types:Employee"})
+GUARD_KINDS = frozenset(UserKind)
 #: One seeded user in ARCHIVER_EVERY holds the archive operations (so the lock-out
 #: guard's query runs for them and has holders to search through).
 ARCHIVER_EVERY = 50
@@ -92,6 +94,7 @@ SELECT EXISTS (
     WHERE p.org_id = :org AND p.name = :full_admin AND p.is_archived = 0
       AND u.org_id = :org AND u.id <> :exclude AND u.is_active = 1 AND u.archived_at IS NULL
       AND (:service_accounts OR u.is_service_account = 0)
+      AND u.kind IN (SELECT value FROM json_each(:kinds))
 ) OR EXISTS (
     SELECT 1
     FROM permission_operations AS po
@@ -101,6 +104,7 @@ SELECT EXISTS (
     WHERE po.org_id = :org AND po.operation = :first AND p.org_id = :org AND p.is_archived = 0
       AND u.org_id = :org AND u.id <> :exclude AND u.is_active = 1 AND u.archived_at IS NULL
       AND (:service_accounts OR u.is_service_account = 0)
+      AND u.kind IN (SELECT value FROM json_each(:kinds))
       AND (
         SELECT COUNT(DISTINCT po2.operation)
         FROM assignments AS a2
@@ -295,11 +299,16 @@ def _ours(store: SqliteStore, side: _Side, i: int) -> float:
         uow.permissions.assignments_of(target_id)
         if side.archiver[i]:
             uow.users.has_other_active_holder(
-                side.org, operations=GUARD_OPS, exclude=target_id, include_service_accounts=False
+                side.org,
+                operations=GUARD_OPS,
+                kinds=GUARD_KINDS,
+                exclude=target_id,
+                include_service_accounts=False,
             )
         assert target is not None
-        uow.users.update(side.archived[i], expected_version=target.version)
         uow.audit.head(side.org)
+        uow.users.get(side.caller)  # the caller again, in the org's turn
+        uow.users.update(side.archived[i], expected_version=target.version)
         uow.audit.append(side.records[i])
         uow.commit()
         elapsed = time.perf_counter() - start
@@ -328,9 +337,10 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                 "org": side.org,
                 "exclude": target_id,
                 "service_accounts": False,
-                "first": "Auth:Users:Update",
-                "operations": '["Auth:Users:Update"]',
-                "count": 1,
+                "kinds": '["CustomerEmployee", "EndUser"]',
+                "first": "Auth:Types:Employee",
+                "operations": '["Auth:Types:Employee", "Auth:Users:Update"]',
+                "count": 2,
                 "full_admin": FULL_ADMIN,
             }
         params.append(
@@ -382,8 +392,9 @@ def _raw(conn: sqlite3.Connection, side: _Side, params: _RawParams) -> float:
     conn.execute(ASSIGNMENTS, params.target).fetchall()
     if params.holder is not None:
         conn.execute(HOLDER, params.holder).fetchone()
-    conn.execute(UPDATE_USER, params.update)
     conn.execute(HEAD, org).fetchone()
+    conn.execute(GET_USER, caller).fetchone()
+    conn.execute(UPDATE_USER, params.update)
     conn.execute(APPEND, params.append)
     conn.execute(COMMIT)
     return time.perf_counter() - start

@@ -28,6 +28,7 @@ from archive_core.entities import (
     Permission,
     User,
     UserActionRecord,
+    UserKind,
 )
 from archive_core.errors import AlreadyExists, ConcurrencyConflict
 from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, PermissionId, UserId
@@ -134,13 +135,17 @@ class MemoryUserRepository(_Part):
         org_id: OrgId,
         *,
         operations: frozenset[str],
+        kinds: frozenset[UserKind],
         exclude: UserId,
         include_service_accounts: bool,
     ) -> bool:
-        """Whether another active user of the org holds all `operations` (or full admin)."""
+        """Whether another active user of the org, of one of `kinds`, holds all
+        `operations` (or full admin)."""
         for user_id in self._s.org_users.get(org_id, ()):
             user = self._s.users[user_id]
             if user_id == exclude or not user.is_active or user.is_archived:
+                continue
+            if user.kind not in kinds:
                 continue
             if user.is_service_account and not include_service_accounts:
                 continue

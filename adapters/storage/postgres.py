@@ -22,7 +22,9 @@ server instances sharing one database.
   other admin still active (write skew) and both commit; with the lock the second
   waits, and since `READ COMMITTED` takes a fresh snapshot per statement, its query
   then sees the first archive. The same lock makes concurrent archives in one org
-  append to its audit chain in turn instead of failing on the sequence.
+  append to its audit chain in turn instead of failing on the sequence, and makes the
+  core's second read of the caller (current at commit) see a deactivation or archive
+  of that caller committed while it waited.
 - **Errors.** Serialization failures, deadlocks and lock time-outs →
   `ConcurrencyConflict` (the core retries a bounded number of times); connection
   failures, pool time-outs, admin shutdown, resource exhaustion, a read-only
@@ -66,7 +68,7 @@ from adapters.storage import sql
 from adapters.storage.codec import challenge_to_json
 from adapters.storage.migrations import Migration, check_applied, load
 from archive_core.audit import AuditRecord
-from archive_core.entities import Challenge
+from archive_core.entities import Challenge, UserKind
 from archive_core.errors import ConcurrencyConflict, StorageUnavailable
 from archive_core.ids import OrgId, UserId
 
@@ -222,6 +224,7 @@ DIALECT: Final = sql.Dialect(
         "true": "true",
         "false": "false",
         "in_operations": "= ANY(:operations::text[])",
+        "in_kinds": "= ANY(:kinds::text[])",
         "each_element": "unnest(?::text[])",
         "expires": "expires_at",
     },
@@ -243,6 +246,7 @@ class PostgresUserRepository(sql.UserRepository, dialect=DIALECT):
         org_id: OrgId,
         *,
         operations: frozenset[str],
+        kinds: frozenset[UserKind],
         exclude: UserId,
         include_service_accounts: bool,
     ) -> bool:
@@ -254,6 +258,7 @@ class PostgresUserRepository(sql.UserRepository, dialect=DIALECT):
         return super().has_other_active_holder(
             org_id,
             operations=operations,
+            kinds=kinds,
             exclude=exclude,
             include_service_accounts=include_service_accounts,
         )
@@ -291,7 +296,8 @@ class PostgresAuditLog(sql.AuditLog, dialect=DIALECT):
 
     def head(self, org_id: OrgId) -> AuditRecord | None:
         """The org's latest record, or None. Takes the org's lock (to the end of the unit
-        of work) so that concurrent appends in one org wait their turn."""
+        of work) so that concurrent appends in one org wait their turn, and what the unit
+        reads next is what committed before it got the lock."""
         self._tx.lock_org(org_id)
         return super().head(org_id)
 

@@ -335,7 +335,7 @@ class UserRepository(Repository):
 SELECT EXISTS (
     SELECT 1 FROM users AS u
     WHERE u.org_id = :org AND u.id <> :exclude AND u.is_active = {true} AND u.archived_at IS NULL
-      AND (:service_accounts OR u.is_service_account = {false})
+      AND (:service_accounts OR u.is_service_account = {false}) AND u.kind {in_kinds}
 )"""
     # The lock-out guard's query, driven from the permission side: it reads the org's
     # full admins and the holders of the first operation (each checked for the others),
@@ -348,7 +348,7 @@ SELECT EXISTS (
     JOIN users AS u ON u.id = a.identity_id
     WHERE p.org_id = :org AND p.name = :full_admin AND p.is_archived = {false}
       AND u.org_id = :org AND u.id <> :exclude AND u.is_active = {true} AND u.archived_at IS NULL
-      AND (:service_accounts OR u.is_service_account = {false})
+      AND (:service_accounts OR u.is_service_account = {false}) AND u.kind {in_kinds}
 ) OR EXISTS (
     SELECT 1
     FROM permission_operations AS po
@@ -357,7 +357,7 @@ SELECT EXISTS (
     JOIN users AS u ON u.id = a.identity_id
     WHERE po.org_id = :org AND po.operation = :first AND p.org_id = :org AND p.is_archived = {false}
       AND u.org_id = :org AND u.id <> :exclude AND u.is_active = {true} AND u.archived_at IS NULL
-      AND (:service_accounts OR u.is_service_account = {false})
+      AND (:service_accounts OR u.is_service_account = {false}) AND u.kind {in_kinds}
       AND (
         SELECT COUNT(DISTINCT po2.operation)
         FROM assignments AS a2
@@ -405,14 +405,17 @@ SELECT EXISTS (
         org_id: OrgId,
         *,
         operations: frozenset[str],
+        kinds: frozenset[UserKind],
         exclude: UserId,
         include_service_accounts: bool,
     ) -> bool:
-        """Whether another active user of the org holds every operation (or full admin)."""
+        """Whether another active user of the org, of one of `kinds`, holds every
+        operation (or full admin)."""
         params: dict[str, Any] = {
             "org": org_id,
             "exclude": exclude,
             "service_accounts": include_service_accounts,
+            "kinds": self.dialect.store_list(sorted(kind._value_ for kind in kinds)),
         }
         if not operations:
             return bool(self._tx.one(self.ANY_OTHER_ACTIVE, params)[0])

@@ -451,6 +451,7 @@ DIALECT: Final = sql.Dialect(
         "true": "1",
         "false": "0",
         "in_operations": "IN (SELECT value FROM json_each(:operations))",
+        "in_kinds": "IN (SELECT value FROM json_each(:kinds))",
         "each_element": "value FROM json_each(?) WHERE true",
         "expires": "expires_us",
     },

@@ -4,7 +4,7 @@ an adapter author needs to hold a storage adapter to the ports' contracts.
     from adapters.testing import World, refused
 
     world = World()                        # wired by adapters.wiring.bootstrap.build
-    scene = world.scene()                  # an org, an archiving admin, an employee, ...
+    scene = world.scene()                  # an org, an admin, an employee, an end user
     world.archive_user(scene.admin, scene.employee.id)
 
 - `World` (`adapters.testing.world`): a deployment wired by the same `build` production
@@ -37,15 +37,25 @@ if TYPE_CHECKING:
         refused,
         snapshot,
     )
-    from adapters.testing.world import ARCHIVE_OPS, Actor, Scene, World, b64
+    from adapters.testing.world import (
+        ADMIN_OPERATIONS,
+        ARCHIVE_OPS,
+        Actor,
+        Scene,
+        World,
+        admin_grants,
+        b64,
+    )
 
 __all__ = [
+    "ADMIN_OPERATIONS",
     "ARCHIVE_OPS",
     "Actor",
     "ManualClock",
     "Scene",
     "SeededRandomness",
     "World",
+    "admin_grants",
     "assert_archived_by",
     "assert_audit_intact",
     "assert_not_audited",
@@ -61,7 +71,10 @@ _HOMES = {
         ("assert_archived_by", "assert_audit_intact", "assert_not_audited", "refused", "snapshot"),
         "adapters.testing.assertions",
     ),
-    **dict.fromkeys(("ARCHIVE_OPS", "Actor", "Scene", "World", "b64"), "adapters.testing.world"),
+    **dict.fromkeys(
+        ("ADMIN_OPERATIONS", "ARCHIVE_OPS", "Actor", "Scene", "World", "admin_grants", "b64"),
+        "adapters.testing.world",
+    ),
 }
 
 

@@ -3,8 +3,8 @@
 
 - `archive_policy`: the `Policy` of the world (override it in a `conftest.py`);
 - `archive_world`: a fresh `adapters.testing.World` per test, with that policy;
-- `archive_scene`: an org in that world with an archiving admin, an employee and an
-  end user.
+- `archive_scene`: an org in that world with an admin who can archive, deactivate and
+  activate users of either kind under the policy's matrix, an employee and an end user.
 
 Pytest loads this module before coverage measurement starts: it imports the kit only
 inside the fixtures.
@@ -46,5 +46,6 @@ def archive_world(archive_policy: Policy) -> Iterator[World]:
 
 @pytest.fixture
 def archive_scene(archive_world: World) -> Scene:
-    """An org with an archiving admin, an employee and an end user."""
+    """An org with an admin (archive, deactivate, activate under the policy's matrix), an
+    employee and an end user."""
     return archive_world.scene()

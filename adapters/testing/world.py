@@ -12,7 +12,7 @@ import itertools
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import attrs
 
@@ -41,13 +41,43 @@ from archive_core.audit import AuditRecord
 from archive_core.config import Policy
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
 from archive_core.ids import OrgId
+from archive_core.permissions import DFNS_PRESET, Operation, PermissionMatrix
 from archive_core.ports import ChallengeStore, ReplayGuard, UnitOfWorkFactory
 from archive_core.requests import Headers, Request
 
-__all__ = ["ARCHIVE_OPS", "Actor", "Scene", "World", "b64"]
+__all__ = ["ADMIN_OPERATIONS", "ARCHIVE_OPS", "Actor", "Scene", "World", "admin_grants", "b64"]
 
-#: The operations that let a user archive employees and end users.
-ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
+#: The signed operations a scene's admin performs on users of either kind.
+ADMIN_OPERATIONS: Final = (
+    Operation.ARCHIVE_USER,
+    Operation.DEACTIVATE_USER,
+    Operation.ACTIVATE_USER,
+)
+
+
+def admin_grants(
+    matrix: PermissionMatrix, operations: Iterable[str] = ADMIN_OPERATIONS
+) -> tuple[str, ...]:
+    """What a user must hold under `matrix` to perform `operations` on users of every
+    kind: each permission once, in the matrix's order (operations it does not name are
+    skipped). Raises ValueError when the matrix refuses employees one of them."""
+    needed: dict[str, None] = {}
+    for operation in operations:
+        if operation not in matrix.operations:
+            continue
+        if matrix.refuses(operation, UserKind.CUSTOMER_EMPLOYEE):
+            raise ValueError(
+                f"matrix {matrix.name!r} refuses {operation} to employees whatever they hold"
+            )
+        for kind in UserKind:
+            needed.update(dict.fromkeys(matrix.required(operation, kind)))
+    return tuple(needed)
+
+
+#: The operations that let a user archive, deactivate and activate employees and end
+#: users under the default matrix `dfns` (`admin_grants(DFNS_PRESET)`); under another
+#: matrix, `admin_grants(world.policy.matrix)` says what they are.
+ARCHIVE_OPS: Final = admin_grants(DFNS_PRESET)
 
 
 def b64(data: bytes) -> str:
@@ -71,7 +101,8 @@ class Actor:
 
 @attrs.frozen
 class Scene:
-    """An org with an archiving admin, an employee and an end user."""
+    """An org with an admin (who can archive, deactivate and activate users of either
+    kind under the world's matrix), an employee and an end user."""
 
     world: World
     org: OrgId
@@ -206,12 +237,16 @@ class World:
         return Actor(user=user, token=token, credential=credential)
 
     def scene(self) -> Scene:
-        """A new org with an archiving admin, an employee and an end user."""
+        """A new org with an admin, an employee and an end user. The admin is an employee
+        granted `admin_grants(policy.matrix)`: under the world's matrix it can archive,
+        deactivate and activate users of either kind (ValueError when the matrix refuses
+        employees one of those operations)."""
+        grants = admin_grants(self.policy.matrix)
         org = self.new_org()
         return Scene(
             world=self,
             org=org,
-            admin=self.actor(org, operations=ARCHIVE_OPS, username="admin@example.co"),
+            admin=self.actor(org, operations=grants, username="admin@example.co"),
             employee=self.actor(org, username="employee@example.co"),
             end_user=self.actor(org, kind=UserKind.END_USER, username="end.user@example.co"),
         )
@@ -364,3 +399,13 @@ class World:
     def archive_user(self, actor: Actor, target_id: str, **kwargs: Any) -> dict[str, Any]:
         """Archive `target_id` as `actor` through the whole signed flow; the answer."""
         return self.archive(self.archive_request(actor, target_id, **kwargs), target_id)
+
+    def deactivate_user(self, actor: Actor, target_id: str, body: bytes = b"{}") -> dict[str, Any]:
+        """Deactivate `target_id` as `actor` through the whole signed flow; the answer."""
+        path = f"/auth/users/{target_id}/deactivate"
+        return self.deactivate(self.signed_request(actor, "PUT", path, body), target_id)
+
+    def activate_user(self, actor: Actor, target_id: str) -> dict[str, Any]:
+        """Activate `target_id` as `actor` through the whole signed flow; the answer."""
+        path = f"/auth/users/{target_id}/activate"
+        return self.activate(self.signed_request(actor, "PUT", path), target_id)

@@ -11,11 +11,13 @@ match docs/architecture.md and docs/extending.md):
 4. the operation's unconditional permissions (403)
                                  7. permission for the target's kind (403)
                                  8. the operation's own rules (400)
-                                 9. commit: token consumed, target changed, record appended
+                                 9. commit, in the org's turn: the caller read again,
+                                    token consumed, target changed, record appended
 
 Steps 2 to 9 run in one unit of work: a refusal anywhere leaves the token unused,
-the target untouched and the audit log as it was. A concurrent change of the target
-(or of the org's audit chain) retries the unit of work a bounded number of times.
+the target untouched and the audit log as it was. A concurrent change of the target,
+of the caller (current at commit, SPEC §5) or of the org's audit chain retries the
+unit of work a bounded number of times.
 """
 
 from __future__ import annotations
@@ -124,16 +126,24 @@ class Subject:
         return self._target_grants
 
     def guard_lockout(self, operation: str, kind: ErrorKind) -> None:
-        """The lock-out guard: refuse (`kind`) when the target is active, holds every
-        unconditional permission of `operation`, and no other active user of the org
-        does (the policy can turn the guard off, and count service accounts or not)."""
-        if not self.policy.lockout_guard or not self.target.is_active:
+        """The lock-out guard (SPEC §5): refuse (`kind`) when the target is active and
+        able to perform `operation` on a user of its own kind, and no other active user
+        of the org is (service accounts count as the policy says). Able means, under the
+        active matrix: of a caller kind it does not refuse `operation`, and holding the
+        operation's unconditional and kind requirements (or the full admin permission).
+        A target that is not able takes no ability away: the guard lets it go."""
+        target = self.target
+        if not self.policy.lockout_guard or not target.is_active:
             return
-        needed = self.policy.matrix.required(operation, None)
-        if self.target_grants.hold_all(needed) and not self.uow.users.has_other_active_holder(
-            self.target.org_id,
+        matrix = self.policy.matrix
+        needed = matrix.required(operation, target.kind)
+        if matrix.refuses(operation, target.kind) or not self.target_grants.hold_all(needed):
+            return
+        if not self.uow.users.has_other_active_holder(
+            target.org_id,
             operations=frozenset(needed),
-            exclude=self.target.id,
+            kinds=matrix.allowed_callers(operation),
+            exclude=target.id,
             include_service_accounts=self.policy.lockout_counts_service_accounts,
         ):
             raise ArchiveCoreError(kind, reason=kind.code)
@@ -264,12 +274,21 @@ class SignedUserMutation:
             after = self.mutation.change(target, now=now)
 
             # 9. commit: change, audit, token consumption (already staged) — all or nothing
-            # (the hot calls here are positional: docs/benchmarks.md §1)
+            # (the hot calls here are positional: docs/benchmarks.md §1). The org's turn
+            # first: reading its audit head takes the org's lock where units of work are
+            # not serialised (to the end of this one), before anything more is written.
+            # Then the caller is read again under it: a caller changed since admission
+            # (deactivated, archived, cut off) sends the unit round again, to be answered
+            # as it now stands. A no-op takes the same turn: its token stays unused then.
+            head = uow.audit.head(caller.org_id)
+            current = uow.users.get(caller.id)
+            if current is None or current.version != caller.version:
+                raise ConcurrencyConflict(caller.id)
             if after is not None:
                 uow.users.update(after, expected_version=target.version)
                 uow.audit.append(
                     sealed_record(
-                        uow.audit.head(caller.org_id),
+                        head,
                         new_id("au", self.randomness),
                         caller.org_id,
                         self.mutation.audit_action(target),

@@ -13,7 +13,10 @@ from adapters.storage.urls import Storage, open_storage
 from adapters.testing.contracts.unit_of_work import THREADS, race
 from adapters.testing.world import ARCHIVE_OPS, World
 from archive_core.audit import verify_audit_chain
+from archive_core.config import Policy
+from archive_core.entities import UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ErrorKind
+from archive_core.permissions import DFNS_CURRENT_PRESET
 from archive_core.requests import Request
 from tests.services import PgSchema, RedisPrefix
 
@@ -103,6 +106,26 @@ def test_the_last_archiver_is_kept(world: World) -> None:
         records = uow.audit.records(org)
     assert [r.target_id for r in records] == [human.id]
     assert verify_audit_chain(records).ok
+
+
+def test_the_guard_counts_only_whom_the_active_matrix_lets_act(storage: Storage) -> None:
+    """Under `dfns-current` an EndUser full admin can undo nothing: a service account may
+    neither deactivate nor archive the org's one employee admin, on every store."""
+    world = World(
+        policy=Policy(matrix=DFNS_CURRENT_PRESET),
+        uow_factory=storage.uow_factory,
+        challenges=storage.challenges,
+        replay_guard=storage.replay_guard,
+    )
+    org = world.new_org()
+    human = world.actor(org, full_admin=True)
+    world.actor(org, kind=UserKind.END_USER, full_admin=True)
+    robot = world.actor(org, full_admin=True, service_account=True)
+    refused(Catalogue.LAST_ACTIVATOR, lambda: world.deactivate_user(robot, human.id))
+    refused(Catalogue.LAST_ARCHIVER, lambda: world.archive_user(robot, human.id))
+    world.actor(org, operations=("Auth:Users:Activate", "Auth:Users:Delete"))
+    assert world.deactivate_user(robot, human.id)["isActive"] is False
+    assert world.archive_user(robot, human.id)["isActive"] is False
 
 
 def test_racing_requests_with_one_token_archive_once(world: World) -> None:

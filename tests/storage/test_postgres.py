@@ -16,6 +16,7 @@ from adapters.testing.contracts import samples
 from adapters.testing.contracts.samples import ARCHIVE_OPS, T0
 from adapters.testing.contracts.unit_of_work import THREADS, committed, race, store
 from adapters.testing.world import World
+from archive_core.entities import UserKind
 from archive_core.errors import ConcurrencyConflict, StorageUnavailable
 from archive_core.ids import OrgId, UserId
 from archive_core.ports import UnitOfWork
@@ -191,7 +192,11 @@ def test_the_lockout_guard_takes_the_org_lock_so_the_last_two_admins_stay(
 
     def guard(uow: UnitOfWork, exclude: UserId) -> bool:
         return uow.users.has_other_active_holder(
-            org, operations=frozenset(ARCHIVE_OPS), exclude=exclude, include_service_accounts=False
+            org,
+            operations=frozenset(ARCHIVE_OPS),
+            kinds=frozenset(UserKind),
+            exclude=exclude,
+            include_service_accounts=False,
         )
 
     def b_is_waiting_for_a_lock(observer: psycopg.Connection[tuple[object, ...]]) -> bool:

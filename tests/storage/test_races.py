@@ -1,6 +1,7 @@
 """Exactly once across processes (SPEC §5): 8 processes, as 8 server instances sharing one
 store, race one user action token, one nonce, one challenge; and bump one user's version
-with the version check, so that no update is lost.
+with the version check, so that no update is lost. And current at commit (SPEC §5): two
+threads race "X deactivates Y" against "Y deactivates Z" on each store.
 
 Children are started with `spawn` (no state inherited) and open the storage from its
 URL, then meet at a barrier before each step.
@@ -9,13 +10,18 @@ URL, then meet at a barrier before each step.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from adapters.storage.urls import open_storage
 from adapters.testing.contracts import samples
+from adapters.testing.world import ARCHIVE_OPS, Actor, World
+from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import ConsumeStatus
 from tests.services import (
     delete_prefix,
@@ -129,3 +135,75 @@ def test_no_update_of_the_user_is_lost(outcome: tuple[str, list[RaceOutcome], in
     if backend.startswith("sqlite"):
         # BEGIN IMMEDIATE serialises units of work across processes: never a conflict.
         assert sum(o.conflicts for o in outcomes) == 0
+
+
+# --------------------------------------------------------------------------- current at commit
+
+ROUNDS = 20
+STORES = ("memory", "sqlite", "postgresql")
+
+
+@pytest.fixture(params=STORES)
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
+    store: str = request.param
+    if store == "postgresql":
+        url = request.getfixturevalue("pg_schema").url
+    elif store == "sqlite":
+        url = str(tmp_path / "store.db")
+    else:
+        url = "memory:"
+    with open_storage(url) as storage:
+        yield World(
+            uow_factory=storage.uow_factory,
+            challenges=storage.challenges,
+            replay_guard=storage.replay_guard,
+        )
+
+
+def _signed(world: World, action: str, actor: Actor, target_id: str) -> Callable[[], object]:
+    """The use case call for `actor` doing `action` to `target_id`, its token issued now."""
+    if action == "archive":
+        request = world.archive_request(actor, target_id)
+        return lambda: world.archive(request, target_id)
+    path = f"/auth/users/{target_id}/deactivate"
+    request = world.signed_request(actor, "PUT", path, b"{}")
+    return lambda: world.deactivate(request, target_id)
+
+
+def _outcome(barrier: threading.Barrier, call: Callable[[], object]) -> str:
+    barrier.wait(timeout=30)
+    try:
+        call()
+    except ArchiveCoreError as refusal:
+        return refusal.code
+    return "done"
+
+
+@pytest.mark.parametrize("action", ["deactivate", "archive"])
+def test_no_action_of_a_user_commits_after_its_own_deactivation_or_archive(
+    world: World, action: str
+) -> None:
+    """SPEC §5, current at commit: X deactivates (archives) Y while Y deactivates
+    (archives) Z, both at once, round after round. Y's action either commits before
+    X's (an earlier audit record) or is refused as Y now stands (401), never after."""
+    late: list[str] = []  # "round: Y's record after X's", one per round it happened
+    for round_ in range(ROUNDS):
+        org = world.new_org()
+        x = world.actor(org, operations=ARCHIVE_OPS)
+        y = world.actor(org, operations=ARCHIVE_OPS)
+        z = world.actor(org)
+        calls = [_signed(world, action, x, y.id), _signed(world, action, y, z.id)]
+        barrier = threading.Barrier(len(calls))
+        with ThreadPoolExecutor(len(calls)) as pool:
+            x_outcome, y_outcome = pool.map(partial(_outcome, barrier), calls)
+        assert x_outcome == "done"
+        assert y_outcome in {"done", Catalogue.NOT_AUTHORIZED.code}
+        records = world.audit_records(org)
+        x_record = next(r for r in records if r.actor_id == x.id)
+        late += [
+            f"{round_}: #{r.sequence} by Y after #{x_record.sequence} by X"
+            for r in records
+            if r.actor_id == y.id and r.sequence > x_record.sequence
+        ]
+        assert (y_outcome == "done") == any(r.actor_id == y.id for r in records)
+    assert late == [], f"{len(late)} of {ROUNDS} rounds"

@@ -8,17 +8,24 @@ import sys
 from datetime import timedelta
 from pathlib import Path
 
+import attrs
 import pytest
 
 import adapters.testing as kit
 from adapters.storage.urls import open_storage
 from adapters.testing import World, assert_archived_by, assert_audit_intact, refused, snapshot
 from adapters.testing.assertions import assert_not_audited
-from adapters.testing.world import ARCHIVE_OPS, Scene
+from adapters.testing.world import ARCHIVE_OPS, Scene, admin_grants
 from adapters.wiring.bootstrap import build
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import Catalogue
+from archive_core.permissions import (
+    DFNS_CURRENT_PRESET,
+    DFNS_PRESET,
+    PRESETS,
+    PermissionMatrix,
+)
 from archive_core.requests import Request
 
 
@@ -38,6 +45,45 @@ def test_the_plugin_fixtures_build_a_world_with_the_overridden_policy(
     record = assert_archived_by(archive_world, archive_scene.employee, by=archive_scene.admin)
     assert record.permissions_required
     assert assert_audit_intact(archive_world) == 1
+
+
+class TestTheSceneUnderEachPreset:
+    """`archive_scene` follows the world's matrix: its admin can do what the scene says."""
+
+    @pytest.fixture(params=list(PRESETS.values()), ids=list(PRESETS))
+    def archive_policy(self, request: pytest.FixtureRequest) -> Policy:
+        matrix: PermissionMatrix = request.param
+        return Policy(require_nonce=True, matrix=matrix)
+
+    def test_its_admin_deactivates_activates_and_archives_either_kind(
+        self, archive_world: World, archive_scene: Scene
+    ) -> None:
+        world, admin = archive_world, archive_scene.admin
+        for user in (archive_scene.employee, archive_scene.end_user):
+            assert world.deactivate_user(admin, user.id)["isActive"] is False
+            assert world.activate_user(admin, user.id)["isActive"] is True
+            world.archive_user(admin, user.id)
+            assert_archived_by(world, user, by=admin)
+        assert assert_audit_intact(world) == 6
+
+
+def test_the_admins_grants_come_from_the_matrix() -> None:
+    assert admin_grants(DFNS_PRESET) == ARCHIVE_OPS
+    assert ARCHIVE_OPS == ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
+    assert admin_grants(DFNS_CURRENT_PRESET) == (
+        "Auth:Users:Delete",
+        "Auth:Users:Deactivate",
+        "Auth:Users:Activate",
+    )
+    archive_only = PermissionMatrix.from_mapping(
+        "archive-only", {"ArchiveUser": [{"permission": "Auth:Users:Delete"}]}
+    )
+    assert admin_grants(archive_only) == ("Auth:Users:Delete",)
+    no_employees = attrs.evolve(
+        DFNS_PRESET, refused_callers={"ActivateUser": frozenset({UserKind.CUSTOMER_EMPLOYEE})}
+    )
+    with pytest.raises(ValueError, match="refuses ActivateUser to employees"):
+        World(policy=Policy(matrix=no_employees)).scene()
 
 
 def test_a_signed_request_is_bound_to_its_method_path_and_body(archive_scene: Scene) -> None:

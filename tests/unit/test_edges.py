@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -20,7 +19,7 @@ from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.ports import ReadingUnitOfWorkFactory, UnitOfWorkFactory
 from archive_core.requests import Headers, Request
 from archive_core.user_action import reverify_evidence
-from tests.unit.helpers import refused
+from tests.unit.helpers import WrappedUnitOfWork, refused
 
 # --------------------------------------------------------------------------- GetUser
 
@@ -153,17 +152,12 @@ def test_a_genuine_token_that_was_never_recorded_is_403(scene: Scene) -> None:
 # --------------------------------------------------------------------------- conflicts
 
 
-class ConflictingUnitOfWork:
+class ConflictingUnitOfWork(WrappedUnitOfWork):
     """Raises ConcurrencyConflict from `users.update` while `remaining` > 0."""
 
     def __init__(self, inner: MemoryUnitOfWork, budget: list[int]) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._budget = budget
-        self.credentials = inner.credentials
-        self.applications = inner.applications
-        self.permissions = inner.permissions
-        self.user_actions = inner.user_actions
-        self.audit = inner.audit
         self.users = self
 
     def get(self, user_id: Any) -> Any:
@@ -180,21 +174,6 @@ class ConflictingUnitOfWork:
             self._budget[0] -= 1
             raise ConcurrencyConflict(user.id)
         self._inner.users.update(user, expected_version=expected_version)
-
-    def __enter__(self) -> Self:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._inner.__exit__(t, e, tb)
-
-    def commit(self) -> None:
-        self._inner.commit()
-
-    def rollback(self) -> None:
-        self._inner.rollback()
 
 
 def _conflicting_world(conflicts: int) -> tuple[World, list[int]]:

@@ -1,5 +1,5 @@
-"""SPEC §5: atomicity, exactly once under concurrency, the archived user's cut-off,
-the lock-out guard, the audit chain, and the clock-window edges."""
+"""SPEC §5: atomicity, exactly once under concurrency, the archived user's cut-off, the
+audit chain, and the clock-window edges (the lock-out guard: test_lockout_guard.py)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import json
 import threading
 from collections.abc import Callable
 from datetime import timedelta
-from types import TracebackType
-from typing import Any, Self, cast
+from typing import Any, cast
 
 import attrs
 import pytest
@@ -22,13 +21,12 @@ from archive_core.audit import (
     record_hash,
     verify_audit_chain,
 )
-from archive_core.config import Policy
 from archive_core.entities import UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Request
 from archive_core.user_action import reverify_evidence
-from tests.unit.helpers import refused
+from tests.unit.helpers import WrappedUnitOfWork, refused
 
 # --------------------------------------------------------------------------- atomicity
 
@@ -54,11 +52,11 @@ class _Counting:
         return call
 
 
-class FailingUnitOfWork:
+class FailingUnitOfWork(WrappedUnitOfWork):
     """A unit of work that raises at its n-th storage call (commit included)."""
 
     def __init__(self, inner: MemoryUnitOfWork, plan: FailurePlan) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._plan = plan
         for part in (
             "users",
@@ -70,21 +68,9 @@ class FailingUnitOfWork:
         ):
             setattr(self, part, _Counting(getattr(inner, part), plan.tick))
 
-    def __enter__(self) -> Self:
-        self._inner.__enter__()
-        return self
-
-    def __exit__(
-        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self._inner.__exit__(t, e, tb)
-
     def commit(self) -> None:
         self._plan.tick("commit")
         self._inner.commit()
-
-    def rollback(self) -> None:
-        self._inner.rollback()
 
 
 @attrs.define
@@ -286,51 +272,6 @@ def test_archived_user_is_cut_off_at_commit(scene: Scene) -> None:
         ),
     )
     assert world.fresh_user(scene.employee.user).is_active
-
-
-# --------------------------------------------------------------------------- lock-out guard
-
-
-def _org_with_robot(policy: Policy) -> tuple[World, Any, Any]:
-    world = World(policy=policy)
-    org = world.new_org()
-    human = world.actor(org, operations=ARCHIVE_OPS, username="last.admin@example.co")
-    robot = world.actor(org, operations=ARCHIVE_OPS, service_account=True)
-    return world, human, robot
-
-
-def test_lockout_guard_refuses_to_archive_the_last_archiver() -> None:
-    world, human, robot = _org_with_robot(Policy())
-    refused(Catalogue.LAST_ARCHIVER, lambda: world.archive_user(robot, human.id))
-    assert world.fresh_user(human.user).is_active
-
-
-def test_lockout_guard_counts_full_admins() -> None:
-    world, human, robot = _org_with_robot(Policy())
-    world.actor(human.user.org_id, full_admin=True)
-    assert world.archive_user(robot, human.id)["isActive"] is False
-
-
-def test_lockout_guard_ignores_inactive_and_partial_holders() -> None:
-    world, human, robot = _org_with_robot(Policy())
-    partial = world.actor(human.user.org_id, operations=["Auth:Types:Employee"])
-    archived = world.actor(human.user.org_id, operations=ARCHIVE_OPS)
-    world.archive_user(human, archived.id)
-    assert partial.user.is_active
-    refused(Catalogue.LAST_ARCHIVER, lambda: world.archive_user(robot, human.id))
-
-
-def test_lockout_guard_only_matters_for_archivers() -> None:
-    world, human, robot = _org_with_robot(Policy())
-    plain = world.actor(human.user.org_id)
-    assert world.archive_user(robot, plain.id)["isActive"] is False
-
-
-def test_lockout_guard_is_configurable() -> None:
-    world, human, robot = _org_with_robot(Policy(lockout_guard=False))
-    assert world.archive_user(robot, human.id)["isActive"] is False
-    world, human, robot = _org_with_robot(Policy(lockout_counts_service_accounts=True))
-    assert world.archive_user(robot, human.id)["isActive"] is False
 
 
 # --------------------------------------------------------------------------- audit

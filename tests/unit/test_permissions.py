@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from adapters.entrypoints.docs import render_errors_markdown, render_permissions_markdown
 from archive_core.entities import FULL_ADMIN, UserKind
 from archive_core.permissions import (
+    DFNS_CURRENT_PRESET,
     DFNS_DELETE_PRESET,
     DFNS_PRESET,
     Operation,
@@ -191,3 +192,12 @@ def test_a_preset_extended_with_an_operation_keeps_the_rest() -> None:
     assert not extended.refuses("LockUser", UserKind.END_USER)
     assert not extended.refuses("ArchiveUser", UserKind.CUSTOMER_EMPLOYEE)
     assert DFNS_CURRENT_PRESET.extended({}, name="mine").name == "mine"
+
+
+def test_allowed_callers_are_the_kinds_a_matrix_does_not_refuse() -> None:
+    every = frozenset(UserKind)
+    assert DFNS_PRESET.allowed_callers(Operation.ACTIVATE_USER) == every
+    assert DFNS_CURRENT_PRESET.allowed_callers(Operation.ACTIVATE_USER) == {
+        UserKind.CUSTOMER_EMPLOYEE
+    }
+    assert DFNS_CURRENT_PRESET.allowed_callers(Operation.GET_USER) == every

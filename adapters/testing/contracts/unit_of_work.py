@@ -233,6 +233,7 @@ class UnitOfWorkContract(abc.ABC):
         self, factory: UnitOfWorkFactory, *, exclude: UserId, org: OrgId, **kwargs: object
     ) -> bool:
         operations = kwargs.pop("operations", frozenset(ARCHIVE_OPS))
+        kinds = kwargs.pop("kinds", frozenset(UserKind))
         service_accounts = kwargs.pop("include_service_accounts", False)
         assert not kwargs
         return read(
@@ -240,6 +241,7 @@ class UnitOfWorkContract(abc.ABC):
             lambda uow: uow.users.has_other_active_holder(
                 org,
                 operations=operations,  # type: ignore[arg-type]  # popped from kwargs
+                kinds=kinds,  # type: ignore[arg-type]  # popped from kwargs
                 exclude=exclude,
                 include_service_accounts=bool(service_accounts),
             ),
@@ -361,6 +363,27 @@ class UnitOfWorkContract(abc.ABC):
         assert not self._holder(factory, exclude=target.id, org=org, operations=frozenset())
         self._add_holder(factory, org)
         assert self._holder(factory, exclude=target.id, org=org, operations=frozenset())
+
+    def test_only_holders_of_the_given_kinds_count(self, factory: UnitOfWorkFactory) -> None:
+        org, target = self._org_with_target(factory)
+        self._add_holder(factory, org, samples.permission(org), kind=UserKind.END_USER)
+        self._add_holder(factory, org, samples.full_admin(org), kind=UserKind.END_USER)
+        employees = frozenset({UserKind.CUSTOMER_EMPLOYEE})
+        end_users = frozenset({UserKind.END_USER})
+        assert not self._holder(factory, exclude=target.id, org=org, kinds=employees)
+        assert self._holder(factory, exclude=target.id, org=org, kinds=end_users)
+        assert self._holder(factory, exclude=target.id, org=org)
+        assert not self._holder(factory, exclude=target.id, org=org, kinds=frozenset())
+
+    def test_the_kinds_apply_when_no_operations_are_asked(self, factory: UnitOfWorkFactory) -> None:
+        org, target = self._org_with_target(factory)
+        self._add_holder(factory, org, kind=UserKind.END_USER)
+        nothing = frozenset[str]()
+        employees = frozenset({UserKind.CUSTOMER_EMPLOYEE})
+        assert not self._holder(
+            factory, exclude=target.id, org=org, operations=nothing, kinds=employees
+        )
+        assert self._holder(factory, exclude=target.id, org=org, operations=nothing)
 
     def test_an_unknown_org_has_no_holder(self, factory: UnitOfWorkFactory) -> None:
         assert not self._holder(factory, exclude=UserId("us-x"), org=samples.org_id())
@@ -796,6 +819,61 @@ class UnitOfWorkContract(abc.ABC):
         assert [r.sequence for r in records] == list(range(1, THREADS + 1))
         assert verify_audit_chain(records).ok
 
+    def test_the_orgs_turn_is_one_unit_of_work_at_a_time(self, factory: UnitOfWorkFactory) -> None:
+        """`audit.head(org)` takes the org's turn to the end of the unit of work: another
+        unit asking for it waits (on a serialised store, it cannot even begin)."""
+        org = samples.org_id()
+        other_has_it = threading.Event()
+
+        def other() -> None:
+            with factory() as uow:
+                uow.audit.head(org)
+                other_has_it.set()
+
+        with factory() as uow:
+            uow.audit.head(org)
+            worker = threading.Thread(target=other)
+            worker.start()
+            try:
+                assert not other_has_it.wait(timeout=0.3)
+            finally:
+                uow.rollback()
+        assert other_has_it.wait(timeout=30)
+        worker.join(timeout=30)
+
+    def test_what_a_unit_reads_in_the_orgs_turn_is_what_committed_before_it(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        """Current at commit (SPEC §5): a user read early in a unit, then read again once
+        the unit has the org's turn, is as the unit before it in that turn committed it
+        (the signed pipeline reads its caller again there)."""
+        org = samples.org_id()
+        user = samples.user(org)
+        committed(factory, lambda uow: uow.users.add(user))
+        changed = threading.Event()
+
+        def change() -> None:
+            with factory() as uow:
+                uow.audit.head(org)
+                current = uow.users.get(user.id)
+                assert current is not None
+                uow.users.update(current.deactivated(T0), expected_version=current.version)
+                uow.commit()
+            changed.set()
+
+        worker = threading.Thread(target=change)
+        with factory() as uow:
+            assert uow.users.get(user.id) == user  # as admission reads the caller
+            worker.start()
+            # a store that serialises units runs the other one after this one ends
+            assert changed.wait(timeout=0.3 if self.serialised else 30) is not self.serialised
+            uow.audit.head(org)
+            seen = uow.users.get(user.id)
+            assert seen is not None
+            assert seen.is_active is self.serialised
+        worker.join(timeout=30)
+        assert changed.is_set()
+
     def test_racing_archives_never_remove_the_last_two_holders(
         self, factory: UnitOfWorkFactory
     ) -> None:
@@ -815,6 +893,7 @@ class UnitOfWorkContract(abc.ABC):
                     if not target.is_active or not uow.users.has_other_active_holder(
                         org,
                         operations=frozenset(ARCHIVE_OPS),
+                        kinds=frozenset(UserKind),
                         exclude=target.id,
                         include_service_accounts=False,
                     ):
