@@ -10,15 +10,33 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from archive_core.entities import FULL_ADMIN
 from archive_core.errors import Catalogue
-from archive_core.permissions import PRESETS, render_matrix_markdown
+from archive_core.permissions import (
+    KNOWN_PERMISSIONS,
+    PRESETS,
+    SDK_PERMISSIONS,
+    render_matrix_markdown,
+)
 
 __all__ = ["render_errors_markdown", "render_permissions_markdown", "write_generated_docs"]
 
 
 def render_permissions_markdown() -> str:
-    """docs/permissions.md: every preset of the permission matrix."""
-    return render_matrix_markdown(list(PRESETS.values()))
+    """docs/permissions.md: every preset of the permission matrix, then the known
+    permissions."""
+    lines = [
+        "",
+        "## Known permissions",
+        "",
+        "What `archive-core users create --permission` accepts (`KNOWN_PERMISSIONS`): every",
+        f"permission a preset names, `{FULL_ADMIN}`, and those the official SDKs name for",
+        "the user and audit-log endpoints served next:",
+        ", ".join(f"`{p}`" for p in SDK_PERMISSIONS) + ".",
+        "",
+    ]
+    lines += [f"- `{permission}`" for permission in sorted(KNOWN_PERMISSIONS)]
+    return render_matrix_markdown(list(PRESETS.values())) + "\n".join(lines) + "\n"
 
 
 def render_errors_markdown() -> str:

@@ -14,8 +14,11 @@ from archive_core.entities import FULL_ADMIN, UserKind
 from archive_core.permissions import (
     DFNS_DELETE_PRESET,
     DFNS_PRESET,
+    KNOWN_PERMISSIONS,
+    PRESETS,
     Operation,
     PermissionMatrix,
+    Requirement,
     authorize,
     denial_message,
 )
@@ -191,3 +194,24 @@ def test_a_preset_extended_with_an_operation_keeps_the_rest() -> None:
     assert not extended.refuses("LockUser", UserKind.END_USER)
     assert not extended.refuses("ArchiveUser", UserKind.CUSTOMER_EMPLOYEE)
     assert DFNS_CURRENT_PRESET.extended({}, name="mine").name == "mine"
+
+
+def test_known_permissions_are_the_presets_full_admin_and_the_sdks_upcoming_ones() -> None:
+    assert sorted(KNOWN_PERMISSIONS) == sorted(
+        {
+            "DfnsFullAdminAccess",
+            "Auth:Users:Update",
+            "Auth:Users:Delete",
+            "Auth:Users:Deactivate",
+            "Auth:Users:Activate",
+            "Auth:Users:Read",
+            "Auth:Types:Employee",
+            "Auth:Types:EndUser",
+            "Auth:Users:Create",
+            "Auth:Logs:Read",
+        }
+    )
+    for preset in PRESETS.values():
+        assert preset.permissions <= KNOWN_PERMISSIONS
+    extended = DFNS_PRESET.extended({"CreateUser": [Requirement("Auth:Users:Create")]})
+    assert "Auth:Users:Create" in extended.permissions
