@@ -95,17 +95,17 @@ class UserRepository(Protocol):
         """The user with this id, archived or not, or None."""
         ...
 
+    def org_exists(self, org_id: OrgId) -> bool:
+        """Whether the org has a user, archived or not (an org exists through its users)."""
+        ...
+
     def add(self, user: User) -> None:
         """Store a new user; raise AlreadyExists if its id, or its username in its org, is taken."""
         ...
 
     def update(self, user: User, *, expected_version: int) -> None:
-        """Replace the stored user (same username); raise ConcurrencyConflict unless it is at
+        """Replace the stored user (its username unchanged); ConcurrencyConflict unless at
         `expected_version`."""
-        ...
-
-    def org_exists(self, org_id: OrgId) -> bool:
-        """Whether the org has a user, archived or not (an org exists through its users)."""
         ...
 
     def has_other_active_holder(

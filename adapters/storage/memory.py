@@ -118,6 +118,10 @@ class MemoryUserRepository(_Part):
         """The user with this id, or None."""
         return self._s.users.get(user_id)
 
+    def org_exists(self, org_id: OrgId) -> bool:
+        """Whether the org has a user, archived or not."""
+        return org_id in self._s.org_users
+
     def add(self, user: User) -> None:
         """Store a new user; AlreadyExists if its id, or its username in its org, is taken."""
         name = (user.org_id, username_key(user.username))
@@ -138,10 +142,6 @@ class MemoryUserRepository(_Part):
             name = (current.org_id, username_key(current.username))
             if self._s.usernames.get(name) == user.id:
                 self._j.delete(self._s.usernames, name)
-
-    def org_exists(self, org_id: OrgId) -> bool:
-        """Whether the org has a user, archived or not."""
-        return org_id in self._s.org_users
 
     def has_other_active_holder(
         self,

@@ -321,6 +321,7 @@ class UserRepository(Repository):
         "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
         " is_service_account, is_registered, version, cut_off_at FROM users WHERE id = ?"
     )
+    ORG_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE org_id = ?)"
     # A taken id or a taken name (the partial unique index on `(org_id, username_key)`
     # among users not archived) inserts nothing: `AlreadyExists`, and the unit goes on.
     ADD = (
@@ -334,7 +335,6 @@ class UserRepository(Repository):
         " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
         " cut_off_at = ? WHERE id = ? AND version = ?"
     )
-    ORG_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE org_id = ?)"
     ANY_OTHER_ACTIVE = """
 SELECT EXISTS (
     SELECT 1 FROM users AS u
@@ -377,6 +377,10 @@ SELECT EXISTS (
         row = self._tx.one(self.GET, (user_id,))
         return None if row is None else self._store.memo.users.get(row[0], row)
 
+    def org_exists(self, org_id: OrgId) -> bool:
+        """Whether the org has a user, archived or not."""
+        return bool(self._tx.one(self.ORG_EXISTS, (org_id,))[0])
+
     def add(self, user: User) -> None:
         """Store a new user; AlreadyExists if its id, or its username in its org, is taken."""
         params = (*self._params(user), user.id, username_key(user.username))
@@ -388,10 +392,6 @@ SELECT EXISTS (
         params = (*self._params(user), user.id, expected_version)
         if self._tx.execute(self.UPDATE, params) == 0:
             raise ConcurrencyConflict(user.id)
-
-    def org_exists(self, org_id: OrgId) -> bool:
-        """Whether the org has a user, archived or not."""
-        return bool(self._tx.one(self.ORG_EXISTS, (org_id,))[0])
 
     def _params(self, user: User) -> tuple[Any, ...]:
         archived = user.archived_at
