@@ -237,6 +237,27 @@ class Catalogue:
         when="registering a credential whose public key is unacceptable",
         origin="library",
     )
+    USERNAME_INVALID = ErrorKind(
+        400,
+        "username_invalid",
+        "The username is not acceptable: <what>.",
+        when=(
+            "creating a user whose username is empty, longer than 254 characters, or holds "
+            "a control, bidirectional control or non-printable character (the message "
+            "names which, with its code point)"
+        ),
+        origin="library",
+    )
+    USERNAME_TAKEN = ErrorKind(
+        409,
+        "username_taken",
+        "A user of the org already has this username.",
+        when=(
+            "creating a user whose username, compared with `str.casefold()`, a user of "
+            "the org that is not archived already has"
+        ),
+        origin="library",
+    )
     CONFLICT = ErrorKind(
         409,
         "conflict",
@@ -347,4 +368,5 @@ class StorageUnavailable(Exception):
 
 
 class AlreadyExists(Exception):
-    """A storage adapter was asked to add an entity whose id (or credId) is taken."""
+    """A storage adapter was asked to add an entity whose id (or credId) is taken, or a
+    user whose username (`usernames.username_key`) a user of its org not archived has."""

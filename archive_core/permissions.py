@@ -22,7 +22,9 @@ __all__ = [
     "DFNS_CURRENT_PRESET",
     "DFNS_DELETE_PRESET",
     "DFNS_PRESET",
+    "KNOWN_PERMISSIONS",
     "PRESETS",
+    "SDK_PERMISSIONS",
     "Decision",
     "Operation",
     "PermissionMatrix",
@@ -120,6 +122,11 @@ class PermissionMatrix:
         except KeyError:
             raise KeyError(f"operation {operation!r} is not in matrix {self.name!r}") from None
 
+    @property
+    def permissions(self) -> frozenset[str]:
+        """Every permission a requirement of this matrix names."""
+        return frozenset(r.permission for rs in self.operations.values() for r in rs)
+
     def refuses(self, operation: str, caller_kind: UserKind) -> bool:
         """Whether callers of that kind are refused the operation whatever they hold."""
         return (operation, caller_kind) in self._refused
@@ -206,6 +213,17 @@ DFNS_CURRENT_PRESET: Final = PermissionMatrix(
 )
 
 PRESETS: Final = {m.name: m for m in (DFNS_PRESET, DFNS_DELETE_PRESET, DFNS_CURRENT_PRESET)}
+
+#: Permissions the official Dfns SDKs name for the user and audit-log endpoints this
+#: library serves next (Create User, List and Get User, the audit logs: SPEC §1.5, §1.6).
+SDK_PERMISSIONS: Final = ("Auth:Users:Create", "Auth:Users:Read", "Auth:Logs:Read")
+
+#: Every permission a grant may name: `DfnsFullAdminAccess`, each permission a preset's
+#: requirement names, and `SDK_PERMISSIONS`. A new operation's permissions join through
+#: its preset (or `SDK_PERMISSIONS`, until its preset entry exists).
+KNOWN_PERMISSIONS: Final = frozenset(
+    {FULL_ADMIN, *SDK_PERMISSIONS, *(p for m in PRESETS.values() for p in m.permissions)}
+)
 
 
 def authorize(  # noqa: PLR0917 - called positionally on the hot path (docs/benchmarks.md §1)

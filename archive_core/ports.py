@@ -85,18 +85,28 @@ class Randomness(Protocol):
 
 
 class UserRepository(Protocol):
-    """Users of every org."""
+    """Users of every org.
+
+    Usernames are unique per org among users not archived, compared by
+    `usernames.username_key` (`str.casefold()`); the store enforces it, so that it holds
+    under concurrent adds, and an archived user frees its name.
+    """
 
     def get(self, user_id: UserId) -> User | None:
         """The user with this id, archived or not, or None."""
         ...
 
+    def org_exists(self, org_id: OrgId) -> bool:
+        """Whether the org has a user, archived or not (an org exists through its users)."""
+        ...
+
     def add(self, user: User) -> None:
-        """Store a new user (its id must be new)."""
+        """Store a new user; raise AlreadyExists if its id, or its username in its org, is taken."""
         ...
 
     def update(self, user: User, *, expected_version: int) -> None:
-        """Replace the stored user; raise ConcurrencyConflict unless it is at `expected_version`."""
+        """Replace the stored user (its username unchanged); ConcurrencyConflict unless at
+        `expected_version`."""
         ...
 
     def has_other_active_holder(

@@ -61,6 +61,7 @@ from archive_core.entities import (
 )
 from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.requests import Request
+from archive_core.usernames import username_key
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
@@ -149,9 +150,12 @@ def _seed_users(
         ids = [UserId(_uid(f"us-{tag}", n)) for n in range(count)]
         conn.executemany(
             "INSERT INTO users (id, org_id, username, kind, credential_uuid, is_active,"
-            " archived_at, is_service_account, is_registered, version)"
-            " VALUES (?, ?, ?, 'CustomerEmployee', ?, 1, NULL, 0, 1, 1)",
-            ((uid, org, f"{uid}@example.co", "cr" + uid[2:]) for uid in ids),
+            " archived_at, is_service_account, is_registered, version, username_key)"
+            " VALUES (?, ?, ?, 'CustomerEmployee', ?, 1, NULL, 0, 1, 1, ?)",
+            (
+                (uid, org, f"{uid}@example.co", "cr" + uid[2:], username_key(f"{uid}@example.co"))
+                for uid in ids
+            ),
         )
         if archivers:
             holders = ids[::ARCHIVER_EVERY]

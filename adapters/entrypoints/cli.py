@@ -34,6 +34,7 @@ from adapters.entrypoints.environment import (
     port,
     positive_int,
 )
+from adapters.entrypoints.escaping import escaped
 from adapters.entrypoints.progress import Progress
 from adapters.observability.logs import FORMATS, LEVELS
 from adapters.storage.urls import StorageStartError
@@ -129,7 +130,10 @@ def _parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="OP",
-        help="an operation to grant (repeatable); DfnsFullAdminAccess grants everything",
+        help=(
+            "a permission to grant (repeatable), one of the known permissions of "
+            "docs/permissions.md; DfnsFullAdminAccess grants everything"
+        ),
     )
     create.add_argument("--key-algorithm", choices=KEY_CHOICES, help="register a Key credential")
     create.add_argument("--token", action="store_true", help="also issue a bearer token")
@@ -175,7 +179,16 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _print_json(document: Any, out: TextIO) -> None:
-    out.write(json.dumps(document, indent=2) + "\n")
+    # ensure_ascii (the default, said here on purpose): control characters and everything
+    # beyond ASCII, bidi controls included, are written as \u escapes.
+    out.write(json.dumps(document, indent=2, ensure_ascii=True) + "\n")
+
+
+def _refuse(message: str) -> int:
+    """One line on stderr, exit status 2. `message` is one line safe to print: the
+    catalogue's, or an `OperatorError`'s (which shows input by its `repr`)."""
+    sys.stderr.write(f"error: {message}\n")
+    return 2
 
 
 def _serve(args: argparse.Namespace, out: TextIO) -> int:
@@ -215,19 +228,23 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _bootstrap(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
-    admin, app_id = bootstrap_org(
-        deployment, key_algorithm=args.key_algorithm, username=args.username
-    )
+    try:
+        admin, app_id = bootstrap_org(
+            deployment, key_algorithm=args.key_algorithm, username=args.username
+        )
+    except ArchiveCoreError as exc:  # the username rule
+        return _refuse(exc.message)
     document = {"appId": app_id, **admin.to_json()}
     document.pop("kind")
     if args.json:
         _print_json(document, out)
         return 0
+    user = admin.user
     out.write(
-        f"org         {admin.user.org_id}\n"
-        f"application {app_id}\n"
-        f"admin       {admin.user.id} ({admin.user.username}), DfnsFullAdminAccess\n"
-        f"credential  {document['credId']} ({args.key_algorithm})\n"
+        f"org         {escaped(user.org_id)}\n"
+        f"application {escaped(app_id)}\n"
+        f"admin       {escaped(user.id)} ({escaped(user.username)}), DfnsFullAdminAccess\n"
+        f"credential  {escaped(document['credId'])} ({args.key_algorithm})\n"
         f"token       {admin.auth_token}\n\n{admin.private_key_pem}"
     )
     return 0
@@ -237,23 +254,30 @@ def _users_create(args: argparse.Namespace, deployment: Deployment, out: TextIO)
     if not is_canonical_id(args.org, "or"):
         out.write("error: --org must be an org id like or-xxxxx-xxxxx-xxxxxxxxxxxxxxxx\n")
         return 2
-    new = create_user(
-        deployment,
-        OrgId(args.org),
-        args.username,
-        UserKind(args.kind),
-        operations=args.permission,
-        key_algorithm=args.key_algorithm,
-        token=args.token,
-    )
+    try:
+        new = create_user(
+            deployment,
+            OrgId(args.org),
+            args.username,
+            UserKind(args.kind),
+            operations=args.permission,
+            key_algorithm=args.key_algorithm,
+            token=args.token,
+        )
+    except OperatorError as exc:  # an unknown org or permission
+        return _refuse(str(exc))
+    except ArchiveCoreError as exc:  # the username rule, or the name is taken
+        return _refuse(exc.message)
     if args.json:
         _print_json(new.to_json(), out)
         return 0
+    user = new.user
     out.write(
-        f"user {new.user.id} ({new.user.username}, {new.user.kind.value}) in {new.user.org_id}\n"
+        f"user {escaped(user.id)} ({escaped(user.username)}, {user.kind.value})"
+        f" in {escaped(user.org_id)}\n"
     )
     if new.credential is not None:
-        out.write(f"credential {new.credential.cred_id}\n\n{new.private_key_pem}\n")
+        out.write(f"credential {escaped(new.credential.cred_id)}\n\n{new.private_key_pem}\n")
     if new.auth_token is not None:
         out.write(f"token {new.auth_token}\n")
     return 0
@@ -294,8 +318,8 @@ def _credentials_add(args: argparse.Namespace, deployment: Deployment, out: Text
         _print_json(document, out)
     else:
         out.write(
-            f"credential {credential.cred_id} ({credential.kind.value}, "
-            f"{credential.algorithm}) {credential.uuid} for {args.user}\n"
+            f"credential {escaped(credential.cred_id)} ({credential.kind.value}, "
+            f"{escaped(credential.algorithm)}) {escaped(credential.uuid)} for {args.user}\n"
         )
     return 0
 
@@ -331,16 +355,20 @@ def _audit(
     else:
         for record in check.records:
             out.write(
-                f"{record.org_id} #{record.sequence} {record.performed_at.isoformat()} "
-                f"{record.action} by {record.actor_username} ({record.actor_id})\n"
+                f"{escaped(record.org_id)} #{record.sequence} {record.performed_at.isoformat()} "
+                f"{escaped(record.action)} by {escaped(record.actor_username)}"
+                f" ({escaped(record.actor_id)})\n"
             )
         if args.verify:
             for broken in check.chain.breaks:
-                out.write(f"BROKEN chain {broken.org_id} at #{broken.sequence}: {broken.reason}\n")
+                out.write(
+                    f"BROKEN chain {escaped(broken.org_id)} at #{broken.sequence}:"
+                    f" {escaped(broken.reason)}\n"
+                )
             for record_id, reason in check.evidence_failures:
-                out.write(f"BROKEN evidence of {record_id}: {reason}\n")
+                out.write(f"BROKEN evidence of {escaped(record_id)}: {escaped(reason)}\n")
             for org_id, head in sorted(check.chain.heads.items()):
-                out.write(f"head {org_id} {head}\n")
+                out.write(f"head {escaped(org_id)} {escaped(head)}\n")
             verdict = "verified" if check.ok else "VERIFICATION FAILED"
             out.write(f"{len(check.records)} records: {verdict}\n")
     return 0 if (check.ok or not args.verify) else 1

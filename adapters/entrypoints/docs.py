@@ -10,15 +10,33 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from archive_core.entities import FULL_ADMIN
 from archive_core.errors import Catalogue
-from archive_core.permissions import PRESETS, render_matrix_markdown
+from archive_core.permissions import (
+    KNOWN_PERMISSIONS,
+    PRESETS,
+    SDK_PERMISSIONS,
+    render_matrix_markdown,
+)
 
 __all__ = ["render_errors_markdown", "render_permissions_markdown", "write_generated_docs"]
 
 
 def render_permissions_markdown() -> str:
-    """docs/permissions.md: every preset of the permission matrix."""
-    return render_matrix_markdown(list(PRESETS.values()))
+    """docs/permissions.md: every preset of the permission matrix, then the known
+    permissions."""
+    lines = [
+        "",
+        "## Known permissions",
+        "",
+        "What `archive-core users create --permission` accepts (`KNOWN_PERMISSIONS`): every",
+        f"permission a preset names, `{FULL_ADMIN}`, and those the official SDKs name for",
+        "the user and audit-log endpoints served next:",
+        ", ".join(f"`{p}`" for p in SDK_PERMISSIONS) + ".",
+        "",
+    ]
+    lines += [f"- `{permission}`" for permission in sorted(KNOWN_PERMISSIONS)]
+    return render_matrix_markdown(list(PRESETS.values())) + "\n".join(lines) + "\n"
 
 
 def render_errors_markdown() -> str:
@@ -37,7 +55,11 @@ def render_errors_markdown() -> str:
         "`<Kind> <id> is not authorized to perform operation (<permissions>)` — the caller's",
         "kind and id, then the missing permissions in the matrix's order, joined by `, `.",
         "A body error names the field: `The request body is invalid: <field> is missing or",
-        "malformed.` (or, for the init body, what the field must be).",
+        "malformed.` (or, for the init body, what the field must be). A username refusal",
+        "names what is wrong: `The username is not acceptable: <what>.`, <what> being",
+        "`it is empty`, `it is longer than 254 characters`, `it holds a control character",
+        "(U+000A)`, `it holds a bidirectional control character (U+202E)` or `it holds a",
+        "character that is not printable (U+200B)` (the first such character's code point).",
         "",
         "The order of checks decides which error wins (SPEC §4): headers (400) →",
         "authentication (401) → user action token (403 / 400 replay) → `Auth:Users:Update`",

@@ -33,6 +33,7 @@ from archive_core.entities import (
 from archive_core.errors import AlreadyExists, ConcurrencyConflict
 from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, PermissionId, UserId
 from archive_core.ports import ConsumeOutcome, ConsumeStatus, SigningKey
+from archive_core.usernames import username_key
 
 __all__ = [
     "MemoryChallengeStore",
@@ -56,6 +57,8 @@ class MemoryStore:
         self.lock = threading.RLock()
         self.users: dict[UserId, User] = {}
         self.org_users: dict[OrgId, list[UserId]] = {}
+        #: (org, username key) → the user not archived who has that name.
+        self.usernames: dict[tuple[OrgId, str], UserId] = {}
         self.credentials: dict[CredentialUuid, Credential] = {}
         self.cred_ids: dict[str, CredentialUuid] = {}
         self.user_credentials: dict[UserId, list[CredentialUuid]] = {}
@@ -116,19 +119,30 @@ class MemoryUserRepository(_Part):
         """The user with this id, or None."""
         return self._s.users.get(user_id)
 
+    def org_exists(self, org_id: OrgId) -> bool:
+        """Whether the org has a user, archived or not."""
+        return org_id in self._s.org_users
+
     def add(self, user: User) -> None:
-        """Store a new user."""
-        if user.id in self._s.users:
+        """Store a new user; AlreadyExists if its id, or its username in its org, is taken."""
+        name = (user.org_id, username_key(user.username))
+        if user.id in self._s.users or (not user.is_archived and name in self._s.usernames):
             raise AlreadyExists(user.id)
         self._j.put(self._s.users, user.id, user)
         self._j.append_item(self._s.org_users, user.org_id, user.id)
+        if not user.is_archived:
+            self._j.put(self._s.usernames, name, user.id)
 
     def update(self, user: User, *, expected_version: int) -> None:
-        """Replace the user if it is still at `expected_version`."""
+        """Replace the user if it is still at `expected_version`; archived, it frees its name."""
         current = self._s.users.get(user.id)
         if current is None or current.version != expected_version:
             raise ConcurrencyConflict(user.id)
         self._j.put(self._s.users, user.id, user)
+        if user.archived_at is not None and current.archived_at is None:
+            name = (current.org_id, username_key(current.username))
+            if self._s.usernames.get(name) == user.id:
+                self._j.delete(self._s.usernames, name)
 
     def has_other_active_holder(
         self,

@@ -446,6 +446,21 @@ class PostgresSigningKeyStore(sql.SigningKeyStore, dialect=DIALECT):
 # --------------------------------------------------------------------------- the store
 
 
+class _MigrationStep:
+    """A migration's Python step on the migrating connection (`StepConnection`): its `?`
+    parameters become `%s`."""
+
+    def __init__(self, conn: psycopg.Connection[Any]) -> None:
+        self._conn = conn
+
+    def rows(self, query: str, /) -> list[Any]:
+        return self._conn.execute(query).fetchall()
+
+    def run_many(self, query: str, params: Sequence[tuple[Any, ...]], /) -> None:
+        with self._conn.cursor() as cursor:
+            cursor.executemany(query.replace("?", "%s"), params)
+
+
 class PostgresStore:
     """Every storage port in one PostgreSQL schema; calling it starts a unit of work.
 
@@ -537,6 +552,8 @@ class PostgresStore:
                 if migration.version in applied:
                     continue
                 conn.execute(migration.sql)
+                if migration.step is not None:
+                    migration.step(_MigrationStep(conn))
                 conn.execute(
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                     (migration.version, migration.name, migration.checksum),

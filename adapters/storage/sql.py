@@ -57,6 +57,7 @@ from archive_core.entities import (
 from archive_core.errors import AlreadyExists, ConcurrencyConflict
 from archive_core.ids import AppId, AssignmentId, CredentialUuid, OrgId, PermissionId, UserId
 from archive_core.ports import ConsumeOutcome, ConsumeStatus, SigningKey
+from archive_core.usernames import username_key
 
 __all__ = [
     "ROW_COUNTS",
@@ -320,10 +321,13 @@ class UserRepository(Repository):
         "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
         " is_service_account, is_registered, version, cut_off_at FROM users WHERE id = ?"
     )
+    ORG_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE org_id = ?)"
+    # A taken id or a taken name (the partial unique index on `(org_id, username_key)`
+    # among users not archived) inserts nothing: `AlreadyExists`, and the unit goes on.
     ADD = (
         "INSERT INTO users (org_id, username, kind, credential_uuid, is_active, archived_at,"
-        " is_service_account, is_registered, version, cut_off_at, id)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " is_service_account, is_registered, version, cut_off_at, id, username_key)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING"
     )
     UPDATE = (
@@ -373,9 +377,14 @@ SELECT EXISTS (
         row = self._tx.one(self.GET, (user_id,))
         return None if row is None else self._store.memo.users.get(row[0], row)
 
+    def org_exists(self, org_id: OrgId) -> bool:
+        """Whether the org has a user, archived or not."""
+        return bool(self._tx.one(self.ORG_EXISTS, (org_id,))[0])
+
     def add(self, user: User) -> None:
-        """Store a new user; AlreadyExists if its id is taken."""
-        if self._tx.execute(self.ADD, (*self._params(user), user.id)) == 0:
+        """Store a new user; AlreadyExists if its id, or its username in its org, is taken."""
+        params = (*self._params(user), user.id, username_key(user.username))
+        if self._tx.execute(self.ADD, params) == 0:
             raise AlreadyExists(user.id)
 
     def update(self, user: User, *, expected_version: int) -> None:

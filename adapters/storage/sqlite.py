@@ -155,6 +155,19 @@ def _create_private(path: str) -> None:
     os.close(fd)
 
 
+class _MigrationStep:
+    """A migration's Python step on the migrating connection (`StepConnection`)."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def rows(self, sql: str, /) -> list[Any]:
+        return self._conn.execute(sql).fetchall()
+
+    def run_many(self, sql: str, params: Sequence[tuple[Any, ...]], /) -> None:
+        self._conn.executemany(sql, params)
+
+
 def _migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> None:
     """Apply the missing migrations, each with its record, in one IMMEDIATE transaction."""
     conn.execute("BEGIN IMMEDIATE")
@@ -171,6 +184,8 @@ def _migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...]) -> Non
                 continue
             for statement in split_sqlite(migration.sql):
                 conn.execute(statement)
+            if migration.step is not None:
+                migration.step(_MigrationStep(conn))
             conn.execute(
                 "INSERT INTO schema_migrations (version, name, checksum, applied_at)"
                 " VALUES (?, ?, ?, ?)",

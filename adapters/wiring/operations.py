@@ -18,6 +18,7 @@ from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chai
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
 from archive_core.errors import AlreadyExists, ArchiveCoreError
 from archive_core.ids import OrgId, UserId
+from archive_core.permissions import KNOWN_PERMISSIONS
 from archive_core.user_action import reverify_evidence
 
 __all__ = [
@@ -69,8 +70,45 @@ def create_user(
     key_algorithm: str | None = None,
     token: bool = False,
 ) -> NewUser:
-    """A new user; `operations` become one permission (`DfnsFullAdminAccess` is the built-in
-    full grant); `key_algorithm` registers a `Key` credential with a fresh key pair."""
+    """A new user of an existing org; `operations` become one permission
+    (`DfnsFullAdminAccess` is the built-in full grant); `key_algorithm` registers a `Key`
+    credential with a fresh key pair.
+
+    Raises OperatorError when the org has no user yet (orgs exist through their users;
+    `bootstrap_org` makes one) or an operation is not a known permission
+    (`KNOWN_PERMISSIONS`), before anything is written; ArchiveCoreError when the username
+    breaks the rule or is taken in the org."""
+    operations = tuple(operations)
+    unknown = [op for op in operations if op not in KNOWN_PERMISSIONS]
+    if unknown:
+        raise OperatorError(
+            f"--permission {unknown[0]!r} is not a known permission (see docs/permissions.md)"
+        )
+    with deployment.storage.uow_factory() as uow:
+        known_org = uow.users.org_exists(org_id)
+    if not known_org:
+        raise OperatorError(f"--org {org_id} is not an org of this store: it has no user")
+    return _new_user(
+        deployment,
+        org_id,
+        username,
+        kind,
+        operations=operations,
+        key_algorithm=key_algorithm,
+        token=token,
+    )
+
+
+def _new_user(
+    deployment: Deployment,
+    org_id: OrgId,
+    username: str,
+    kind: UserKind,
+    *,
+    operations: tuple[str, ...],
+    key_algorithm: str | None,
+    token: bool,
+) -> NewUser:
     provisioning = deployment.provisioning
     user = provisioning.create_user(org_id, username, kind)
     ops = [op for op in operations if op != FULL_ADMIN]
@@ -97,7 +135,8 @@ def create_user(
 
 
 class OperatorError(Exception):
-    """An operator task refused its input; the message is one line, safe to print."""
+    """An operator task refused its input; the message is one line, safe to print (input
+    it names is shown by its `repr`)."""
 
 
 def add_credential(
@@ -141,16 +180,17 @@ def bootstrap_org(
     """A new org with an application and an admin (`DfnsFullAdminAccess`, a `Key`
     credential, a bearer token). Returns the admin and the application id."""
     org_id = deployment.provisioning.new_org_id()
-    app = deployment.provisioning.create_application(org_id, "default")
-    admin = create_user(
+    # The admin first: a username the rule refuses leaves nothing behind.
+    admin = _new_user(
         deployment,
         org_id,
         username or f"admin.{org_id.split('-')[1]}@example.com",
         UserKind.CUSTOMER_EMPLOYEE,
-        operations=[FULL_ADMIN],
+        operations=(FULL_ADMIN,),
         key_algorithm=key_algorithm,
         token=True,
     )
+    app = deployment.provisioning.create_application(org_id, "default")
     return admin, app.id
 
 

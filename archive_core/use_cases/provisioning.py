@@ -21,7 +21,7 @@ from archive_core.entities import (
     User,
     UserKind,
 )
-from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.errors import AlreadyExists, ArchiveCoreError, Catalogue
 from archive_core.ids import (
     AppId,
     AssignmentId,
@@ -32,6 +32,7 @@ from archive_core.ids import (
     new_id,
 )
 from archive_core.ports import Randomness, SignatureVerifier, UnitOfWorkFactory
+from archive_core.usernames import check_username
 
 __all__ = ["Provisioning"]
 
@@ -65,7 +66,15 @@ class Provisioning:
         is_service_account: bool = False,
         is_registered: bool = True,
     ) -> User:
-        """A new active user of the org (its credential uuid is reserved now)."""
+        """A new active user of the org (its credential uuid is reserved now).
+
+        The username must follow the rule of `usernames.check_username` (400
+        `username_invalid`) and be free in the org (409 `username_taken`: a user not
+        archived has it, compared with `str.casefold()`; the store decides, so two
+        concurrent creations of one name never both succeed). User ids are random, so a
+        refusal of the store is the name's.
+        """
+        check_username(username)
         user = User(
             id=UserId(new_id("us", self.randomness)),
             org_id=org_id,
@@ -76,7 +85,10 @@ class Provisioning:
             is_registered=is_registered,
         )
         with self.uow_factory() as uow:
-            uow.users.add(user)
+            try:
+                uow.users.add(user)
+            except AlreadyExists as exc:
+                raise ArchiveCoreError(Catalogue.USERNAME_TAKEN) from exc
             uow.commit()
         return user
 

@@ -18,6 +18,7 @@ and the refusals: deprecated `Password`/`Totp` factors, recovery keys, a Key ori
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,7 @@ class Org:
         self.db = str(tmp_path / "signers.db")
         self.admin = cli_json("bootstrap", "--db", self.db)
         self.url = ""
+        self._targets = itertools.count(1)  # usernames are unique per org
 
     def user(self, name: str, *permissions: str) -> dict[str, Any]:
         extra = [arg for p in permissions for arg in ("--permission", p)]
@@ -152,7 +154,7 @@ class Org:
         return archived.json()  # type: ignore[no-any-return]
 
     def refused(self, factor_for: Any, status: int, message: str) -> None:
-        target = self.user(f"kept{len(message)}{status}@example.com")
+        target = self.user(f"kept{len(message)}{status}.{next(self._targets)}@example.com")
         challenge = self.init(target["userId"])
         answer = self.complete(challenge, factor_for(challenge))
         assert answer.json() == {

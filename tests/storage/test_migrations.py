@@ -1,11 +1,14 @@
 """Versioned migrations: applied on open, once, each with its record, all or nothing;
-a changed or unknown history is refused."""
+a changed or unknown history is refused. The username migration (0003, 0004) on a
+database that already holds duplicates."""
 
 from __future__ import annotations
 
+import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import psycopg
@@ -18,8 +21,13 @@ from adapters.storage.migrations import (
     load,
     split_sqlite,
 )
+from adapters.storage.migrations.steps import Rename, UserRow, plan_renames, username_keys
 from adapters.storage.postgres import PostgresStore
 from adapters.storage.sqlite import SqliteDatabase, SqliteStore
+from adapters.testing.contracts import samples
+from archive_core.errors import AlreadyExists
+from archive_core.ids import OrgId, UserId
+from archive_core.ports import UnitOfWorkFactory
 from tests.services import PgSchema
 
 FIRST = Migration(1, "first", "CREATE TABLE first (id INTEGER PRIMARY KEY);")
@@ -192,3 +200,134 @@ def test_concurrent_first_starts_migrate_once(
     with ThreadPoolExecutor(6) as pool:
         list(pool.map(start, range(6)))
     assert _pg_history(raw, pg_schema.schema) == [m.version for m in load("postgres")]
+
+
+# --------------------------------------------------------------------------- usernames (0003, 0004)
+
+ORG = "or-dup-org"
+OTHER_ORG = "or-other-org"
+ARCHIVED_AT = "2026-01-01T12:00:00+00:00"
+#: A database from before the username rule: (id, org, username, is_active, archived).
+OLD_USERS = (
+    ("us-b", ORG, "Alice@x.io", True, False),  # active, lowest id of the active: keeps
+    ("us-a", ORG, "ALICE@x.io", False, False),  # deactivated: renamed despite its id
+    ("us-c", ORG, "alice@X.IO", True, False),  # active, a later id: renamed
+    ("us-d", ORG, "alice@x.io", False, True),  # archived: never renamed
+    ("us-e", OTHER_ORG, "alice@x.io", True, False),  # another org: keeps
+    ("us-f", ORG, "Straße", True, False),
+    ("us-g", ORG, "STRASSE", True, False),  # the same name under casefold: renamed
+    ("us-h", ORG, "evil\n\x1b[32mname", True, False),  # the migration renames, never rejects
+)
+RENAMED = {
+    "us-a": "ALICE@x.io (us-a)",
+    "us-c": "alice@X.IO (us-c)",
+    "us-g": "STRASSE (us-g)",
+}
+_INSERT_OLD_USER = (
+    "INSERT INTO users (id, org_id, username, kind, credential_uuid, is_active, archived_at,"
+    " is_service_account, is_registered, version) VALUES (?, ?, ?, 'EndUser', ?, ?, ?, ?, ?, 1)"
+)
+
+
+def _old_user_rows() -> list[tuple[object, ...]]:
+    return [
+        (id, org, name, f"cr-{id}", active, ARCHIVED_AT if archived else None, False, True)
+        for id, org, name, active, archived in OLD_USERS
+    ]
+
+
+def _assert_usernames_migrated(
+    factory: UnitOfWorkFactory, renames: list[tuple[object, ...]], log: str
+) -> None:
+    """Every old user kept, the later duplicates renamed (one version later) and recorded,
+    the rule in force from now on, and the renames named in a warning."""
+    with factory() as uow:
+        for id, _, name, _, _ in OLD_USERS:
+            user = uow.users.get(UserId(id))
+            assert user is not None
+            assert user.username == RENAMED.get(id, name)
+            assert user.version == (2 if id in RENAMED else 1)
+    assert sorted(renames) == sorted(
+        (id, ORG, name, RENAMED[id]) for id, _, name, _, _ in OLD_USERS if id in RENAMED
+    )
+    assert "3 users" in log and "us-a, us-c, us-g" in log
+    org = OrgId(ORG)
+    for taken in ("ALICE@X.IO", "alice@x.io (US-A)", "strasse"):
+        with factory() as uow, pytest.raises(AlreadyExists):
+            uow.users.add(samples.user(org, username=taken))
+    with factory() as uow:
+        keeper = uow.users.get(UserId("us-b"))
+        assert keeper is not None
+        uow.users.update(keeper.archived(samples.T0), expected_version=1)
+        uow.users.add(samples.user(org, username="alice@x.io"))  # freed by the archive
+        uow.commit()
+
+
+def test_sqlite_username_migration_renames_later_duplicates_and_loses_nothing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "old.db"
+    SqliteDatabase(path, migrations=load("sqlite")[:2]).close()
+    with closing(sqlite3.connect(path)) as conn, conn:
+        conn.executemany(_INSERT_OLD_USER, _old_user_rows())
+    with caplog.at_level(logging.WARNING, logger="archive_core.storage"):
+        store = SqliteStore(path)
+    with store:
+        renames = store.database.query("SELECT * FROM username_renames")
+        _assert_usernames_migrated(store, renames, caplog.text)
+    assert [row[0] for row in _sqlite_history(path)] == [1, 2, 3, 4]
+
+
+def test_postgres_username_migration_renames_later_duplicates_and_loses_nothing(
+    pg_schema: PgSchema,
+    raw: psycopg.Connection[tuple[object, ...]],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    schema = pg_schema.schema
+    PostgresStore(pg_schema.dsn, schema=schema, migrations=load("postgres")[:2]).close()
+    raw.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(schema)))
+    with raw.cursor() as cursor:
+        cursor.executemany(_INSERT_OLD_USER.replace("?", "%s"), _old_user_rows())
+    with caplog.at_level(logging.WARNING, logger="archive_core.storage"):
+        store = PostgresStore(pg_schema.dsn, schema=schema)
+    with store:
+        renames = raw.execute("SELECT * FROM username_renames").fetchall()
+        _assert_usernames_migrated(store, renames, caplog.text)
+    assert _pg_history(raw, schema) == [1, 2, 3, 4]
+
+
+def test_a_renamed_duplicate_takes_a_number_when_its_new_name_is_held_too() -> None:
+    rows = [
+        UserRow("us-1", ORG, "bob", True, False),
+        UserRow("us-2", ORG, "BOB", True, False),
+        UserRow("us-3", ORG, "bob (us-2)", True, False),
+        UserRow("us-4", ORG, "Bob (US-2) 2", False, True),  # archived: holds nothing
+    ]
+    assert plan_renames(rows) == [Rename("us-2", ORG, "BOB", "BOB (us-2) 2")]
+
+
+class _RecordedStep:
+    """A `StepConnection` that answers one read and records the writes."""
+
+    def __init__(self, rows: list[tuple[object, ...]]) -> None:
+        self._rows = rows
+        self.writes: list[tuple[str, list[tuple[object, ...]]]] = []
+
+    def rows(self, sql: str, /) -> list[tuple[object, ...]]:
+        return self._rows
+
+    def run_many(self, sql: str, params: Sequence[tuple[object, ...]], /) -> None:
+        self.writes.append((sql, list(params)))
+
+
+def test_the_rename_warning_names_twenty_users_and_counts_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    db = _RecordedStep([(f"us-{i:02d}", ORG, "same", True, False) for i in range(26)])
+    with caplog.at_level(logging.WARNING, logger="archive_core.storage"):
+        username_keys(db)
+    [warning] = caplog.messages
+    assert "25 users" in warning
+    assert warning.endswith(", ".join(f"us-{i:02d}" for i in range(1, 21)) + " and 5 more")
+    [renamed, keyed, recorded] = (params for _, params in db.writes)
+    assert (len(renamed), len(keyed), len(recorded)) == (25, 1, 25)

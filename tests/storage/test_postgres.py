@@ -17,7 +17,12 @@ from adapters.testing.contracts.samples import ARCHIVE_OPS, T0
 from adapters.testing.contracts.unit_of_work import THREADS, committed, race, store
 from adapters.testing.world import World
 from archive_core.entities import UserKind
-from archive_core.errors import ConcurrencyConflict, StorageUnavailable
+from archive_core.errors import (
+    AlreadyExists,
+    ArchiveCoreError,
+    ConcurrencyConflict,
+    StorageUnavailable,
+)
 from archive_core.ids import OrgId, UserId
 from archive_core.ports import UnitOfWork
 from tests.services import PgSchema
@@ -258,6 +263,56 @@ def test_racing_appends_in_one_org_wait_their_turn_instead_of_conflicting(
     race(THREADS, append)  # no retry: a ConcurrencyConflict would fail the test
     with pg() as uow:
         assert [r.sequence for r in uow.audit.records(org)] == list(range(1, THREADS + 1))
+
+
+@pytest.mark.parametrize("first_commits", [True, False])
+def test_a_second_add_of_a_name_waits_for_the_first_unit_and_follows_its_outcome(
+    pg: PostgresStore, first_commits: bool
+) -> None:
+    """The unique index's entry of an uncommitted add holds back a concurrent add of the
+    same name (casefolded): it is refused once the first commits, stored if it rolls back."""
+    org = samples.org_id()
+    first = samples.user(org, username="Frank@example.co")
+    second = samples.user(org, username="FRANK@EXAMPLE.CO")
+
+    def add_second() -> bool:
+        try:
+            committed(pg, lambda uow: uow.users.add(second))
+        except AlreadyExists:
+            return False
+        return True
+
+    with ThreadPoolExecutor(1) as pool, pg() as uow:
+        uow.users.add(first)
+        waiting = pool.submit(add_second)
+        with pytest.raises(TimeoutError):
+            waiting.result(timeout=0.5)  # held back by the first unit's uncommitted row
+        if first_commits:
+            uow.commit()
+        else:
+            uow.rollback()
+        assert waiting.result(timeout=30) is not first_commits
+    with pg() as uow:
+        assert (uow.users.get(first.id) is not None) is first_commits
+        assert (uow.users.get(second.id) is not None) is not first_commits
+
+
+def test_two_concurrent_creations_of_one_username_create_exactly_one(pg: PostgresStore) -> None:
+    world = World(uow_factory=pg, challenges=pg.challenges, replay_guard=pg.replay_guard)
+    for round_ in range(5):
+        org = world.new_org()
+        name = f"grace.{round_}@example.co"
+
+        def create(i: int, org: OrgId = org, name: str = name) -> str:
+            try:
+                world.provisioning.create_user(
+                    org, name.upper() if i else name, UserKind.CUSTOMER_EMPLOYEE
+                )
+            except ArchiveCoreError as exc:
+                return exc.code
+            return "created"
+
+        assert sorted(race(2, create)) == ["created", "username_taken"]
 
 
 def test_connections_dropped_while_pooled_fail_no_request(pg_schema: PgSchema) -> None:

@@ -15,8 +15,11 @@ from archive_core.permissions import (
     DFNS_CURRENT_PRESET,
     DFNS_DELETE_PRESET,
     DFNS_PRESET,
+    KNOWN_PERMISSIONS,
+    PRESETS,
     Operation,
     PermissionMatrix,
+    Requirement,
     authorize,
     denial_message,
 )
@@ -201,3 +204,24 @@ def test_allowed_callers_are_the_kinds_a_matrix_does_not_refuse() -> None:
         UserKind.CUSTOMER_EMPLOYEE
     }
     assert DFNS_CURRENT_PRESET.allowed_callers(Operation.GET_USER) == every
+
+
+def test_known_permissions_are_the_presets_full_admin_and_the_sdks_upcoming_ones() -> None:
+    assert sorted(KNOWN_PERMISSIONS) == sorted(
+        {
+            "DfnsFullAdminAccess",
+            "Auth:Users:Update",
+            "Auth:Users:Delete",
+            "Auth:Users:Deactivate",
+            "Auth:Users:Activate",
+            "Auth:Users:Read",
+            "Auth:Types:Employee",
+            "Auth:Types:EndUser",
+            "Auth:Users:Create",
+            "Auth:Logs:Read",
+        }
+    )
+    for preset in PRESETS.values():
+        assert preset.permissions <= KNOWN_PERMISSIONS
+    extended = DFNS_PRESET.extended({"CreateUser": [Requirement("Auth:Users:Create")]})
+    assert "Auth:Users:Create" in extended.permissions

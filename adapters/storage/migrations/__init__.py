@@ -5,8 +5,10 @@
 everything in one schema. A file is named `NNNN_what_it_does.sql`; the adapters
 apply the missing ones in order when they open a database, each in one transaction
 together with its row in `schema_migrations` (version, name, SHA-256 of the file,
-time applied). An applied file whose checksum changed, or a database that knows a
-version this code does not, is refused with `SchemaMismatch`.
+time applied). A migration may have a Python step too (`steps.STEPS`, by name), for
+what SQL cannot compute; the adapter runs it after the file, in the same transaction
+(the checksum is the file's). An applied file whose checksum changed, or a database
+that knows a version this code does not, is refused with `SchemaMismatch`.
 """
 
 from __future__ import annotations
@@ -14,14 +16,24 @@ from __future__ import annotations
 import hashlib
 import re
 import sqlite3
+from collections.abc import Callable
 from importlib import resources
 from typing import Final
 
 import attrs
 
+from adapters.storage.migrations.steps import STEPS, StepConnection
 from archive_core.errors import StorageUnavailable
 
-__all__ = ["BACKENDS", "Migration", "SchemaMismatch", "check_applied", "load", "split_sqlite"]
+__all__ = [
+    "BACKENDS",
+    "Migration",
+    "SchemaMismatch",
+    "StepConnection",
+    "check_applied",
+    "load",
+    "split_sqlite",
+]
 
 BACKENDS: Final = ("sqlite", "sqlite_replay", "postgres")
 _NAME: Final = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql\Z")
@@ -38,6 +50,8 @@ class Migration:
     version: int
     name: str
     sql: str
+    #: Run after `sql`, in its transaction (None: the SQL is the whole migration).
+    step: Callable[[StepConnection], None] | None = attrs.field(default=None, eq=False)
 
     @property
     def checksum(self) -> str:
@@ -59,6 +73,7 @@ def load(backend: str) -> tuple[Migration, ...]:
                 version=int(match.group(1)),
                 name=match.group(2),
                 sql=entry.read_text(encoding="utf-8"),
+                step=STEPS.get(match.group(2)),
             )
         )
     found.sort(key=lambda m: m.version)

@@ -227,6 +227,80 @@ class UnitOfWorkContract(abc.ABC):
         with factory() as uow, pytest.raises(ConcurrencyConflict):
             uow.users.update(renamed, expected_version=stale.version)
 
+    # ------------------------------------------------------------------ usernames
+
+    def test_a_username_is_unique_per_org_compared_casefolded(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org = samples.org_id()
+        first = samples.user(org, username="Straße@Example.co")
+        committed(factory, lambda uow: uow.users.add(first))
+        same = samples.user(org, username="STRASSE@example.CO")
+        other = samples.user(org, username="strasse@example.co.uk")
+        with factory() as uow:
+            with pytest.raises(AlreadyExists):
+                uow.users.add(same)
+            uow.users.add(other)  # the unit goes on
+            uow.commit()
+        elsewhere = samples.user(samples.org_id(), username=same.username)
+        committed(factory, lambda uow: uow.users.add(elsewhere))
+        assert read(factory, lambda uow: uow.users.get(same.id)) is None
+        assert read(factory, lambda uow: uow.users.get(other.id)) == other
+        assert read(factory, lambda uow: uow.users.get(elsewhere.id)) == elsewhere
+
+    def test_an_archived_user_frees_its_name_and_a_deactivated_one_keeps_it(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org = samples.org_id()
+        leaving = samples.user(org, username="Alice@example.co")
+        resting = samples.user(org, username="bob@example.co")
+        store(factory, leaving, resting)
+        committed(factory, lambda uow: uow.users.update(leaving.archived(T0), expected_version=1))
+        committed(
+            factory, lambda uow: uow.users.update(resting.deactivated(T0), expected_version=1)
+        )
+        successor = samples.user(org, username="alice@example.co")
+        committed(factory, lambda uow: uow.users.add(successor))
+        assert read(factory, lambda uow: uow.users.get(successor.id)) == successor
+        with factory() as uow, pytest.raises(AlreadyExists):
+            uow.users.add(samples.user(org, username="BOB@example.co"))
+
+    def test_archived_users_never_hold_a_name(self, factory: UnitOfWorkFactory) -> None:
+        org = samples.org_id()
+        gone = [
+            samples.user(org, username="carol@example.co", is_active=False, archived_at=T0)
+            for _ in range(2)
+        ]
+        present = samples.user(org, username="Carol@example.co")
+        store(factory, *gone, present)
+        assert [user_of(factory, u.id) for u in gone] == gone
+        assert read(factory, lambda uow: uow.users.get(present.id)) == present
+
+    def test_a_rolled_back_add_frees_the_name(self, factory: UnitOfWorkFactory) -> None:
+        org = samples.org_id()
+        with factory() as uow:
+            uow.users.add(samples.user(org, username="dave@example.co"))
+            uow.rollback()
+            kept = samples.user(org, username="dave@example.co")
+            uow.users.add(kept)
+            uow.commit()
+        assert read(factory, lambda uow: uow.users.get(kept.id)) == kept
+
+    def test_an_org_exists_through_its_users_archived_or_not(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org = samples.org_id()
+        assert not read(factory, lambda uow: uow.users.org_exists(org))
+        with factory() as uow:
+            uow.users.add(samples.user(org))
+            assert uow.users.org_exists(org)  # its own write
+        assert not read(factory, lambda uow: uow.users.org_exists(org))  # rolled back
+        member = samples.user(org)
+        committed(factory, lambda uow: uow.users.add(member))
+        committed(factory, lambda uow: uow.users.update(member.archived(T0), expected_version=1))
+        assert read(factory, lambda uow: uow.users.org_exists(org))
+        assert not read(factory, lambda uow: uow.users.org_exists(samples.org_id()))
+
     # ------------------------------------------------------------------ lock-out guard query
 
     def _holder(
@@ -788,6 +862,26 @@ class UnitOfWorkContract(abc.ABC):
         outcomes = race(THREADS, consume)
         assert outcomes.count(ConsumeStatus.CONSUMED) == 1
         assert outcomes.count(ConsumeStatus.ALREADY_USED) == THREADS - 1
+
+    def test_racing_adds_of_one_username_store_exactly_one(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org = samples.org_id()
+        rivals = [
+            samples.user(org, username="ERIN@example.co" if i % 2 else "erin@example.co")
+            for i in range(THREADS)
+        ]
+
+        def add(i: int) -> bool:
+            try:
+                committed(factory, lambda uow: uow.users.add(rivals[i]))
+            except AlreadyExists:
+                return False
+            return True
+
+        outcomes = race(THREADS, add)
+        assert outcomes.count(True) == 1
+        assert [user_of(factory, u.id) is not None for u in rivals] == outcomes
 
     def test_no_update_is_lost_between_racing_threads(self, factory: UnitOfWorkFactory) -> None:
         counter = samples.user(samples.org_id())
