@@ -1,113 +1,78 @@
 """archive-core: archive users the way the Dfns API does, behind ports.
 
 The core holds the entities, the permission matrix, the verification steps and the
-use cases. It imports only the standard library and attrs, and reaches storage,
-time, randomness and cryptography through the ports in `archive_core.ports`.
+operations, each declared once (`Declaration`). It imports only the standard library
+and attrs, and reaches storage, time, randomness and cryptography through the ports in
+`archive_core.ports`. This package names what an embedder uses; the rest lives in its
+modules (`archive_core.entities`, `archive_core.ids`, `archive_core.errors`, ...).
 """
 
-from archive_core.access import Gate
-from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chain
+from archive_core.audit import AuditRecord, verify_audit_chain
 from archive_core.config import Policy
-from archive_core.entities import (
-    FULL_ADMIN,
-    Application,
-    AssignedPermission,
-    Assignment,
-    Challenge,
-    Credential,
-    CredentialKind,
-    Grants,
-    Permission,
-    Principal,
-    TokenKind,
-    User,
-    UserActionGrant,
-    UserActionRecord,
-    UserKind,
-)
-from archive_core.errors import (
-    AlreadyExists,
-    ArchiveCoreError,
-    Catalogue,
-    ConcurrencyConflict,
-    ErrorKind,
-    StorageUnavailable,
-)
-from archive_core.ids import AppId, CredentialUuid, OrgId, PermissionId, UserId
-from archive_core.permissions import (
+from archive_core.declarations import Declaration, Endpoints, Handler, Wiring
+from archive_core.entities import CredentialKind, User, UserKind
+from archive_core.errors import ArchiveCoreError, Catalogue, ErrorKind
+from archive_core.fields import Body, Field, Query
+from archive_core.operations import (
     DFNS_CURRENT_PRESET,
     DFNS_DELETE_PRESET,
     DFNS_PRESET,
-    Decision,
-    Operation,
-    PermissionMatrix,
-    Requirement,
-    authorize,
+    OPERATIONS,
+    PRESETS,
 )
-from archive_core.requests import Headers, Request
+from archive_core.permissions import Entry, PermissionMatrix, Permissions, Requirement
+from archive_core.requests import Answer, Headers, Request
 from archive_core.use_cases import (
-    ActivateUser,
-    ArchiveUser,
-    CompleteUserAction,
-    DeactivateUser,
-    GetUser,
-    InitUserAction,
-    Provisioning,
-    SignedUserMutation,
+    ACTIVATE_USER,
+    ARCHIVE_USER,
+    COMPLETE_USER_ACTION,
+    DEACTIVATE_USER,
+    GET_USER,
+    INIT_USER_ACTION,
     Subject,
     UserMutation,
+    signed_user_mutation,
 )
+from archive_core.wire import USER, Schema
 
 __all__ = [
+    "ACTIVATE_USER",
+    "ARCHIVE_USER",
+    "COMPLETE_USER_ACTION",
+    "DEACTIVATE_USER",
     "DFNS_CURRENT_PRESET",
     "DFNS_DELETE_PRESET",
     "DFNS_PRESET",
-    "FULL_ADMIN",
-    "ActivateUser",
-    "AlreadyExists",
-    "AppId",
-    "Application",
+    "GET_USER",
+    "INIT_USER_ACTION",
+    "OPERATIONS",
+    "PRESETS",
+    "USER",
+    "Answer",
     "ArchiveCoreError",
-    "ArchiveUser",
-    "AssignedPermission",
-    "Assignment",
     "AuditRecord",
+    "Body",
     "Catalogue",
-    "ChainVerification",
-    "Challenge",
-    "CompleteUserAction",
-    "ConcurrencyConflict",
-    "Credential",
     "CredentialKind",
-    "CredentialUuid",
-    "DeactivateUser",
-    "Decision",
+    "Declaration",
+    "Endpoints",
+    "Entry",
     "ErrorKind",
-    "Gate",
-    "GetUser",
-    "Grants",
+    "Field",
+    "Handler",
     "Headers",
-    "InitUserAction",
-    "Operation",
-    "OrgId",
-    "Permission",
-    "PermissionId",
     "PermissionMatrix",
+    "Permissions",
     "Policy",
-    "Principal",
-    "Provisioning",
+    "Query",
     "Request",
     "Requirement",
-    "SignedUserMutation",
-    "StorageUnavailable",
+    "Schema",
     "Subject",
-    "TokenKind",
     "User",
-    "UserActionGrant",
-    "UserActionRecord",
-    "UserId",
     "UserKind",
     "UserMutation",
-    "authorize",
+    "Wiring",
+    "signed_user_mutation",
     "verify_audit_chain",
 ]

@@ -7,7 +7,7 @@ from typing import Literal
 
 import attrs
 
-from archive_core.permissions import DFNS_PRESET, PermissionMatrix
+from archive_core.permissions import PermissionMatrix
 
 __all__ = ["Policy", "UserVerification"]
 
@@ -34,6 +34,9 @@ class Policy:
     - `lockout_guard`: refuse to archive (deactivate) the org's last active user who could
       archive (activate) a user of the target's kind under `matrix`;
       `lockout_counts_service_accounts` decides whether service accounts count as such.
+    - `matrix`: the permission matrix — a preset's name (`dfns`, `dfns-delete`,
+      `dfns-current`: the deployment gathers that preset's rows from the operations it
+      serves, an embedder's own included) or a `PermissionMatrix` built by hand.
     """
 
     require_app_id: bool = False
@@ -50,5 +53,5 @@ class Policy:
     allowed_top_origins: frozenset[str] = frozenset()
     lockout_guard: bool = True
     lockout_counts_service_accounts: bool = False
-    matrix: PermissionMatrix = DFNS_PRESET
+    matrix: PermissionMatrix | str = "dfns"
     max_conflict_retries: int = 3

@@ -230,6 +230,13 @@ class Catalogue:
         when="a field of a JSON body is missing or malformed (the message names it)",
         origin="library",
     )
+    QUERY_INVALID = ErrorKind(
+        400,
+        "query_invalid",
+        "The query is invalid.",
+        when="an unknown, repeated, missing or malformed query parameter (the message names it)",
+        origin="library",
+    )
     CREDENTIAL_REJECTED = ErrorKind(
         400,
         "credential_rejected",

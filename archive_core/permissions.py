@@ -1,12 +1,12 @@
 """The permission matrix as data, and a pure `authorize` (SPEC §1.1).
 
 One table maps an operation to its required permissions, each with the condition
-on the target under which it applies. Archive, deactivate and activate share the
-Dfns table; another preset (e.g. the later API version that archives with
-`Auth:Users:Delete`) is just another table, chosen by configuration, built
-from a mapping with `PermissionMatrix.from_mapping`, or a preset `extended` with an
-embedder's own operations. A table may also refuse some caller kinds an operation
-outright (today's API refuses delegated EndUser callers user management).
+on the target under which it applies. Each operation declares its row for every
+preset (`Permissions`: one `Entry` for all, or one of its own for a preset), and a
+preset's table is gathered from the operations a deployment serves
+(`PermissionMatrix.of`). A table may also refuse some caller kinds an operation
+outright (today's API refuses delegated EndUser callers user management). A table
+can also be built from plain data (`PermissionMatrix.from_mapping`) or `extended`.
 """
 
 from __future__ import annotations
@@ -19,29 +19,21 @@ import attrs
 from archive_core.entities import FULL_ADMIN, UserKind
 
 __all__ = [
-    "DFNS_CURRENT_PRESET",
-    "DFNS_DELETE_PRESET",
-    "DFNS_PRESET",
-    "KNOWN_PERMISSIONS",
-    "PRESETS",
-    "SDK_PERMISSIONS",
+    "PRESET_NAMES",
     "Decision",
-    "Operation",
+    "Entry",
     "PermissionMatrix",
+    "Permissions",
     "Requirement",
     "authorize",
     "denial_message",
     "render_matrix_markdown",
+    "with_type_permission",
 ]
 
-
-class Operation:
-    """Operation names the matrix knows."""
-
-    ARCHIVE_USER: Final = "ArchiveUser"
-    DEACTIVATE_USER: Final = "DeactivateUser"
-    ACTIVATE_USER: Final = "ActivateUser"
-    GET_USER: Final = "GetUser"
+#: The presets of SPEC §1.1, in the order the documentation lists them: the seed's
+#: table, the later version that archives with `Auth:Users:Delete`, and today's API.
+PRESET_NAMES: Final = ("dfns", "dfns-delete", "dfns-current")
 
 
 @attrs.frozen
@@ -82,6 +74,28 @@ class Decision:
     def matched(self) -> tuple[str, ...]:
         """What satisfied the requirements (the full admin permission, or the permissions)."""
         return (FULL_ADMIN,) if self.via_full_admin else self.granted
+
+
+@attrs.frozen
+class Entry:
+    """An operation's row in one matrix: its requirements, in the order a denial lists
+    them, and the caller kinds refused it whatever they hold."""
+
+    requirements: tuple[Requirement, ...]
+    refused_callers: frozenset[UserKind] = frozenset()
+
+
+@attrs.frozen
+class Permissions:
+    """An operation's row in every preset: `default`, unless `presets` gives a preset a
+    row of its own."""
+
+    default: Entry
+    presets: Mapping[str, Entry] = attrs.field(factory=dict)
+
+    def entry(self, preset: str) -> Entry:
+        """The row in the preset named `preset`."""
+        return self.presets.get(preset, self.default)
 
 
 def _table(
@@ -146,6 +160,20 @@ class PermissionMatrix:
         )
 
     @classmethod
+    def of(cls, preset: str, rows: Iterable[tuple[str, Permissions]]) -> PermissionMatrix:
+        """The preset named `preset` of these operations (name and declared row each)."""
+        entries = {operation: permissions.entry(preset) for operation, permissions in rows}
+        return cls(
+            name=preset,
+            operations={operation: entry.requirements for operation, entry in entries.items()},
+            refused_callers={
+                operation: entry.refused_callers
+                for operation, entry in entries.items()
+                if entry.refused_callers
+            },
+        )
+
+    @classmethod
     def from_mapping(
         cls, name: str, data: Mapping[str, Iterable[Mapping[str, Any]]]
     ) -> PermissionMatrix:
@@ -168,62 +196,14 @@ class PermissionMatrix:
         return cls(name=name, operations=operations)
 
 
-def _user_management(update: str) -> tuple[Requirement, ...]:
+def with_type_permission(permission: str) -> tuple[Requirement, ...]:
+    """`permission` always, plus the type permission of the target's kind (the Dfns
+    rows of user management: `Auth:Types:Employee` or `Auth:Types:EndUser`)."""
     return (
-        Requirement(update),
+        Requirement(permission),
         Requirement("Auth:Types:Employee", UserKind.CUSTOMER_EMPLOYEE),
         Requirement("Auth:Types:EndUser", UserKind.END_USER),
     )
-
-
-#: The matrix of the API page this library implements (SPEC §1.1).
-DFNS_PRESET: Final = PermissionMatrix(
-    name="dfns",
-    operations={
-        Operation.ARCHIVE_USER: _user_management("Auth:Users:Update"),
-        Operation.DEACTIVATE_USER: _user_management("Auth:Users:Update"),
-        Operation.ACTIVATE_USER: _user_management("Auth:Users:Update"),
-        Operation.GET_USER: (Requirement("Auth:Users:Read"),),
-    },
-)
-
-#: A later API version: archiving needs `Auth:Users:Delete` instead of `Auth:Users:Update`.
-DFNS_DELETE_PRESET: Final = PermissionMatrix(
-    name="dfns-delete",
-    operations={
-        **DFNS_PRESET.operations,
-        Operation.ARCHIVE_USER: _user_management("Auth:Users:Delete"),
-    },
-)
-
-#: Today's API (OpenAPI 1.807): `Auth:Users:Delete` alone archives, deactivate and
-#: activate have their own permissions, and delegated EndUser callers are refused.
-DFNS_CURRENT_PRESET: Final = PermissionMatrix(
-    name="dfns-current",
-    operations={
-        Operation.ARCHIVE_USER: (Requirement("Auth:Users:Delete"),),
-        Operation.DEACTIVATE_USER: (Requirement("Auth:Users:Deactivate"),),
-        Operation.ACTIVATE_USER: (Requirement("Auth:Users:Activate"),),
-        Operation.GET_USER: (Requirement("Auth:Users:Read"),),
-    },
-    refused_callers=dict.fromkeys(
-        (Operation.ARCHIVE_USER, Operation.DEACTIVATE_USER, Operation.ACTIVATE_USER),
-        frozenset({UserKind.END_USER}),
-    ),
-)
-
-PRESETS: Final = {m.name: m for m in (DFNS_PRESET, DFNS_DELETE_PRESET, DFNS_CURRENT_PRESET)}
-
-#: Permissions the official Dfns SDKs name for the user and audit-log endpoints this
-#: library serves next (Create User, List and Get User, the audit logs: SPEC §1.5, §1.6).
-SDK_PERMISSIONS: Final = ("Auth:Users:Create", "Auth:Users:Read", "Auth:Logs:Read")
-
-#: Every permission a grant may name: `DfnsFullAdminAccess`, each permission a preset's
-#: requirement names, and `SDK_PERMISSIONS`. A new operation's permissions join through
-#: its preset (or `SDK_PERMISSIONS`, until its preset entry exists).
-KNOWN_PERMISSIONS: Final = frozenset(
-    {FULL_ADMIN, *SDK_PERMISSIONS, *(p for m in PRESETS.values() for p in m.permissions)}
-)
 
 
 def authorize(  # noqa: PLR0917 - called positionally on the hot path (docs/benchmarks.md §1)
@@ -265,8 +245,9 @@ def render_matrix_markdown(matrices: Sequence[PermissionMatrix]) -> str:
     lines = [
         "# Permissions",
         "",
-        "Generated from `archive_core/permissions.py` by `python -m adapters.entrypoints.docs`;",
-        "a test fails when this file is stale. A caller's granted operations are the",
+        "Generated from the operations' declarations (`archive_core/operations.py`)",
+        "by `python -m adapters.entrypoints.docs`; a test fails when this file is stale.",
+        "A caller's granted operations are the",
         "union of the operations of its non-archived assigned permissions;",
         f"`{FULL_ADMIN}` grants every operation. A denial lists the missing",
         "permissions in the order of the table.",

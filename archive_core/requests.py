@@ -1,13 +1,16 @@
-"""The transport-neutral request the use cases receive."""
+"""The transport-neutral request an operation receives, and the answer it gives."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
+from typing import Any, Final
 
 import attrs
 
-__all__ = ["Headers", "Request"]
+__all__ = ["Answer", "Headers", "Request"]
+
+_NO_PARAMS: Final[Mapping[str, str]] = MappingProxyType({})
 
 
 class Headers:
@@ -50,9 +53,51 @@ class Headers:
 
 @attrs.frozen
 class Request:
-    """What the core needs of an HTTP request: method, raw path, headers, exact body bytes."""
+    """What the core needs of an HTTP request: method, raw path, headers, exact body bytes,
+    and what the router found: the path's parameters by name (raw, never percent-decoded:
+    their syntax is the operation's to judge) and the raw query string (without `?`)."""
 
     method: str
     path: str
     headers: Headers = attrs.field(factory=Headers)
     body: bytes = b""
+    params: Mapping[str, str] = _NO_PARAMS
+    query: str = ""
+
+
+@attrs.frozen
+class Answer:
+    """What an operation answers with status 200: one JSON document, a text, or a body
+    streamed in chunks (a CSV export), with the headers known before its first byte.
+
+    `outcome` is the decision's code for logs and metrics (e.g. `unchanged` when a
+    deactivation found the user inactive already); empty, the operation's success outcome.
+    """
+
+    document: Mapping[str, Any] | None = None
+    text: str | None = None
+    chunks: Iterable[bytes] | None = None
+    media_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+    outcome: str = ""
+
+    @classmethod
+    def json(cls, document: Mapping[str, Any], *, outcome: str = "") -> Answer:
+        """A JSON document."""
+        return cls(document, None, None, "application/json", (), outcome)
+
+    @classmethod
+    def plain(cls, text: str, *, media_type: str = "text/plain; charset=utf-8") -> Answer:
+        """A text (`text/plain` unless said otherwise)."""
+        return cls(None, text, None, media_type)
+
+    @classmethod
+    def stream(
+        cls,
+        chunks: Iterable[bytes],
+        *,
+        media_type: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> Answer:
+        """A body sent chunk by chunk as `chunks` yields them (never held whole)."""
+        return cls(None, None, chunks, media_type, headers)

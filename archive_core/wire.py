@@ -1,14 +1,83 @@
-"""JSON shapes of the API's answers (SPEC §1.2, §3), built from domain values."""
+"""JSON shapes of the API's answers (SPEC §1.2, §3), built from domain values, and their
+JSON schemas (for the OpenAPI document)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from operator import methodcaller
 from typing import Any, Final
 
+import attrs
+
 from archive_core.entities import AssignedPermission, User
 
-__all__ = ["user_to_wire"]
+__all__ = ["USER", "Schema", "user_to_wire"]
+
+
+@attrs.frozen
+class Schema:
+    """A JSON schema with the name the OpenAPI document's components give it (an empty
+    name: written in place), and the named schemas it refers to (`#/components/schemas/`)."""
+
+    name: str
+    schema: Mapping[str, Any]
+    refers_to: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+
+
+_STRING: Final = {"type": "string"}
+_STRINGS: Final = {"type": "array", "items": _STRING}
+
+#: The user as SPEC §1.2 shows it (`user_to_wire`).
+USER: Final = Schema(
+    "User",
+    {
+        "type": "object",
+        "required": [
+            "username",
+            "userId",
+            "kind",
+            "credentialUuid",
+            "orgId",
+            "permissions",
+            "scopes",
+            "isActive",
+            "isServiceAccount",
+            "isRegistered",
+            "permissionAssignments",
+            "name",
+            "isSSORequired",
+        ],
+        "additionalProperties": False,
+        "properties": {
+            "username": _STRING,
+            "userId": _STRING,
+            "kind": {"enum": ["CustomerEmployee", "EndUser"]},
+            "credentialUuid": _STRING,
+            "orgId": _STRING,
+            "permissions": _STRINGS,
+            "scopes": _STRINGS,
+            "isActive": {"type": "boolean"},
+            "isServiceAccount": {"type": "boolean"},
+            "isRegistered": {"type": "boolean"},
+            "name": {"type": "string", "description": "Display name; the username when none."},
+            "isSSORequired": {"type": "boolean"},
+            "permissionAssignments": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["permissionName", "permissionId", "assignmentId", "operations"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "permissionName": _STRING,
+                        "permissionId": _STRING,
+                        "assignmentId": _STRING,
+                        "operations": _STRINGS,
+                    },
+                },
+            },
+        },
+    },
+)
 
 _TO_WIRE: Final = methodcaller("to_wire")
 

@@ -14,7 +14,9 @@ from typing import Any
 import casbin  # type: ignore[import-untyped]  # pycasbin ships no types
 
 from archive_core.entities import UserKind
-from archive_core.permissions import DFNS_PRESET, Operation, authorize
+from archive_core.operations import DFNS_PRESET
+from archive_core.permissions import authorize
+from archive_core.use_cases import ARCHIVE_USER
 from benchmarks.timing import compare_ratio
 
 MODEL = """
@@ -57,7 +59,7 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
         def ours() -> object:
             decision = authorize(
                 DFNS_PRESET,
-                Operation.ARCHIVE_USER,
+                ARCHIVE_USER.name,
                 granted=granted,
                 full_admin=False,
                 target_kind=UserKind.END_USER,

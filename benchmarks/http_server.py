@@ -49,14 +49,14 @@ def main(kind: str, port: int, info: Path) -> None:
     admin, _ = bootstrap_org(deployment)
     app: Any
     if kind == "bare":
-        app = AsgiApplication(deployment.service)
+        app = AsgiApplication(deployment)
     elif kind == "fastapi":
         from fastapi import FastAPI
 
         from adapters.transport.embeddings.fastapi import archive_router
 
         app = FastAPI()
-        app.include_router(archive_router(deployment.service))
+        app.include_router(archive_router(deployment))
     elif kind == "fixed":
         app = fixed_app
     else:

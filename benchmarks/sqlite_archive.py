@@ -61,6 +61,7 @@ from archive_core.entities import (
 )
 from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.requests import Request
+from archive_core.use_cases import ARCHIVE_USER
 from archive_core.usernames import username_key
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -548,7 +549,7 @@ def _archive_once(population: _Population, target: UserId) -> float:
     """Seconds of one `ArchiveUser` call (its token is obtained before timing)."""
     request: Request = population.world.archive_request(population.caller, target)
     start = time.perf_counter()
-    population.world.archive(request, target)
+    population.world.call(ARCHIVE_USER, request, target)
     return time.perf_counter() - start
 
 

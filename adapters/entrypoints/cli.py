@@ -52,7 +52,7 @@ from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import ArchiveCoreError
 from archive_core.ids import OrgId, is_canonical_id
-from archive_core.permissions import PRESETS
+from archive_core.operations import PRESETS
 
 __all__ = ["main"]
 

@@ -179,7 +179,7 @@ def _demo(db_path: str, out: TextIO) -> int:
             )
         out.write(f"  application {app_id}\n")
 
-        with BackgroundServer(deployment.service) as server:
+        with BackgroundServer(deployment) as server:
             out.write(f"\n  reference server listening on {server.url}\n")
             client = Client(server.url, out)
             if admin.auth_token is None or employee.auth_token is None:

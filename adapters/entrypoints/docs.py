@@ -12,12 +12,8 @@ from pathlib import Path
 
 from archive_core.entities import FULL_ADMIN
 from archive_core.errors import Catalogue
-from archive_core.permissions import (
-    KNOWN_PERMISSIONS,
-    PRESETS,
-    SDK_PERMISSIONS,
-    render_matrix_markdown,
-)
+from archive_core.operations import KNOWN_PERMISSIONS, PRESETS, SDK_PERMISSIONS
+from archive_core.permissions import render_matrix_markdown
 
 __all__ = ["render_errors_markdown", "render_permissions_markdown", "write_generated_docs"]
 

@@ -23,7 +23,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from adapters.transport.asgi import AsgiApplication
 from adapters.transport.cors import CorsApplication
 from adapters.transport.http import MAX_HEAD_BYTES, head_too_large
-from adapters.wiring.service import Service
+from adapters.transport.port import Served
 
 __all__ = ["BackgroundServer", "HeadBoundH11Protocol", "ReadyServer", "uvicorn_config"]
 
@@ -85,7 +85,7 @@ class HeadBoundH11Protocol(H11Protocol):
 
 
 def uvicorn_config(
-    service: Service,
+    served: Served,
     *,
     host: str,
     port: int,
@@ -95,7 +95,7 @@ def uvicorn_config(
     """The uvicorn settings the reference server runs with (also used by the benchmarks).
     `cors_origins` (serve --cors-origin) wraps the application in CORS for those origins."""
     origins = frozenset(cors_origins)
-    plain = AsgiApplication(service, max_head_bytes=max_head_bytes)
+    plain = AsgiApplication(served, max_head_bytes=max_head_bytes)
     app = CorsApplication(plain, origins) if origins else plain
     return uvicorn.Config(
         app,
@@ -129,13 +129,13 @@ class ReadyServer(uvicorn.Server):
 class BackgroundServer:
     """The reference server in a daemon thread, for the demo and the tests.
 
-    `with BackgroundServer(service) as server: server.url` — the server stops (cleanly,
+    `with BackgroundServer(deployment) as server: server.url` — the server stops (cleanly,
     finishing requests in flight) when the block ends.
     """
 
     def __init__(
         self,
-        service: Service,
+        served: Served,
         *,
         host: str = "127.0.0.1",
         port: int = 0,
@@ -144,7 +144,7 @@ class BackgroundServer:
         self._ready = threading.Event()
         self._address: tuple[str, int] | None = None
         self._server = ReadyServer(
-            uvicorn_config(service, host=host, port=port, cors_origins=cors_origins), self._set
+            uvicorn_config(served, host=host, port=port, cors_origins=cors_origins), self._set
         )
         self._thread = threading.Thread(target=self._run, name="archive-core-server", daemon=True)
         self._error: BaseException | None = None

@@ -49,8 +49,9 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 from adapters.entrypoints.server import ReadyServer, uvicorn_config
 from adapters.observability.logs import log_config
 from adapters.transport.observed import AsgiApp, ObservedApplication, RequestObserver
+from adapters.transport.port import Served
+from adapters.transport.routes import RouteTable
 from adapters.wiring.bootstrap import Deployment, build
-from adapters.wiring.service import Service
 from archive_core.config import Policy
 
 __all__ = ["ServeSettings", "serve", "worker_app"]
@@ -78,14 +79,14 @@ class ServeSettings:
     cors_origins: frozenset[str] = frozenset()
 
 
-def _reference_config(service: Service, settings: ServeSettings) -> uvicorn.Config:
+def _reference_config(served: Served, settings: ServeSettings) -> uvicorn.Config:
     """The reference server's uvicorn settings (`uvicorn_config`: the application with
     every layer it puts around it, the protocol limits) with this run's logging.
 
     Logging is applied last: building a `uvicorn.Config` resets uvicorn's own loggers.
     """
     config = uvicorn_config(
-        service, host=settings.host, port=settings.port, cors_origins=settings.cors_origins
+        served, host=settings.host, port=settings.port, cors_origins=settings.cors_origins
     )
     config.log_config = log_config(settings.log_format, settings.log_level)
     config.log_level = settings.log_level
@@ -109,11 +110,14 @@ def _observed(
     close: bool,
 ) -> ObservedApplication:
     """`app` (as `uvicorn_config` built it) inside the request-id and metrics layer."""
-    readiness = deployment.service.readiness
+    readiness = deployment.readiness
     if readiness is not None and observer is not None:
         readiness.on_failure = observer.store_error
     return ObservedApplication(
-        app, observer=observer, on_shutdown=deployment.close if close else None
+        app,
+        routes=RouteTable.served(deployment.endpoints),
+        observer=observer,
+        on_shutdown=deployment.close if close else None,
     )
 
 
@@ -128,7 +132,7 @@ def worker_app(settings: ServeSettings) -> ObservedApplication:
     deployment = build(
         db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
     )
-    app = _application(_reference_config(deployment.service, settings))
+    app = _application(_reference_config(deployment, settings))
     return _observed(app, deployment, observer, close=True)
 
 
@@ -171,7 +175,7 @@ def _serve_one(settings: ServeSettings, out: TextIO) -> int:
         with build(
             db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
         ) as deployment:
-            config = _reference_config(deployment.service, settings)
+            config = _reference_config(deployment, settings)
             config.app = _observed(_application(config), deployment, observer, close=False)
             api = ReadyServer(
                 config, lambda host, port: _ready_message(out, host, port, settings.workers)
@@ -319,7 +323,7 @@ def _serve_many(settings: ServeSettings, out: TextIO) -> int:
     with build(
         db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
     ) as deployment:
-        config = _reference_config(deployment.service, settings)
+        config = _reference_config(deployment, settings)
     config.app = functools.partial(worker_app, settings)
     config.factory = True
     config.workers = settings.workers

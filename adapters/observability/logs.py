@@ -17,7 +17,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any, Final
 
-from adapters.transport.context import CURRENT
+from adapters.observability.context import CURRENT
 
 __all__ = ["FORMATS", "LEVELS", "JsonFormatter", "RequestContextFilter", "log_config"]
 

@@ -10,9 +10,9 @@ import base64
 import hashlib
 import itertools
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Final, Self
+from typing import Any, Final, Self, TypeVar
 
 import attrs
 
@@ -36,23 +36,29 @@ from adapters.testing.fakes import (
     make_authenticator_data,
 )
 from adapters.wiring.bootstrap import Deployment, build
-from adapters.wiring.service import Service
 from archive_core.audit import AuditRecord
 from archive_core.config import Policy
+from archive_core.declarations import Declaration, Handler
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
 from archive_core.ids import OrgId
-from archive_core.permissions import DFNS_PRESET, Operation, PermissionMatrix
+from archive_core.operations import DFNS_PRESET, OPERATIONS
+from archive_core.permissions import PermissionMatrix
 from archive_core.ports import ChallengeStore, ReplayGuard, UnitOfWorkFactory
-from archive_core.requests import Headers, Request
+from archive_core.requests import Answer, Headers, Request
+from archive_core.use_cases import (
+    ACTIVATE_USER,
+    ARCHIVE_USER,
+    COMPLETE_USER_ACTION,
+    DEACTIVATE_USER,
+    INIT_USER_ACTION,
+)
 
 __all__ = ["ADMIN_OPERATIONS", "ARCHIVE_OPS", "Actor", "Scene", "World", "admin_grants", "b64"]
 
+H = TypeVar("H", bound=Handler)
+
 #: The signed operations a scene's admin performs on users of either kind.
-ADMIN_OPERATIONS: Final = (
-    Operation.ARCHIVE_USER,
-    Operation.DEACTIVATE_USER,
-    Operation.ACTIVATE_USER,
-)
+ADMIN_OPERATIONS: Final = (ARCHIVE_USER.name, DEACTIVATE_USER.name, ACTIVATE_USER.name)
 
 
 def admin_grants(
@@ -76,7 +82,7 @@ def admin_grants(
 
 #: The operations that let a user archive, deactivate and activate employees and end
 #: users under the default matrix `dfns` (`admin_grants(DFNS_PRESET)`); under another
-#: matrix, `admin_grants(world.policy.matrix)` says what they are.
+#: matrix, `admin_grants(world.matrix)` says what they are.
 ARCHIVE_OPS: Final = admin_grants(DFNS_PRESET)
 
 
@@ -116,8 +122,14 @@ class World:
 
     Storage is in memory unless `db_url` names other storage (`sqlite:///…`,
     `postgresql://…`) or `uow_factory` / `challenges` / `replay_guard` are given;
-    `store` is the in-memory store (for tests that look inside it). Close the world
-    (or use it as a context manager) when it opened storage from `db_url`.
+    `store` is the in-memory store (for tests that look inside it). `operations` are
+    the declarations served (the library's own by default; add yours to test them).
+    Close the world (or use it as a context manager) when it opened storage from
+    `db_url`.
+
+    An operation is run by its declaration: `world.call(ARCHIVE_USER, request, user_id)`
+    (the JSON answer), `world.answer(...)` (the whole `Answer`), or its handler,
+    `world.handler(ARCHIVE_USER)`. A transport serves `world.deployment`.
     """
 
     def __init__(
@@ -130,6 +142,7 @@ class World:
         replay_guard: ReplayGuard | None = None,
         seed: int = 7,
         start: datetime | None = None,
+        operations: Sequence[Declaration[Handler]] = OPERATIONS,
     ) -> None:
         self.policy = Policy() if policy is None else policy
         self.store = MemoryStore()
@@ -159,20 +172,19 @@ class World:
             token_codec=self.codec,
             verifiers=self.verifiers,
             authenticator_parser=FakeAuthenticatorDataParser(),
+            operations=operations,
         )
         opened = self.deployment.storage
         self.uow_factory: UnitOfWorkFactory = opened.uow_factory
         self.challenges: ChallengeStore = opened.challenges
         self.replay_guard: ReplayGuard = opened.replay_guard
-        service = self.deployment.service
-        self.init = service.init_user_action
-        self.complete = service.complete_user_action
-        self.archive = service.archive_user
-        self.deactivate = service.deactivate_user
-        self.activate = service.activate_user
-        self.get_user = service.get_user
         self.provisioning = self.deployment.provisioning
         self.purge = self.deployment.purge
+
+    @property
+    def matrix(self) -> PermissionMatrix:
+        """The permission matrix in force (the policy's, resolved over the operations)."""
+        return self.deployment.matrix
 
     def close(self) -> None:
         """Close the storage the world opened."""
@@ -184,16 +196,38 @@ class World:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def service(self) -> Service:
-        """The use cases as a transport sees them."""
-        return Service(
-            init_user_action=self.init,
-            complete_user_action=self.complete,
-            archive_user=self.archive,
-            get_user=self.get_user,
-            deactivate_user=self.deactivate,
-            activate_user=self.activate,
+    # ------------------------------------------------------------------ operations
+    def handler(self, declaration: Declaration[H]) -> H:
+        """The handler serving `declaration` in this world."""
+        return self.deployment.endpoints.handler(declaration)
+
+    def replace_handler(self, declaration: Declaration[H], handler: H) -> None:
+        """Serve `declaration` with `handler` from now on (a double, or the library's
+        handler rewired: `attrs.evolve(world.handler(COMPLETE_USER_ACTION), ...)`)."""
+        self.deployment = attrs.evolve(
+            self.deployment,
+            endpoints=self.deployment.endpoints.with_handler(declaration, handler),
         )
+
+    def answer(self, declaration: Declaration[Handler], request: Request, *params: str) -> Answer:
+        """Run `declaration`'s handler on `request`. Its path parameters are `params`, in
+        the order of its path, when given (a test may give other values than the path's,
+        to see the operation judge them), else those of `request` (else its path's)."""
+        if params:
+            named = dict(zip(declaration.parameters, params, strict=True))
+            request = attrs.evolve(request, params=named)
+        elif not request.params:
+            request = attrs.evolve(request, params=declaration.match(request.path) or {})
+        return self.handler(declaration)(request)
+
+    def call(
+        self, declaration: Declaration[Handler], request: Request, *params: str
+    ) -> dict[str, Any]:
+        """`answer`, for an operation answering JSON: the document."""
+        document = self.answer(declaration, request, *params).document
+        if document is None:
+            raise AssertionError(f"{declaration!r} did not answer JSON")
+        return dict(document)
 
     # ------------------------------------------------------------------ scenarios
     def new_org(self) -> OrgId:
@@ -238,10 +272,10 @@ class World:
 
     def scene(self) -> Scene:
         """A new org with an admin, an employee and an end user. The admin is an employee
-        granted `admin_grants(policy.matrix)`: under the world's matrix it can archive,
+        granted `admin_grants(world.matrix)`: under the world's matrix it can archive,
         deactivate and activate users of either kind (ValueError when the matrix refuses
         employees one of those operations)."""
-        grants = admin_grants(self.policy.matrix)
+        grants = admin_grants(self.matrix)
         org = self.new_org()
         return Scene(
             world=self,
@@ -350,14 +384,17 @@ class World:
         `sign_challenge`; init and complete carry fresh nonces when the policy requires)."""
         init_body = self.init_body(method, path, payload)
         init_headers = self.headers(actor, **self._fresh_nonce())
-        challenge = self.init(Request("POST", "/auth/action/init", init_headers, init_body))
+        challenge = self.call(
+            INIT_USER_ACTION, Request("POST", "/auth/action/init", init_headers, init_body)
+        )
         body = {
             "challengeIdentifier": challenge["challengeIdentifier"],
             "firstFactor": self.sign_challenge(actor, challenge, **sign),
         }
         complete_headers = self.headers(actor, **self._fresh_nonce())
-        answer = self.complete(
-            Request("POST", "/auth/action", complete_headers, json.dumps(body).encode())
+        answer = self.call(
+            COMPLETE_USER_ACTION,
+            Request("POST", "/auth/action", complete_headers, json.dumps(body).encode()),
         )
         return str(answer["userAction"])
 
@@ -381,7 +418,17 @@ class World:
         if not any(name.lower() == "x-dfns-nonce" for name in extra):
             extra.update(self._fresh_nonce())
         headers = self.headers(actor, **{"X-DFNS-USERACTION": token}, **extra)
-        return Request(method, path, headers, body)
+        return Request(method, path, headers, body, self.params_of(method, path))
+
+    def params_of(self, method: str, path: str) -> dict[str, str]:
+        """The path parameters of `path` on the route of a served operation (as the
+        router finds them); none when it is on no route."""
+        for declaration in self.deployment.endpoints.declarations:
+            if declaration.method == method:
+                found = declaration.match(path)
+                if found is not None:
+                    return found
+        return {}
 
     def archive_request(
         self,
@@ -398,14 +445,14 @@ class World:
 
     def archive_user(self, actor: Actor, target_id: str, **kwargs: Any) -> dict[str, Any]:
         """Archive `target_id` as `actor` through the whole signed flow; the answer."""
-        return self.archive(self.archive_request(actor, target_id, **kwargs), target_id)
+        return self.call(ARCHIVE_USER, self.archive_request(actor, target_id, **kwargs), target_id)
 
     def deactivate_user(self, actor: Actor, target_id: str, body: bytes = b"{}") -> dict[str, Any]:
         """Deactivate `target_id` as `actor` through the whole signed flow; the answer."""
         path = f"/auth/users/{target_id}/deactivate"
-        return self.deactivate(self.signed_request(actor, "PUT", path, body), target_id)
+        return self.call(DEACTIVATE_USER, self.signed_request(actor, "PUT", path, body))
 
     def activate_user(self, actor: Actor, target_id: str) -> dict[str, Any]:
         """Activate `target_id` as `actor` through the whole signed flow; the answer."""
         path = f"/auth/users/{target_id}/activate"
-        return self.activate(self.signed_request(actor, "PUT", path), target_id)
+        return self.call(ACTIVATE_USER, self.signed_request(actor, "PUT", path))

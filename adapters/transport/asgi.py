@@ -4,14 +4,16 @@ Per request: route and framing checks on the event loop (cheap, no I/O), the bod
 with the 64 KiB limit enforced while it streams in, then the synchronous use case in a
 bounded worker pool so a slow store never blocks the loop.
 
-    app = AsgiApplication(service)          # uvicorn module:app
+    app = AsgiApplication(deployment)          # uvicorn module:app
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextvars
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 from urllib.parse import quote
@@ -22,15 +24,26 @@ from adapters.transport.http import (
     MAX_HEADER_LINES,
     HttpHandler,
     HttpResponse,
+    StreamedResponse,
 )
-from adapters.wiring.service import Service
+from adapters.transport.port import Served
 
-__all__ = ["AsgiApplication", "Receive", "Scope", "Send", "header_pairs", "raw_target"]
+__all__ = [
+    "AsgiApplication",
+    "Receive",
+    "Scope",
+    "Send",
+    "header_pairs",
+    "raw_target",
+    "request_target",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
+
+log: Final = logging.getLogger("archive_core.http")
 
 # Characters a path keeps unescaped when it has to be re-encoded (RFC 3986 pchar + "/").
 PATH_SAFE: Final = "/:@!$&'()*+,;=-._~"
@@ -63,6 +76,13 @@ def raw_target(scope: Scope, *, prefix: str = "") -> str:
     return text
 
 
+def request_target(scope: Scope, *, prefix: str = "") -> str:
+    """`raw_target`, then `?` and the query string as sent when there is one."""
+    path = raw_target(scope, prefix=prefix)
+    query: bytes = scope.get("query_string", b"")
+    return f"{path}?{query.decode('latin-1')}" if query else path
+
+
 def header_pairs(scope: Scope) -> Iterator[tuple[str, str]]:
     """Every header as sent (repeated names kept), bytes read as latin-1: never a crash.
 
@@ -71,12 +91,13 @@ def header_pairs(scope: Scope) -> Iterator[tuple[str, str]]:
     return ((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
 
 
-def _encode_headers(response: HttpResponse) -> list[tuple[bytes, bytes]]:
+def _encode_headers(response: HttpResponse | StreamedResponse) -> list[tuple[bytes, bytes]]:
     return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
 
 
 class AsgiApplication:
-    """An ASGI 3 application serving the four endpoints and `GET /openapi.json`.
+    """An ASGI 3 application serving a deployment's operations, `GET /openapi.json` and
+    the probes.
 
     `max_workers` bounds the threads that run the synchronous use cases (default: the
     standard library's `min(32, cpu_count + 4)`).
@@ -84,7 +105,7 @@ class AsgiApplication:
 
     def __init__(
         self,
-        service: Service | None = None,
+        served: Served | None = None,
         *,
         handler: HttpHandler | None = None,
         max_body: int = MAX_BODY,
@@ -93,10 +114,10 @@ class AsgiApplication:
         max_workers: int | None = None,
     ) -> None:
         if handler is None:
-            if service is None:
-                raise TypeError("AsgiApplication needs a service or a handler")
+            if served is None:
+                raise TypeError("AsgiApplication needs a deployment or a handler")
             handler = HttpHandler(
-                service,
+                served,
                 max_body=max_body,
                 max_head_bytes=max_head_bytes,
                 max_header_lines=max_header_lines,
@@ -119,7 +140,10 @@ class AsgiApplication:
                     "headers": _encode_headers(response),
                 }
             )
-            await send({"type": "http.response.body", "body": response.body})
+            if isinstance(response, StreamedResponse):
+                await self._stream(response.chunks, send)
+            else:
+                await send({"type": "http.response.body", "body": response.body})
         elif kind == "lifespan":
             await self._lifespan(receive, send)
         elif kind == "websocket":
@@ -128,14 +152,14 @@ class AsgiApplication:
 
     async def respond(
         self, scope: Scope, receive: Receive, *, prefix: str = ""
-    ) -> HttpResponse | None:
+    ) -> HttpResponse | StreamedResponse | None:
         """The answer to one HTTP request (None when the client disconnected first).
 
         Embeddings in ASGI frameworks call this with the framework's scope and receive.
         """
         handler = self.handler
         started = handler.begin(
-            scope["method"], raw_target(scope, prefix=prefix), header_pairs(scope)
+            scope["method"], request_target(scope, prefix=prefix), header_pairs(scope)
         )
         if isinstance(started, HttpResponse):
             return started
@@ -147,9 +171,31 @@ class AsgiApplication:
         loop = asyncio.get_running_loop()
         # The use case's thread sees this request's context (its id, for the log records).
         context = contextvars.copy_context()
-        return await loop.run_in_executor(self._pool(), context.run, handler.finish, started, body)
+        return await loop.run_in_executor(
+            self._pool(), functools.partial(context.run, handler.finish, started, body)
+        )
 
     # ------------------------------------------------------------------ internals
+    async def _stream(self, chunks: Iterable[bytes], send: Send) -> None:
+        """Send a streamed answer chunk by chunk; each is made in the worker pool (it may
+        read a store). A failure after the head is sent can only cut the answer short."""
+        loop = asyncio.get_running_loop()
+        iterator = iter(chunks)
+        context = contextvars.copy_context()
+        try:
+            while True:
+                chunk = await loop.run_in_executor(self._pool(), context.run, _next, iterator)
+                if chunk is None:
+                    break
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+        except Exception as exc:  # the status is sent: log, and end the body short
+            log.error("a streamed answer failed after its head: %s", type(exc).__name__)
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+        await send({"type": "http.response.body", "body": b""})
+
     def _pool(self) -> ThreadPoolExecutor:
         executor = self._executor
         if executor is None:
@@ -174,6 +220,11 @@ class AsgiApplication:
                 await asyncio.get_running_loop().run_in_executor(None, self.close)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+
+def _next(iterator: Iterator[bytes]) -> bytes | None:
+    """The next chunk of a streamed answer, None at its end."""
+    return next(iterator, None)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:

@@ -9,45 +9,49 @@ A transport does three things, in this order, and nothing else:
    `HttpResponse`, or returns an `Exchange` that says how much body to read.
 2. read at most `exchange.limit` bytes of body, stopping as soon as more arrive
    (`HttpHandler.too_large(exchange)` answers 413 then);
-3. `HttpHandler.finish(exchange, body)`: the use case, the error mapping and the log
-   record. It is synchronous: async transports run it in a worker thread.
+3. `HttpHandler.finish(exchange, body)`: the operation's handler, the error mapping and
+   the log record. It is synchronous: async transports run it in a worker thread.
 
-`target` is the **raw** request target as received (percent-encoding intact); only the
-query string is dropped. A user id is never percent-decoded here: `us-a%2Fb` reaches
-the core as is, and the core refuses it (400).
+The routes are those of the declarations served (`routes.py`): the handler of a route
+is reached through its declaration (`Endpoints.handler`), never by name. `target` is
+the **raw** request target as received (percent-encoding intact): the query string is
+handed to the operation raw, and a path parameter is never percent-decoded here:
+`us-a%2Fb` reaches the core as is, and the core refuses it (400).
 
-Every answer is JSON. Error mapping: `ArchiveCoreError` → its status and body;
-`ConcurrencyConflict` → 409; `StorageUnavailable` → 503; anything else → 500
-`Internal Server Error`, logged with the exception's type only.
+An answer is JSON, a text or a stream (`Answer`); every refusal is JSON. Error mapping:
+`ArchiveCoreError` → its status and body; `ConcurrencyConflict` → 409;
+`StorageUnavailable` → 503; anything else → 500 `Internal Server Error`, logged with
+the exception's type only.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final, NamedTuple
 
-from adapters.transport.context import note_store_error
+from adapters.observability.context import note_outcome, note_store_error
 from adapters.transport.openapi import openapi_json
-from adapters.transport.routes import ROUTE_NAMES, ROUTES, USERS_PREFIX, Route
-from adapters.wiring.service import Service
+from adapters.transport.port import Served
+from adapters.transport.routes import SERVER_ROUTES, RouteTable
+from archive_core.declarations import Declaration, Handler
 from archive_core.errors import (
     ArchiveCoreError,
     Catalogue,
     ConcurrencyConflict,
     StorageUnavailable,
 )
-from archive_core.requests import Headers, Request
+from archive_core.requests import Answer, Headers, Request
 
 __all__ = [
     "MAX_BODY",
     "MAX_HEADER_LINES",
     "MAX_HEAD_BYTES",
-    "ROUTE_NAMES",
     "Exchange",
     "HttpHandler",
     "HttpResponse",
+    "StreamedResponse",
 ]
 
 MAX_BODY: Final = 64 * 1024
@@ -57,8 +61,7 @@ MAX_HEADER_LINES: Final = 100
 # each header line adds ": " and CRLF to its name and value.
 _REQUEST_LINE_OVERHEAD: Final = len("  HTTP/1.1\r\n")
 _HEADER_LINE_OVERHEAD: Final = len(": \r\n")
-# Routes the handler answers itself in `begin` (no use case, no body).
-_ANSWERED_IN_BEGIN: Final = frozenset({"openapi", "healthz", "readyz"})
+_OPENAPI, _HEALTHZ, _READYZ = SERVER_ROUTES
 _MAX_CONTENT_LENGTH_DIGITS: Final = 19
 # Methods logged by name; anything else is logged as "OTHER" (a method is caller input).
 _KNOWN_METHODS: Final = frozenset(
@@ -75,8 +78,6 @@ _encode_json: Final = json.JSONEncoder(
 
 log: Final = logging.getLogger("archive_core.http")
 
-Call = Callable[[Request, str], Mapping[str, Any]]
-
 
 class HttpResponse(NamedTuple):
     """What a transport sends: status, header pairs (lowercase names), body bytes."""
@@ -86,37 +87,53 @@ class HttpResponse(NamedTuple):
     body: bytes
 
 
-class _Endpoint(NamedTuple):
-    name: str
-    call: Call
+class StreamedResponse(NamedTuple):
+    """A 200 whose body is sent chunk by chunk as `chunks` yields them (a transport
+    pulls them where a blocking call may run: a worker thread)."""
 
-
-class _Route(NamedTuple):
-    name: str
-    methods: Mapping[str, _Endpoint]
-    allow: str
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    chunks: Iterable[bytes]
 
 
 class Exchange:
     """A routed request whose body is still to be read (made by `HttpHandler.begin`)."""
 
-    __slots__ = ("endpoint", "expected_length", "headers", "limit", "method", "param", "path")
+    __slots__ = (
+        "declaration",
+        "expected_length",
+        "handler",
+        "headers",
+        "limit",
+        "method",
+        "name",
+        "params",
+        "path",
+        "query",
+    )
 
     def __init__(
         self,
         *,
-        endpoint: _Endpoint,
+        declaration: Declaration[Handler],
+        handler: Handler | None,
         method: str,
         path: str,
-        param: str,
+        query: str,
+        params: Mapping[str, str],
         headers: Headers,
         expected_length: int | None,
         limit: int,
     ) -> None:
-        self.endpoint = endpoint
+        #: the operation routed to, and its handler (None: answered by this handler)
+        self.declaration = declaration
+        self.handler = handler
+        #: the route's name in logs
+        self.name = declaration.route_name
         self.method = method
         self.path = path
-        self.param = param
+        self.query = query
+        self.params = params
         self.headers = headers
         #: the declared `Content-Length`, or None when the body is streamed (chunked)
         self.expected_length = expected_length
@@ -133,7 +150,23 @@ def render(status: int, document: Mapping[str, Any], *, allow: str | None = None
     return HttpResponse(status, headers, body)
 
 
-def _as_refusal(exc: Exception) -> ArchiveCoreError:
+def render_answer(answer: Answer) -> HttpResponse | StreamedResponse:
+    """The 200 of an operation's answer: its JSON document, its text, or its stream."""
+    if answer.document is not None:
+        return render(200, answer.document)
+    head = (
+        ("content-type", answer.media_type),
+        ("cache-control", "no-store"),
+        ("x-content-type-options", "nosniff"),
+        *answer.headers,
+    )
+    if answer.text is not None:
+        body = answer.text.encode("utf-8")
+        return HttpResponse(200, (*head, ("content-length", str(len(body)))), body)
+    return StreamedResponse(200, head, answer.chunks or ())
+
+
+def as_refusal(exc: Exception) -> ArchiveCoreError:
     """The one error mapping: what the caller may see of any exception."""
     if isinstance(exc, ArchiveCoreError):
         return exc
@@ -203,7 +236,8 @@ def head_too_large() -> HttpResponse:
 
 
 class HttpHandler:
-    """Routes requests to a `Service` and turns every outcome into a JSON `HttpResponse`.
+    """Routes requests to the operations a deployment serves and turns every outcome
+    into an `HttpResponse`.
 
     `max_body`, `max_head_bytes` and `max_header_lines` are the transport's own limits
     (not `Policy`: the core never sees a request that breaks them).
@@ -211,19 +245,22 @@ class HttpHandler:
 
     def __init__(
         self,
-        service: Service,
+        served: Served,
         *,
         max_body: int = MAX_BODY,
         max_head_bytes: int = MAX_HEAD_BYTES,
         max_header_lines: int = MAX_HEADER_LINES,
         openapi_document: bytes | None = None,
     ) -> None:
+        endpoints = served.endpoints
+        self.routes = RouteTable.served(endpoints)
         if openapi_document is None:
-            openapi_document = openapi_json()
+            openapi_document = openapi_json(self.routes)
         self.max_body = max_body
         self.max_head_bytes = max_head_bytes
         self.max_header_lines = max_header_lines
-        self._readiness = service.readiness
+        self._readiness = served.readiness
+        self._handlers: dict[Declaration[Handler], Handler] = dict(endpoints)
         self._openapi = HttpResponse(
             200,
             (
@@ -232,45 +269,11 @@ class HttpHandler:
             ),
             openapi_document,
         )
-        # The route table (routes.py), grouped by path: exact paths, the user's own path
-        # (`/auth/users/{userId}`) and the actions under it (`.../{userId}/<action>`).
-        by_path: dict[str, dict[str, _Endpoint]] = {}
-        for route in ROUTES:
-            by_path.setdefault(route.template, {})[route.method] = _endpoint(service, route)
-        self._static: dict[str, _Route] = {}
-        self._user_actions: dict[str, _Route] = {}
-        self._users = _Route("users", {}, "")
-        for route in ROUTES:
-            methods = by_path[route.template]
-            names = [endpoint.name for endpoint in methods.values()]
-            entry = _Route(
-                names[0] if len(names) == 1 else _path_name(route.template),
-                methods,
-                ", ".join(sorted(methods)),
-            )
-            if not route.takes_user_id:
-                self._static[route.template] = entry
-            elif route.action:
-                self._user_actions[route.action] = entry
-            else:
-                self._users = entry
-
-    # -------------------------------------------------------------------- routing
-    def _route(self, path: str) -> tuple[_Route | None, str]:
-        route = self._static.get(path)
-        if route is None and path.startswith(USERS_PREFIX):
-            param, slash, action = path[len(USERS_PREFIX) :].partition("/")
-            if param and not slash:
-                return self._users, param
-            if param and "/" not in action:
-                return self._user_actions.get(action), param
-        return route, ""
 
     def allowed_methods(self, target: str) -> str | None:
         """The methods of the route `target` names (e.g. `"DELETE, GET"`), None for no route
         (what a CORS preflight answers with)."""
-        route, _param = self._route(strip_query(target))
-        return None if route is None else route.allow
+        return self.routes.allowed_methods(strip_query(target))
 
     # -------------------------------------------------------------------- phase 1
     def begin(
@@ -285,21 +288,24 @@ class HttpHandler:
             pairs = self._bounded_head(method, target, header_pairs)
             if pairs is None:
                 return self._refuse(method, "unmatched", ArchiveCoreError(Catalogue.HEAD_TOO_LARGE))
-            path = strip_query(target)
-            route, param = self._route(path)
+            path, _mark, query = target.partition("?")
+            query = query.partition("#")[0]
+            path = path.partition("#")[0]
+            route, params = self.routes.match(path)
             if route is None:
                 return self._refuse(
                     method, "unmatched", ArchiveCoreError(Catalogue.ROUTE_NOT_FOUND)
                 )
-            endpoint = route.methods.get(method)
-            if endpoint is None:
+            declaration = route.methods.get(method)
+            if declaration is None:
                 refusal = ArchiveCoreError(Catalogue.METHOD_NOT_ALLOWED)
+                note_outcome(refusal.code)
                 _log(method, route.name, refusal.status, refusal.code)
                 return render(refusal.status, refusal.to_body(), allow=route.allow)
-            if endpoint.name == "openapi":
+            if declaration is _OPENAPI:
                 _log(method, "openapi", 200, "ok")
                 return self._openapi
-            if endpoint.name == "healthz":
+            if declaration is _HEALTHZ:
                 _log(method, "healthz", 200, "ok")
                 return _HEALTHY
             headers = Headers(pairs)
@@ -309,7 +315,9 @@ class HttpHandler:
                 if len(declared) > 1 or headers.values("transfer-encoding"):
                     # Two framings (or two lengths) for one body: refuse the ambiguity.
                     return self._refuse(
-                        method, endpoint.name, Catalogue.BODY_INVALID.error("framing_ambiguous")
+                        method,
+                        declaration.route_name,
+                        Catalogue.BODY_INVALID.error("framing_ambiguous"),
                     )
                 text = declared[0].strip(" \t")
                 if not (text.isascii() and text.isdigit()) or (
@@ -317,27 +325,29 @@ class HttpHandler:
                 ):
                     return self._refuse(
                         method,
-                        endpoint.name,
+                        declaration.route_name,
                         Catalogue.BODY_INVALID.error("content_length_invalid"),
                     )
                 expected = int(text)
                 if expected > self.max_body:
                     return self._refuse(
                         method,
-                        endpoint.name,
+                        declaration.route_name,
                         ArchiveCoreError(Catalogue.BODY_TOO_LARGE, reason="content_length"),
                     )
             return Exchange(
-                endpoint=endpoint,
+                declaration=declaration,
+                handler=self._handlers.get(declaration),
                 method=method,
                 path=path,
-                param=param,
+                query=query,
+                params=params,
                 headers=headers,
                 expected_length=expected,
                 limit=self.max_body if expected is None else expected,
             )
         except Exception as exc:  # the transport's last line: never a crash
-            return self._refuse(method, "unmatched", _as_refusal(exc), exception=exc)
+            return self._refuse(method, "unmatched", as_refusal(exc), exception=exc)
 
     def _bounded_head(
         self, method: str, target: str, header_pairs: Iterable[tuple[str, str]]
@@ -363,33 +373,43 @@ class HttpHandler:
             # More bytes than the declared length: the framing lied.
             return self._refuse(
                 exchange.method,
-                exchange.endpoint.name,
+                exchange.name,
                 Catalogue.BODY_INVALID.error("content_length_mismatch"),
             )
         return self._refuse(
             exchange.method,
-            exchange.endpoint.name,
+            exchange.name,
             ArchiveCoreError(Catalogue.BODY_TOO_LARGE, reason="body_length"),
         )
 
     # -------------------------------------------------------------------- phase 3
-    def finish(self, exchange: Exchange, body: bytes) -> HttpResponse:
-        """Run the use case on the complete body and answer (never raises)."""
-        name = exchange.endpoint.name
+    def finish(self, exchange: Exchange, body: bytes) -> HttpResponse | StreamedResponse:
+        """Run the operation's handler on the complete body and answer (never raises)."""
+        name = exchange.name
         if len(body) > exchange.limit:
             return self.too_large(exchange)
         if exchange.expected_length is not None and len(body) != exchange.expected_length:
             return self._refuse(
                 exchange.method, name, Catalogue.BODY_INVALID.error("content_length_mismatch")
             )
-        if name == "readyz":
+        handler = exchange.handler
+        if handler is None:  # the server's own route that needs its body read: /readyz
             return self._ready(exchange.method)
         try:
-            request = Request(exchange.method, exchange.path, exchange.headers, body)
-            document = exchange.endpoint.call(request, exchange.param)
-            response = render(200, document)
+            answer = handler(
+                Request(
+                    exchange.method,
+                    exchange.path,
+                    exchange.headers,
+                    body,
+                    exchange.params,
+                    exchange.query,
+                )
+            )
+            response = render_answer(answer)
         except Exception as exc:  # mapped by the one error mapping
-            return self._refuse(exchange.method, name, _as_refusal(exc), exception=exc)
+            return self._refuse(exchange.method, name, as_refusal(exc), exception=exc)
+        note_outcome(answer.outcome or exchange.declaration.outcome)
         _log(exchange.method, name, 200, "ok")
         return response
 
@@ -400,13 +420,19 @@ class HttpHandler:
         header_pairs: Iterable[tuple[str, str]],
         body: bytes,
     ) -> HttpResponse:
-        """All three phases for a body already in memory (tests, simple embeddings)."""
+        """All three phases for a body already in memory (tests, simple embeddings); a
+        streamed answer is gathered into one body."""
         started = self.begin(method, target, header_pairs)
         if isinstance(started, HttpResponse):
             return started
         if len(body) > started.limit:
             return self.too_large(started)
-        return self.finish(started, body)
+        response = self.finish(started, body)
+        if isinstance(response, StreamedResponse):
+            whole = b"".join(response.chunks)
+            headers = (*response.headers, ("content-length", str(len(whole))))
+            return HttpResponse(response.status, headers, whole)
+        return response
 
     # -------------------------------------------------------------------- helpers
     def _ready(self, method: str) -> HttpResponse:
@@ -425,6 +451,7 @@ class HttpHandler:
     ) -> HttpResponse:
         unexpected = exception is not None and not isinstance(exception, ArchiveCoreError)
         store = driver_error = ""
+        note_outcome(refusal.reason or refusal.code)
         if isinstance(exception, StorageUnavailable):
             store = exception.store or "unknown"
             driver_error = exception.driver_error or "none"
@@ -442,23 +469,3 @@ class HttpHandler:
 
 
 _HEALTHY: Final = render(200, {"status": "ok"})
-
-
-def _endpoint(service: Service, route: Route) -> _Endpoint:
-    """What the handler calls for `route`: its `Service` use case (by the route's name),
-    given the path's user id when the route takes one."""
-    if route.name in _ANSWERED_IN_BEGIN:
-        return _Endpoint(route.name, _no_call)
-    use_case: Callable[..., Mapping[str, Any]] = getattr(service, route.name)
-    if route.takes_user_id:
-        return _Endpoint(route.name, use_case)
-    return _Endpoint(route.name, lambda request, _param: use_case(request))
-
-
-def _path_name(template: str) -> str:
-    """A path's name in logs when several routes share it: its last literal segment."""
-    return [part for part in template.split("/") if part and "{" not in part][-1]
-
-
-def _no_call(request: Request, param: str) -> Mapping[str, Any]:  # pragma: no cover
-    raise AssertionError("the OpenAPI document and the probes are answered by the handler")

@@ -1,16 +1,16 @@
 """The reference server's outer ASGI layer: a request id on every answer, and one
 observation per request for the metrics.
 
-    app = ObservedApplication(AsgiApplication(service), observer=metrics)
+    app = ObservedApplication(AsgiApplication(deployment), observer=metrics)
 
 - **Request id**: an `X-Request-Id` received (1 to 128 of `A-Z a-z 0-9 . _ : -`)
   is kept, anything else is replaced by a new one; the answer carries it back and every
   log record of the request names it (`adapters.observability.logs`).
 - **Observation**: route *template* (`/auth/users/{userId}`, never the concrete path),
-  method, status, duration, and for the four operations their outcome: the error's
-  reason (else its code) from the answer, or the operation's success outcome
-  (`archived`, `read`, `challenge_issued`, `user_action_issued`); the store named by a
-  503's `StorageUnavailable`. None of these is caller input.
+  method, status, duration, and for the operations served their outcome as the
+  handler noted it in the request context: a refusal's reason (else its code), or the
+  success's outcome (`archived`, `unchanged`, `read`, `challenge_issued`, ...); the
+  store named by a 503's `StorageUnavailable`. None of these is caller input.
 """
 
 from __future__ import annotations
@@ -22,29 +22,36 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
+from adapters.observability.context import CURRENT, RequestContext
 from adapters.transport.asgi import Message, Receive, Scope, Send, raw_target
-from adapters.transport.context import CURRENT, RequestContext
 from adapters.transport.http import strip_query
-from adapters.transport.routes import ROUTES, template_of
+from adapters.transport.openapi import library_routes
+from adapters.transport.routes import RouteTable
 
 __all__ = ["AsgiApp", "ObservedApplication", "RequestObserver", "route_template"]
 
 AsgiApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# (template, method) → (operation, the outcome code of its 200), from the route table.
-_OPERATIONS: Final = {
-    (route.template, route.method): (route.name, route.outcome)
-    for route in ROUTES
-    if route.outcome is not None
-}
 _METHODS: Final = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _LABEL: Final = re.compile(r"[a-z0-9_]{1,64}")
 
 
-def route_template(target: str) -> str:
-    """The route a raw request target matches, as its template; `unmatched` otherwise."""
-    return template_of(strip_query(target)) or "unmatched"
+def route_template(target: str, routes: RouteTable | None = None) -> str:
+    """The route a raw request target matches (of `routes`, the library's own by default),
+    as its template; `unmatched` otherwise."""
+    table = library_routes() if routes is None else routes
+    return table.template_of(strip_query(target)) or "unmatched"
+
+
+def _operations(routes: RouteTable) -> dict[tuple[str, str], tuple[str, str]]:
+    """(template, method) → (the operation's name in labels, the outcome of its 200)."""
+    return {
+        (route.template, method): (declaration.route_name, declaration.outcome)
+        for route in routes.routes
+        for method, declaration in route.methods.items()
+        if declaration.outcome
+    }
 
 
 class RequestObserver(Protocol):
@@ -89,17 +96,21 @@ def _outcome(status: int, body: bytes, success: str) -> str:
 
 
 class ObservedApplication:
-    """Wraps an ASGI app: request ids, the request context, one observation per request;
+    """Wraps an ASGI app: request ids, the request context, one observation per request
+    (labelled by `routes`, the served routes; the library's own by default);
     `on_shutdown` runs (in a thread) before lifespan shutdown completes."""
 
     def __init__(
         self,
         app: AsgiApp,
         *,
+        routes: RouteTable | None = None,
         observer: RequestObserver | None = None,
         on_shutdown: Callable[[], None] | None = None,
     ) -> None:
         self.app = app
+        self.routes = library_routes() if routes is None else routes
+        self._operations = _operations(self.routes)
         self.observer = observer
         self.on_shutdown = on_shutdown
 
@@ -144,15 +155,22 @@ class ObservedApplication:
     ) -> None:
         method = str(scope["method"])
         method = method if method in _METHODS else "OTHER"
-        route = route_template(raw_target(scope))
-        operation = _OPERATIONS.get((route, method))
+        route = self.routes.template_of(raw_target(scope)) or "unmatched"
+        operation = self._operations.get((route, method))
+        outcome = None
+        if operation is not None:
+            noted = context.outcome
+            if noted is None:  # answered before the handler (the server's 431)
+                outcome = _outcome(status, body, operation[1])
+            else:
+                outcome = noted if _LABEL.fullmatch(noted) else "unknown"
         observer.observe(
             route=route,
             method=method,
             status=status,
             seconds=context.elapsed(),
             operation=None if operation is None else operation[0],
-            outcome=None if operation is None else _outcome(status, body, operation[1]),
+            outcome=outcome,
             store_error=context.store_error,
         )
 

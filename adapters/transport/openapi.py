@@ -1,8 +1,11 @@
 """The OpenAPI 3.1 description of the HTTP service, served at `GET /openapi.json`.
 
-The document is data in this module; `docs/openapi.yaml` is rendered from it
-(`python -m adapters.transport.openapi docs/openapi.yaml`) and a test proves that the
-file and the served document agree.
+Each operation is described by its declaration (summary, body and query fields, the
+schema of its answer, its error statuses); this module adds what every operation
+shares (authentication, the headers, the error bodies). A deployment serves the
+document of the routes it serves, an embedder's own operations included;
+`docs/openapi.yaml` is the library's own (`python -m adapters.transport.openapi
+docs/openapi.yaml`), and a test proves that the file and the served document agree.
 """
 
 from __future__ import annotations
@@ -14,8 +17,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
-from adapters.transport.routes import ROUTES
+from adapters.transport.routes import SERVER_ROUTES, RouteTable
+from archive_core.declarations import Declaration, Handler
 from archive_core.errors import Catalogue
+from archive_core.operations import OPERATIONS
+from archive_core.wire import Schema
 
 __all__ = ["document", "openapi_json", "render_yaml"]
 
@@ -44,10 +50,6 @@ def _error_response(description: str, kinds: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def _ok(description: str, schema: str) -> dict[str, Any]:
-    return {"description": description, "content": {_JSON: {"schema": _ref("schemas", schema)}}}
-
-
 def _errors(*statuses: int) -> dict[str, Any]:
     return {str(status): _ref("responses", _RESPONSE_NAMES[status]) for status in statuses}
 
@@ -67,240 +69,30 @@ _RESPONSE_NAMES: Final = {
 _STRING: Final = {"type": "string"}
 
 
-def _schemas() -> dict[str, Any]:
-    string_list = {"type": "array", "items": _STRING}
-    credential_entry: dict[str, Any] = {
-        "type": "object",
-        "required": ["type", "id"],
-        "properties": {"type": {"const": "public-key"}, "id": _STRING},
-    }
+def _error_schema() -> dict[str, Any]:
     return {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "additionalProperties": False,
-            "properties": {
-                "error": {
-                    "type": "object",
-                    "required": ["message", "status", "code"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "message": {"type": "string", "description": "Exact, stable message."},
-                        "status": {"type": "integer", "description": "The HTTP status."},
-                        "code": {
-                            "type": "string",
-                            "enum": sorted({kind.code for kind in Catalogue.all()}),
-                            "description": "Stable machine-readable code (docs/errors.md).",
-                        },
-                        "reason": {
-                            "type": "string",
-                            "description": "Which check refused; never an echo of input.",
-                        },
+        "type": "object",
+        "required": ["error"],
+        "additionalProperties": False,
+        "properties": {
+            "error": {
+                "type": "object",
+                "required": ["message", "status", "code"],
+                "additionalProperties": False,
+                "properties": {
+                    "message": {"type": "string", "description": "Exact, stable message."},
+                    "status": {"type": "integer", "description": "The HTTP status."},
+                    "code": {
+                        "type": "string",
+                        "enum": sorted({kind.code for kind in Catalogue.all()}),
+                        "description": "Stable machine-readable code (docs/errors.md).",
                     },
-                }
-            },
-        },
-        "InitUserActionRequest": {
-            "type": "object",
-            "required": ["userActionPayload", "userActionHttpMethod", "userActionHttpPath"],
-            "properties": {
-                "userActionPayload": {
-                    "type": "string",
-                    "description": 'The exact body of the request to sign ("" for none).',
-                },
-                "userActionHttpMethod": {"enum": ["POST", "PUT", "DELETE", "GET"]},
-                "userActionHttpPath": {"type": "string", "pattern": "^/"},
-                "userActionServerKind": {"enum": ["Api", "Staff"]},
-            },
-        },
-        "InitUserActionResponse": {
-            "type": "object",
-            "required": [
-                "challenge",
-                "challengeIdentifier",
-                "supportedCredentialKinds",
-                "allowCredentials",
-                "userVerification",
-                "rp",
-                "externalAuthenticationUrl",
-                "attestation",
-            ],
-            "additionalProperties": False,
-            "properties": {
-                "challenge": _STRING,
-                "challengeIdentifier": _STRING,
-                "supportedCredentialKinds": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": ["kind", "factor", "requiresSecondFactor"],
-                        "properties": {
-                            "kind": _ref("schemas", "CredentialKind"),
-                            "factor": {"enum": ["first", "second", "either"]},
-                            "requiresSecondFactor": {"type": "boolean"},
-                        },
+                    "reason": {
+                        "type": "string",
+                        "description": "Which check refused; never an echo of input.",
                     },
                 },
-                "allowCredentials": {
-                    "type": "object",
-                    "required": ["key", "passwordProtectedKey", "webauthn"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "key": {"type": "array", "items": credential_entry},
-                        "passwordProtectedKey": {
-                            "type": "array",
-                            "items": {
-                                **credential_entry,
-                                "required": ["type", "id", "encryptedPrivateKey"],
-                                "properties": {
-                                    **credential_entry["properties"],
-                                    "encryptedPrivateKey": _STRING,
-                                },
-                            },
-                        },
-                        "webauthn": {
-                            "type": "array",
-                            "items": {
-                                **credential_entry,
-                                "required": ["type", "id", "transports"],
-                                "properties": {
-                                    **credential_entry["properties"],
-                                    "transports": string_list,
-                                },
-                            },
-                        },
-                    },
-                },
-                "userVerification": {"enum": ["required", "preferred", "discouraged"]},
-                "rp": {
-                    "type": "object",
-                    "required": ["id", "name"],
-                    "properties": {"id": _STRING, "name": _STRING},
-                },
-                "externalAuthenticationUrl": _STRING,
-                "attestation": {"const": "none"},
-            },
-        },
-        "CredentialKind": {"enum": ["Fido2", "Key", "PasswordProtectedKey", "RecoveryKey"]},
-        "CredentialAssertion": {
-            "type": "object",
-            "required": ["credId", "clientData", "signature"],
-            "properties": {
-                "credId": _STRING,
-                "clientData": {"type": "string", "description": "base64url, no padding"},
-                "signature": {"type": "string", "description": "base64url, no padding"},
-                "authenticatorData": {"type": "string", "description": "Fido2 only"},
-                "userHandle": {"type": "string", "description": "Fido2 only"},
-                "algorithm": _STRING,
-            },
-        },
-        "Factor": {
-            "type": "object",
-            "required": ["kind", "credentialAssertion"],
-            "properties": {
-                "kind": {
-                    "enum": ["Fido2", "Key", "PasswordProtectedKey", "Password", "Totp"],
-                    "description": (
-                        "Key and PasswordProtectedKey are one family (the stored credential "
-                        "decides); Password and Totp are refused (401); RecoveryKey never signs."
-                    ),
-                },
-                "credentialAssertion": _ref("schemas", "CredentialAssertion"),
-            },
-        },
-        "CompleteUserActionRequest": {
-            "type": "object",
-            "required": ["challengeIdentifier", "firstFactor"],
-            "properties": {
-                "challengeIdentifier": _STRING,
-                "firstFactor": _ref("schemas", "Factor"),
-                "secondFactor": _ref("schemas", "Factor"),
-            },
-        },
-        "CompleteUserActionResponse": {
-            "type": "object",
-            "required": ["userAction"],
-            "additionalProperties": False,
-            "properties": {
-                "userAction": {
-                    "type": "string",
-                    "description": "One-time token for the exact signed request.",
-                }
-            },
-        },
-        "DeactivateUserRequest": {
-            "type": "object",
-            "additionalProperties": False,
-            "properties": {"force": {"type": "boolean"}},
-        },
-        "Health": {
-            "type": "object",
-            "required": ["status"],
-            "properties": {"status": {"const": "ok"}},
-        },
-        "Readiness": {
-            "type": "object",
-            "required": ["status", "stores"],
-            "properties": {
-                "status": {"enum": ["ready", "unavailable"]},
-                "stores": {
-                    "type": "object",
-                    "additionalProperties": {"enum": ["ok", "unavailable"]},
-                },
-                "failing": {"type": "array", "items": _STRING},
-            },
-        },
-        "User": {
-            "type": "object",
-            "required": [
-                "username",
-                "userId",
-                "kind",
-                "credentialUuid",
-                "orgId",
-                "permissions",
-                "scopes",
-                "isActive",
-                "isServiceAccount",
-                "isRegistered",
-                "permissionAssignments",
-                "name",
-                "isSSORequired",
-            ],
-            "additionalProperties": False,
-            "properties": {
-                "username": _STRING,
-                "userId": _STRING,
-                "kind": {"enum": ["CustomerEmployee", "EndUser"]},
-                "credentialUuid": _STRING,
-                "orgId": _STRING,
-                "permissions": string_list,
-                "scopes": string_list,
-                "isActive": {"type": "boolean"},
-                "isServiceAccount": {"type": "boolean"},
-                "isRegistered": {"type": "boolean"},
-                "name": {"type": "string", "description": "Display name; the username when none."},
-                "isSSORequired": {"type": "boolean"},
-                "permissionAssignments": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "required": [
-                            "permissionName",
-                            "permissionId",
-                            "assignmentId",
-                            "operations",
-                        ],
-                        "additionalProperties": False,
-                        "properties": {
-                            "permissionName": _STRING,
-                            "permissionId": _STRING,
-                            "assignmentId": _STRING,
-                            "operations": string_list,
-                        },
-                    },
-                },
-            },
+            }
         },
     }
 
@@ -327,6 +119,7 @@ def _responses() -> dict[str, Any]:
                 c.SERVICE_ACCOUNT_ACTIVATE,
                 c.LAST_ACTIVATOR,
                 c.BODY_INVALID,
+                c.QUERY_INVALID,
                 c.JSON_MALFORMED,
             ],
         ),
@@ -357,152 +150,102 @@ def _responses() -> dict[str, Any]:
     }
 
 
-def _operations() -> dict[str, dict[str, Any]]:
-    """Each route's description, by route name; its path, method and `operationId` come
-    from the route table (`routes.py`)."""
-    headers = [_ref("parameters", "AppId"), _ref("parameters", "Nonce")]
-    bearer: list[dict[str, list[str]]] = [{"bearerAuth": []}]
-    return {
-        "init_user_action": {
-            "summary": "Open a signing session for one exact request.",
-            "security": bearer,
-            "parameters": headers,
-            "requestBody": {
-                "required": True,
-                "content": {_JSON: {"schema": _ref("schemas", "InitUserActionRequest")}},
-            },
-            "responses": {
-                "200": _ok("The challenge to sign.", "InitUserActionResponse"),
-                **_errors(400, 401, 409, 413, 500, 503),
-            },
-        },
-        "complete_user_action": {
-            "summary": "Verify the signed challenge; issue a one-time user action token.",
-            "security": bearer,
-            "parameters": headers,
-            "requestBody": {
-                "required": True,
-                "content": {_JSON: {"schema": _ref("schemas", "CompleteUserActionRequest")}},
-            },
-            "responses": {
-                "200": _ok("The user action token.", "CompleteUserActionResponse"),
-                **_errors(400, 401, 409, 413, 500, 503),
-            },
-        },
-        "archive_user": {
-            "summary": "Archive a user of the caller's org (soft delete, irreversible).",
-            "description": (
-                "Needs Auth:Users:Update, plus Auth:Types:Employee or "
-                "Auth:Types:EndUser for the target's kind. The user action token "
-                'binds the exact body bytes: no body is the payload "", the body '
-                '{} is the payload "{}".'
-            ),
-            "security": bearer,
-            "parameters": [*headers, _ref("parameters", "UserAction")],
-            "requestBody": {
-                "required": False,
-                "content": {_JSON: {"schema": {}}},
-            },
-            "responses": {
-                "200": _ok("The user as it now stands (isActive false).", "User"),
-                **_errors(400, 401, 403, 404, 409, 413, 500, 503),
-            },
-        },
-        "get_user": {
-            "summary": "Read a user of the caller's org (needs Auth:Users:Read).",
-            "security": bearer,
-            "parameters": headers,
-            "responses": {
-                "200": _ok("The user.", "User"),
-                **_errors(400, 401, 403, 404, 409, 413, 500, 503),
-            },
-        },
-        "deactivate_user": {
-            "summary": "Deactivate a user of the caller's org (reversible by activate).",
-            "description": (
-                "Needs Auth:Users:Update plus the target's type permission (preset "
-                "dfns), or Auth:Users:Deactivate (dfns-current). Not yourself, not a "
-                "service account, not the org's last active user who can activate "
-                "users. An inactive user is answered unchanged. The user's bearer "
-                "tokens, open challenges and unused user action tokens stop working, "
-                "and stay dead once it is activated again. `force` changes no rule."
-            ),
-            "security": bearer,
-            "parameters": [*headers, _ref("parameters", "UserAction")],
-            "requestBody": {
-                "required": False,
-                "content": {_JSON: {"schema": _ref("schemas", "DeactivateUserRequest")}},
-            },
-            "responses": {
-                "200": _ok("The user as it now stands (isActive false).", "User"),
-                **_errors(400, 401, 403, 404, 409, 413, 500, 503),
-            },
-        },
-        "activate_user": {
-            "summary": "Activate a deactivated user of the caller's org.",
-            "description": (
-                "Needs Auth:Users:Update plus the target's type permission (preset "
-                "dfns), or Auth:Users:Activate (dfns-current). Not yourself, not a "
-                "service account; an archived user is 404; an active user is "
-                "answered unchanged. No body."
-            ),
-            "security": bearer,
-            "parameters": [*headers, _ref("parameters", "UserAction")],
-            "responses": {
-                "200": _ok("The user as it now stands (isActive true).", "User"),
-                **_errors(400, 401, 403, 404, 409, 413, 500, 503),
-            },
-        },
-        "openapi": {
-            "summary": "This document.",
-            "security": [],
-            "responses": {
-                "200": {
-                    "description": "The OpenAPI 3.1 document.",
-                    "content": {_JSON: {"schema": {"type": "object"}}},
-                },
-            },
-        },
-        "healthz": {
-            "summary": "Liveness probe: the process answers (no authentication, no data).",
-            "security": [],
-            "responses": {"200": _ok("The process is serving.", "Health")},
-        },
-        "readyz": {
-            "summary": (
-                "Readiness probe: every store answers a trivial query within 1 s "
-                "(no authentication, no data)."
-            ),
-            "security": [],
-            "responses": {
-                "200": _ok("Every store answered.", "Readiness"),
-                "503": _ok("A store did not answer; `failing` names it.", "Readiness"),
-                **_errors(400, 413),
-            },
-        },
+def _schema_of(schema: Schema, schemas: dict[str, Any]) -> dict[str, Any]:
+    """A schema in place (an unnamed one) or as a reference to its component, which is
+    gathered into `schemas` with the named schemas it refers to."""
+    for name, referred in schema.refers_to.items():
+        schemas.setdefault(name, dict(referred))
+    if not schema.name:
+        return dict(schema.schema)
+    known = schemas.setdefault(schema.name, dict(schema.schema))
+    if known != schema.schema:
+        raise ValueError(f"two schemas are named {schema.name}")
+    return _ref("schemas", schema.name)
+
+
+def _operation(declaration: Declaration[Handler], schemas: dict[str, Any]) -> dict[str, Any]:
+    """One operation object, from its declaration."""
+    operation: dict[str, Any] = {
+        "operationId": declaration.operation_id,
+        "summary": declaration.summary,
     }
+    if declaration.description:
+        operation["description"] = declaration.description
+    server_route = not declaration.embedded
+    operation["security"] = [] if server_route else [{"bearerAuth": []}]
+    parameters: list[dict[str, Any]] = []
+    if not server_route:
+        parameters += [_ref("parameters", "AppId"), _ref("parameters", "Nonce")]
+    if declaration.signed:
+        parameters.append(_ref("parameters", "UserAction"))
+    if declaration.query is not None:
+        parameters += declaration.query.parameters()
+    if parameters:
+        operation["parameters"] = parameters
+    if declaration.body is not None:
+        operation["requestBody"] = {
+            "required": declaration.body.required,
+            "content": {_JSON: {"schema": declaration.body.schema()}},
+        }
+    elif declaration.request_schema is not None:
+        schema = declaration.request_schema
+        operation["requestBody"] = {
+            "required": bool(schema.name),
+            "content": {_JSON: {"schema": _schema_of(schema, schemas)}},
+        }
+    answer: dict[str, Any] = {"description": declaration.answer_description or declaration.summary}
+    if declaration.answer is not None:
+        answer["content"] = {
+            declaration.media_type: {"schema": _schema_of(declaration.answer, schemas)}
+        }
+    else:
+        answer["content"] = {declaration.media_type: {"schema": {"type": "string"}}}
+    responses = {"200": answer, **_errors(*declaration.errors, 431)}
+    if declaration is _READYZ:
+        # The probe answers 503 with its report, not the error body.
+        responses["503"] = {
+            "description": "A store did not answer; `failing` names it.",
+            "content": answer["content"],
+        }
+    operation["responses"] = dict(sorted(responses.items()))
+    return operation
 
 
-def _paths() -> dict[str, Any]:
-    """The `paths` of the document: one operation per route of the route table, in its
-    order. Every route can answer 431 (the head bound is checked before routing)."""
-    operations = _operations()
+_READYZ: Final = SERVER_ROUTES[2]
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    if name == "userId":
+        return _ref("parameters", "UserId")
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _paths(routes: RouteTable, schemas: dict[str, Any]) -> dict[str, Any]:
+    """The `paths` of the document: one operation per method of each route, in the order
+    they were declared. Every route can answer 431 (the head bound is checked before
+    routing)."""
     paths: dict[str, Any] = {}
-    for route in ROUTES:
-        item = paths.setdefault(route.template, {})
-        if route.takes_user_id:
-            item.setdefault("parameters", [_ref("parameters", "UserId")])
-        operation = {"operationId": route.operation_id, **operations.pop(route.name)}
-        responses = {**operation["responses"], **_errors(431)}
-        operation["responses"] = dict(sorted(responses.items()))
-        item[route.method.lower()] = operation
-    if operations:
-        raise AssertionError(f"described routes that the table lacks: {sorted(operations)}")
+    for route in routes.routes:
+        item: dict[str, Any] = {}
+        first = next(iter(route.methods.values()))
+        if first.parameters:
+            item["parameters"] = [_path_parameter(name) for name in first.parameters]
+        for method, declaration in route.methods.items():
+            item[method.lower()] = _operation(declaration, schemas)
+        paths[route.template] = item
     return paths
 
 
-def document() -> dict[str, Any]:
-    """The OpenAPI 3.1 document of the service (a fresh copy on every call)."""
+def library_routes() -> RouteTable:
+    """The routes of the library's own operations and the server's (`docs/openapi.yaml`)."""
+    return RouteTable((*OPERATIONS, *SERVER_ROUTES))
+
+
+def document(routes: RouteTable | None = None) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of these routes (the library's own by default; a fresh
+    copy on every call)."""
+    schemas: dict[str, Any] = {"Error": _error_schema()}
+    paths = _paths(library_routes() if routes is None else routes, schemas)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -515,7 +258,7 @@ def document() -> dict[str, Any]:
                 '{"error": {"message", "status", "code"[, "reason"]}} with an exact message.'
             ),
         },
-        "paths": _paths(),
+        "paths": paths,
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
@@ -555,15 +298,15 @@ def document() -> dict[str, Any]:
                     "schema": _STRING,
                 },
             },
-            "schemas": _schemas(),
+            "schemas": dict(sorted(schemas.items())),
             "responses": _responses(),
         },
     }
 
 
-def openapi_json() -> bytes:
+def openapi_json(routes: RouteTable | None = None) -> bytes:
     """The document as served at `GET /openapi.json` (compact, ASCII)."""
-    return json.dumps(document(), separators=(",", ":"), ensure_ascii=True).encode("ascii")
+    return json.dumps(document(routes), separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 
 # ------------------------------------------------------------------------------ YAML

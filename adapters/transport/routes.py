@@ -1,105 +1,235 @@
-"""The one route table: every HTTP route of the service, written once.
+"""The routes of a deployment, derived from the declarations it serves.
 
-The handler routes by it (`http.py`), the OpenAPI document describes exactly its routes
-(`openapi.py`), the CORS layer answers a preflight with a path's methods from it, the
-metrics label a request with its route's template (`observed.py`), and the framework
-embeddings mount its paths (`embeddings/`). Adding a route is one entry here, its
-`Service` callable, and its OpenAPI description.
+A route is one path template (`/auth/users/{userId}`) with the declaration of each of
+its methods. The table is built from the deployment's declarations and the server's
+own routes (`SERVER_ROUTES`: the OpenAPI document and the probes); the handler routes
+by it (`http.py`), the OpenAPI document describes exactly its routes (`openapi.py`),
+the CORS layer answers a preflight with a path's methods from it, the metrics label a
+request with its route's template and operation (`observed.py`), and the framework
+embeddings mount its templates (`embeddings/`). Nothing here names an operation of the
+core: adding one is its declaration.
+
+Routing reads the raw path: a parameter is any non-empty segment, never
+percent-decoded (its syntax is the operation's to judge, 400), and a literal segment
+wins over a parameter (`/auth/action/logs/checkpoint` before `/auth/action/logs/{id}`).
 """
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, NoReturn
 
 import attrs
 
-__all__ = [
-    "ROUTES",
-    "ROUTE_NAMES",
-    "USERS_PREFIX",
-    "USER_ID",
-    "Route",
-    "mounted_paths",
-    "template_of",
-]
+from archive_core.declarations import Declaration, Endpoints, Handler, Wiring
+from archive_core.wire import Schema
 
-#: Routes under this prefix take the target user's id as their next path segment.
-USERS_PREFIX: Final = "/auth/users/"
-#: The path parameter of those routes, as the OpenAPI document names it.
-USER_ID: Final = "{userId}"
+__all__ = ["SERVER_ROUTES", "Route", "RouteTable"]
+
+
+def _answered_by_the_transport(wiring: Wiring, declaration: Declaration[Any]) -> NoReturn:
+    raise TypeError(f"{declaration!r} is answered by the HTTP handler itself")
+
+
+_HEALTH: Final = Schema(
+    "Health",
+    {"type": "object", "required": ["status"], "properties": {"status": {"const": "ok"}}},
+)
+_READINESS: Final = Schema(
+    "Readiness",
+    {
+        "type": "object",
+        "required": ["status", "stores"],
+        "properties": {
+            "status": {"enum": ["ready", "unavailable"]},
+            "stores": {"type": "object", "additionalProperties": {"enum": ["ok", "unavailable"]}},
+            "failing": {"type": "array", "items": {"type": "string"}},
+        },
+    },
+)
+
+#: The server's own routes: no authentication, no data (docs/operations.md). The
+#: embeddings do not mount them: the document and the probes are the server's.
+SERVER_ROUTES: Final[tuple[Declaration[Handler], ...]] = (
+    Declaration(
+        name="OpenApi",
+        method="GET",
+        path="/openapi.json",
+        operation_id="openapi",
+        outcome="",
+        summary="This document.",
+        answer=Schema("", {"type": "object"}),
+        errors=(),
+        embedded=False,
+        answer_description="The OpenAPI 3.1 document.",
+        build=_answered_by_the_transport,
+    ),
+    Declaration(
+        name="Healthz",
+        method="GET",
+        path="/healthz",
+        operation_id="healthz",
+        outcome="",
+        summary="Liveness probe: the process answers (no authentication, no data).",
+        answer=_HEALTH,
+        errors=(),
+        embedded=False,
+        answer_description="The process is serving.",
+        build=_answered_by_the_transport,
+    ),
+    Declaration(
+        name="Readyz",
+        method="GET",
+        path="/readyz",
+        operation_id="readyz",
+        outcome="",
+        summary=(
+            "Readiness probe: every store answers a trivial query within 1 s "
+            "(no authentication, no data)."
+        ),
+        answer=_READINESS,
+        errors=(400, 413, 503),
+        embedded=False,
+        answer_description="Every store answered.",
+        build=_answered_by_the_transport,
+    ),
+)
 
 
 @attrs.frozen
 class Route:
-    """One method on one path."""
+    """One path template and the declaration of each of its methods."""
 
-    #: the route's name in logs, metrics and the `Service` (snake_case)
-    name: str
-    method: str
-    #: the OpenAPI path template (`{userId}` for the target user's id)
     template: str
-    #: the OpenAPI `operationId`
-    operation_id: str
-    #: the outcome code a metric records for a 200 (None: not an operation of the core)
-    outcome: str | None = None
-    #: mounted by the framework embeddings (the probes and the document are the server's)
-    embedded: bool = True
+    methods: Mapping[str, Declaration[Handler]]
+    #: the `Allow` header of a 405 (the methods, sorted)
+    allow: str
+    #: the route in logs: its operation's name, or the path's last literal segment when
+    #: several operations share it
+    name: str
 
     @property
-    def takes_user_id(self) -> bool:
-        """Whether the path carries the target user's id."""
-        return self.template.startswith(USERS_PREFIX + USER_ID)
-
-    @property
-    def action(self) -> str:
-        """The segment after the user id (`deactivate`), or "" for the user itself."""
-        return self.template[len(USERS_PREFIX + USER_ID) :].lstrip("/")
+    def embedded(self) -> bool:
+        """Whether the framework embeddings mount it."""
+        return any(declaration.embedded for declaration in self.methods.values())
 
 
-ROUTES: Final = (
-    Route("init_user_action", "POST", "/auth/action/init", "initUserAction", "challenge_issued"),
-    Route(
-        "complete_user_action", "POST", "/auth/action", "completeUserAction", "user_action_issued"
-    ),
-    Route("archive_user", "DELETE", USERS_PREFIX + USER_ID, "archiveUser", "archived"),
-    Route("get_user", "GET", USERS_PREFIX + USER_ID, "getUser", "read"),
-    Route(
-        "deactivate_user",
-        "PUT",
-        USERS_PREFIX + USER_ID + "/deactivate",
-        "deactivateUser",
-        "deactivated",
-    ),
-    Route(
-        "activate_user", "PUT", USERS_PREFIX + USER_ID + "/activate", "activateUser", "activated"
-    ),
-    Route("openapi", "GET", "/openapi.json", "openapi", embedded=False),
-    # Probes: no authentication, no data (docs/operations.md).
-    Route("healthz", "GET", "/healthz", "healthz", embedded=False),
-    Route("readyz", "GET", "/readyz", "readyz", embedded=False),
-)
-ROUTE_NAMES: Final = tuple(route.name for route in ROUTES)
-
-_STATIC: Final = frozenset(route.template for route in ROUTES if not route.takes_user_id)
-_ACTIONS: Final = frozenset(route.action for route in ROUTES if route.takes_user_id)
+@attrs.define
+class _Node:
+    route: Route | None = None
+    literals: dict[str, _Node] = attrs.field(factory=dict)
+    parameter: tuple[str, _Node] | None = None
 
 
-def template_of(path: str) -> str | None:
-    """The template of the route `path` (no query string) falls on, whatever its method;
-    None when it falls on none. A user id is any non-empty segment: its syntax is the
-    core's to judge (400), never the router's."""
-    if path in _STATIC:
-        return path
-    if not path.startswith(USERS_PREFIX):
+def _last_literal(template: str) -> str:
+    return [part for part in template.split("/") if part and "{" not in part][-1]
+
+
+class RouteTable:
+    """The routes of some declarations, and the matching of raw paths against them."""
+
+    def __init__(self, declarations: Iterable[Declaration[Handler]]) -> None:
+        by_template: dict[str, dict[str, Declaration[Handler]]] = {}
+        shapes: dict[tuple[str, ...], str] = {}
+        for declaration in declarations:
+            # Two templates that differ only in their parameters' names are one route.
+            shape = tuple("{}" if s.startswith("{") else s for s in declaration.segments)
+            template = shapes.setdefault(shape, declaration.path)
+            if template != declaration.path:
+                raise ValueError(f"{declaration!r} and {template} are the same route")
+            methods = by_template.setdefault(template, {})
+            if declaration.method in methods:
+                raise ValueError(f"{declaration!r} is declared twice")
+            methods[declaration.method] = declaration
+        self.routes: tuple[Route, ...] = tuple(
+            Route(
+                template,
+                methods,
+                ", ".join(sorted(methods)),
+                next(iter(methods.values())).route_name
+                if len(methods) == 1
+                else _last_literal(template),
+            )
+            for template, methods in by_template.items()
+        )
+        self._static: dict[str, Route] = {}
+        self._root = _Node()
+        for route in self.routes:
+            if "{" not in route.template:
+                self._static[route.template] = route
+                continue
+            node = self._root
+            for segment in route.template[1:].split("/"):
+                if segment.startswith("{"):
+                    if node.parameter is None:
+                        node.parameter = (segment[1:-1], _Node())
+                    node = node.parameter[1]
+                else:
+                    node = node.literals.setdefault(segment, _Node())
+            node.route = route
+
+    @classmethod
+    def served(cls, endpoints: Endpoints) -> RouteTable:
+        """The routes of a deployment: its operations' and the server's own."""
+        return cls((*endpoints.declarations, *SERVER_ROUTES))
+
+    def match(self, path: str) -> tuple[Route | None, dict[str, str]]:
+        """The route a raw path (no query string) falls on, whatever its method, with its
+        parameters; (None, {}) when it falls on none."""
+        route = self._static.get(path)
+        if route is not None or not path.startswith("/"):
+            return route, {}
+        params: dict[str, str] = {}
+        found = _walk(self._root, path[1:].split("/"), 0, params)
+        return (found, params) if found is not None else (None, {})
+
+    def template_of(self, path: str) -> str | None:
+        """The template of the route a raw path falls on; None when it falls on none."""
+        route, _params = self.match(path)
+        return None if route is None else route.template
+
+    def allowed_methods(self, path: str) -> str | None:
+        """The methods of the route a raw path falls on (`"DELETE, GET"`), None for none."""
+        route, _params = self.match(path)
+        return None if route is None else route.allow
+
+    def operation(self, template: str, method: str) -> Declaration[Handler] | None:
+        """The declaration of `method` on the route of `template`, if there is one."""
+        for route in self.routes:
+            if route.template == template:
+                return route.methods.get(method)
         return None
-    user_id, slash, action = path[len(USERS_PREFIX) :].partition("/")
-    if not user_id or (slash and (not action or action not in _ACTIONS)):
-        return None
-    return USERS_PREFIX + USER_ID + (f"/{action}" if slash else "")
+
+    def mounted(self) -> Sequence[Route]:
+        """The routes the framework embeddings mount (not the server's own)."""
+        return tuple(route for route in self.routes if route.embedded)
+
+    def mounted_paths(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What an embedding mounts: the exact paths of its routes without a parameter,
+        and the prefixes (up to the first parameter) under which the others live (the
+        handler routes inside them)."""
+        mounted = self.mounted()
+        exact = tuple(r.template for r in mounted if "{" not in r.template)
+        prefixes = tuple(
+            dict.fromkeys(r.template[: r.template.index("{")] for r in mounted if "{" in r.template)
+        )
+        return exact, prefixes
 
 
-def mounted_paths() -> tuple[tuple[str, ...], str]:
-    """What an embedding mounts: the exact paths of its routes without a user id, and the
-    prefix under which every route with one lives (the handler routes inside it)."""
-    exact = tuple(dict.fromkeys(r.template for r in ROUTES if r.embedded and not r.takes_user_id))
-    return exact, USERS_PREFIX
+def _walk(node: _Node, segments: list[str], index: int, params: dict[str, str]) -> Route | None:
+    """Match `segments[index:]` below `node`: a literal first, then the parameter."""
+    if index == len(segments):
+        return node.route
+    segment = segments[index]
+    literal = node.literals.get(segment)
+    if literal is not None:
+        found = _walk(literal, segments, index + 1, params)
+        if found is not None:
+            return found
+    if node.parameter is not None and segment:
+        name, child = node.parameter
+        found = _walk(child, segments, index + 1, params)
+        if found is not None:
+            params[name] = segment
+            return found
+    return None

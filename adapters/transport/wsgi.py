@@ -1,6 +1,6 @@
 """The reference WSGI application: the same `HttpHandler`, behind PEP 3333.
 
-    app = WsgiApplication(service)          # gunicorn module:app
+    app = WsgiApplication(deployment)          # gunicorn module:app
 
 Differences from ASGI that WSGI imposes (see docs/http.md): servers fold a repeated
 header into one comma-joined value (which the core then refuses as malformed), and
@@ -22,10 +22,11 @@ from adapters.transport.http import (
     MAX_HEADER_LINES,
     HttpHandler,
     HttpResponse,
+    StreamedResponse,
 )
-from adapters.wiring.service import Service
+from adapters.transport.port import Served
 
-__all__ = ["WsgiApplication", "environ_headers", "raw_target"]
+__all__ = ["WsgiApplication", "environ_headers", "raw_target", "request_target"]
 
 StartResponse = Callable[..., Any]
 Environ = Mapping[str, Any]
@@ -61,6 +62,13 @@ def raw_target(environ: Environ, *, prefix: str = "") -> str:
     return text
 
 
+def request_target(environ: Environ, *, prefix: str = "") -> str:
+    """`raw_target`, then `?` and the query string as sent (`QUERY_STRING`) when there is one."""
+    path = raw_target(environ, prefix=prefix)
+    query = environ.get("QUERY_STRING", "")
+    return f"{path}?{query}" if isinstance(query, str) and query else path
+
+
 def environ_headers(environ: Environ) -> list[tuple[str, str]]:
     """The request headers of a WSGI environ (`HTTP_*`, `CONTENT_TYPE`, `CONTENT_LENGTH`)."""
     pairs = [
@@ -93,7 +101,7 @@ class WsgiApplication:
 
     def __init__(
         self,
-        service: Service | None = None,
+        served: Served | None = None,
         *,
         handler: HttpHandler | None = None,
         max_body: int = MAX_BODY,
@@ -101,10 +109,10 @@ class WsgiApplication:
         max_header_lines: int = MAX_HEADER_LINES,
     ) -> None:
         if handler is None:
-            if service is None:
-                raise TypeError("WsgiApplication needs a service or a handler")
+            if served is None:
+                raise TypeError("WsgiApplication needs a deployment or a handler")
             handler = HttpHandler(
-                service,
+                served,
                 max_body=max_body,
                 max_head_bytes=max_head_bytes,
                 max_header_lines=max_header_lines,
@@ -112,18 +120,30 @@ class WsgiApplication:
         self.handler = handler
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        response = self.respond(environ)
+        response = self.answer(environ)
         start_response(
             _STATUS_LINES.get(response.status, str(response.status)), list(response.headers)
         )
+        if isinstance(response, StreamedResponse):
+            return response.chunks
         return [response.body]
 
     def respond(self, environ: Environ, *, prefix: str = "") -> HttpResponse:
-        """The answer to one request (embeddings in WSGI frameworks call this)."""
+        """The answer to one request, a streamed one gathered into one body."""
+        response = self.answer(environ, prefix=prefix)
+        if isinstance(response, StreamedResponse):
+            whole = b"".join(response.chunks)
+            headers = (*response.headers, ("content-length", str(len(whole))))
+            return HttpResponse(response.status, headers, whole)
+        return response
+
+    def answer(self, environ: Environ, *, prefix: str = "") -> HttpResponse | StreamedResponse:
+        """The answer to one request, a streamed one left to stream (embeddings in WSGI
+        frameworks call this)."""
         handler = self.handler
         started = handler.begin(
             environ.get("REQUEST_METHOD", "GET"),
-            raw_target(environ, prefix=prefix),
+            request_target(environ, prefix=prefix),
             environ_headers(environ),
         )
         if isinstance(started, HttpResponse):

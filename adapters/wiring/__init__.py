@@ -22,7 +22,6 @@ from adapters.wiring.operations import (
     check_audit,
     create_user,
 )
-from adapters.wiring.service import Service
 
 __all__ = [
     "DEFAULT_AUDIENCE",
@@ -32,7 +31,6 @@ __all__ = [
     "Deployment",
     "NewUser",
     "OperatorError",
-    "Service",
     "add_credential",
     "bootstrap_org",
     "build",

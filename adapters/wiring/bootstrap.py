@@ -1,7 +1,11 @@
 """The composition root: the one place that names concrete classes and wires them.
 
     with build(db_url="archive-core.db") as deployment:
-        app = AsgiApplication(deployment.service)
+        app = AsgiApplication(deployment)
+
+`build` serves the operations it is given (the library's own, `OPERATIONS`, unless
+told otherwise): each declaration's handler is built from one `Wiring` of the
+deployment's ports, and the permission matrix in force gathers their rows.
 
 Everything is a parameter (storage URLs, policy, clock, randomness, token issuer and
 audience); nothing is built at import time. Tests and the testing kit
@@ -12,9 +16,9 @@ of the crypto ports (`bearer_tokens`, `token_codec`, `verifiers`, `authenticator
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, Self
+from typing import Protocol, Self
 
 import attrs
 
@@ -32,10 +36,12 @@ from adapters.observability.health import Readiness, store_checks
 from adapters.storage.urls import Storage, open_storage
 from adapters.system.clocks import SystemClock
 from adapters.system.randomness import SystemRandomness
-from adapters.wiring.service import Service
 from archive_core.access import Gate
 from archive_core.config import Policy
+from archive_core.declarations import Declaration, Endpoints, Handler, Wiring, resolve_matrix
 from archive_core.entities import CredentialKind, TokenKind, User
+from archive_core.operations import OPERATIONS
+from archive_core.permissions import PermissionMatrix
 from archive_core.ports import (
     AuthenticatorDataParser,
     BearerClaims,
@@ -44,18 +50,7 @@ from archive_core.ports import (
     SignatureVerifier,
     UserActionTokenCodec,
 )
-from archive_core.use_cases import (
-    ActivateUser,
-    ArchiveUser,
-    CompleteUserAction,
-    DeactivateUser,
-    GetUser,
-    InitUserAction,
-    Provisioning,
-    PurgeExpired,
-    SignedUserMutation,
-    UserMutation,
-)
+from archive_core.use_cases import Provisioning, PurgeExpired
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "BearerTokens", "Deployment", "build"]
 
@@ -77,9 +72,13 @@ class BearerTokens(Protocol):
 
 @attrs.frozen(kw_only=True)
 class Deployment:
-    """A wired deployment: the use cases, the administrative operations, the adapters."""
+    """A wired deployment: the operations it serves with their handlers (`endpoints`),
+    the store checks behind `GET /readyz` (`readiness`), the administrative operations
+    and the adapters. A transport serves it as it is: `AsgiApplication(deployment)`."""
 
-    service: Service
+    endpoints: Endpoints
+    readiness: Readiness | None
+    matrix: PermissionMatrix
     provisioning: Provisioning
     purge: PurgeExpired
     bearer_tokens: BearerTokens
@@ -87,18 +86,6 @@ class Deployment:
     storage: Storage
     policy: Policy
     clock: Clock
-
-    def signed_operation(self, mutation: UserMutation) -> SignedUserMutation:
-        """An embedder's own operation on the signed pipeline, wired as archive is."""
-        archive = self.service.archive_user
-        return SignedUserMutation(
-            gate=archive.gate,
-            uow_factory=archive.uow_factory,
-            randomness=archive.randomness,
-            token_codec=archive.token_codec,
-            policy=archive.policy,
-            mutation=mutation,
-        )
 
     def close(self) -> None:
         """Close the storage connections."""
@@ -126,11 +113,12 @@ def build(
     token_codec: UserActionTokenCodec | None = None,
     verifiers: Mapping[CredentialKind, SignatureVerifier] | None = None,
     authenticator_parser: AuthenticatorDataParser | None = None,
+    operations: Sequence[Declaration[Handler]] = OPERATIONS,
 ) -> Deployment:
     """Open storage from `db_url` (and `replay_url` for challenges and nonces) — or take
-    `storage` already opened, which the deployment then owns and closes — and wire every
-    use case to it, the crypto adapters, the clock and the randomness source. Each crypto
-    adapter left out is the production one."""
+    `storage` already opened, which the deployment then owns and closes — and wire the
+    handler of each of `operations` to it, the crypto adapters, the clock and the
+    randomness source. Each crypto adapter left out is the production one."""
     if storage is None:
         if db_url is None:
             raise ValueError("build needs db_url (or storage already opened)")
@@ -168,43 +156,26 @@ def build(
             nonce_window=policy.nonce_window,
         )
         uow = storage.uow_factory
-        signed: dict[str, Any] = {
-            "gate": gate,
-            "uow_factory": uow,
-            "randomness": randomness,
-            "token_codec": codec,
-            "policy": policy,
-        }
-        service = Service(
-            init_user_action=InitUserAction(
-                gate=gate,
-                uow_factory=uow,
-                challenges=storage.challenges,
-                randomness=randomness,
-                policy=policy,
+        matrix = resolve_matrix(policy.matrix, operations)
+        wiring = Wiring(
+            gate=gate,
+            uow_factory=uow,
+            challenges=storage.challenges,
+            randomness=randomness,
+            token_codec=codec,
+            verifiers=verifiers,
+            authenticator_parser=(
+                WebAuthnAuthenticatorDataParser()
+                if authenticator_parser is None
+                else authenticator_parser
             ),
-            complete_user_action=CompleteUserAction(
-                gate=gate,
-                uow_factory=uow,
-                challenges=storage.challenges,
-                randomness=randomness,
-                token_codec=codec,
-                verifiers=verifiers,
-                authenticator_parser=(
-                    WebAuthnAuthenticatorDataParser()
-                    if authenticator_parser is None
-                    else authenticator_parser
-                ),
-                policy=policy,
-            ),
-            archive_user=ArchiveUser(**signed),
-            get_user=GetUser(gate=gate, uow_factory=uow, policy=policy),
-            deactivate_user=DeactivateUser(**signed),
-            activate_user=ActivateUser(**signed),
-            readiness=Readiness(store_checks(storage, clock, db_url=db_url, replay_url=replay_url)),
+            policy=policy,
+            matrix=matrix,
         )
         return Deployment(
-            service=service,
+            endpoints=Endpoints.build(operations, wiring),
+            readiness=Readiness(store_checks(storage, clock, db_url=db_url, replay_url=replay_url)),
+            matrix=matrix,
             provisioning=Provisioning(uow_factory=uow, randomness=randomness, verifiers=verifiers),
             purge=PurgeExpired(
                 uow_factory=uow,

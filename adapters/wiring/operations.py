@@ -18,7 +18,7 @@ from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chai
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
 from archive_core.errors import AlreadyExists, ArchiveCoreError
 from archive_core.ids import OrgId, UserId
-from archive_core.permissions import KNOWN_PERMISSIONS
+from archive_core.operations import KNOWN_PERMISSIONS
 from archive_core.user_action import reverify_evidence
 
 __all__ = [

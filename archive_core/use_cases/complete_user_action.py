@@ -10,6 +10,7 @@ import attrs
 
 from archive_core.access import Gate
 from archive_core.config import Policy
+from archive_core.declarations import Declaration, Wiring
 from archive_core.encoding import MalformedInput, b64url_encode, parse_json_object
 from archive_core.entities import CredentialKind, UserActionGrant, UserActionRecord
 from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
@@ -21,11 +22,12 @@ from archive_core.ports import (
     UnitOfWorkFactory,
     UserActionTokenCodec,
 )
-from archive_core.requests import Request
+from archive_core.requests import Answer, Request
 from archive_core.use_cases.init_user_action import challenge_key
 from archive_core.user_action import VerifiedAssertion, parse_factor, verify_assertion
+from archive_core.wire import Schema
 
-__all__ = ["CompleteUserAction"]
+__all__ = ["COMPLETE_USER_ACTION", "CompleteUserAction"]
 
 MAX_COMPLETE_BODY: Final = 64 * 1024
 _EVIDENCE: Final = attrgetter("evidence")
@@ -45,7 +47,23 @@ class CompleteUserAction:
     authenticator_parser: AuthenticatorDataParser
     policy: Policy
 
-    def __call__(self, request: Request) -> dict[str, str]:
+    @classmethod
+    def wired(
+        cls, wiring: Wiring, declaration: Declaration[CompleteUserAction]
+    ) -> CompleteUserAction:
+        """The use case of `declaration`, built from a deployment's wiring."""
+        return cls(
+            gate=wiring.gate,
+            uow_factory=wiring.uow_factory,
+            challenges=wiring.challenges,
+            randomness=wiring.randomness,
+            token_codec=wiring.token_codec,
+            verifiers=wiring.verifiers,
+            authenticator_parser=wiring.authenticator_parser,
+            policy=wiring.policy,
+        )
+
+    def __call__(self, request: Request) -> Answer:
         """Answer `POST /auth/action`."""
         screening = self.gate.screen(request.headers)
         now = screening.now
@@ -128,4 +146,73 @@ class CompleteUserAction:
             )
             uow.user_actions.add(UserActionRecord(grant, tuple(map(_EVIDENCE, verified))))
             uow.commit()
-        return {"userAction": self.token_codec.issue(grant)}
+        return Answer.json({"userAction": self.token_codec.issue(grant)})
+
+
+_STRING: Final = {"type": "string"}
+
+COMPLETE_USER_ACTION: Final = Declaration[CompleteUserAction](
+    name="CompleteUserAction",
+    method="POST",
+    path="/auth/action",
+    operation_id="completeUserAction",
+    outcome="user_action_issued",
+    summary="Verify the signed challenge; issue a one-time user action token.",
+    request_schema=Schema(
+        "CompleteUserActionRequest",
+        {
+            "type": "object",
+            "required": ["challengeIdentifier", "firstFactor"],
+            "properties": {
+                "challengeIdentifier": _STRING,
+                "firstFactor": {"$ref": "#/components/schemas/Factor"},
+                "secondFactor": {"$ref": "#/components/schemas/Factor"},
+            },
+        },
+        {
+            "CredentialAssertion": {
+                "type": "object",
+                "required": ["credId", "clientData", "signature"],
+                "properties": {
+                    "credId": _STRING,
+                    "clientData": {"type": "string", "description": "base64url, no padding"},
+                    "signature": {"type": "string", "description": "base64url, no padding"},
+                    "authenticatorData": {"type": "string", "description": "Fido2 only"},
+                    "userHandle": {"type": "string", "description": "Fido2 only"},
+                    "algorithm": _STRING,
+                },
+            },
+            "Factor": {
+                "type": "object",
+                "required": ["kind", "credentialAssertion"],
+                "properties": {
+                    "kind": {
+                        "enum": ["Fido2", "Key", "PasswordProtectedKey", "Password", "Totp"],
+                        "description": (
+                            "Key and PasswordProtectedKey are one family (the stored "
+                            "credential decides); Password and Totp are refused (401); "
+                            "RecoveryKey never signs."
+                        ),
+                    },
+                    "credentialAssertion": {"$ref": "#/components/schemas/CredentialAssertion"},
+                },
+            },
+        },
+    ),
+    answer=Schema(
+        "CompleteUserActionResponse",
+        {
+            "type": "object",
+            "required": ["userAction"],
+            "additionalProperties": False,
+            "properties": {
+                "userAction": {
+                    "type": "string",
+                    "description": "One-time token for the exact signed request.",
+                }
+            },
+        },
+    ),
+    answer_description="The user action token.",
+    build=CompleteUserAction.wired,
+)

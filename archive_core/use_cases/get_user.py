@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Final
 
 import attrs
 
 from archive_core.access import Gate
-from archive_core.config import Policy
+from archive_core.declarations import TARGET_ERRORS, Declaration, Wiring
 from archive_core.entities import Grants
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId, is_canonical_id
-from archive_core.permissions import Operation, authorize, denial_message
+from archive_core.permissions import (
+    Entry,
+    PermissionMatrix,
+    Permissions,
+    Requirement,
+    authorize,
+    denial_message,
+)
 from archive_core.ports import ReadingUnitOfWorkFactory, UnitOfWork, UnitOfWorkFactory
-from archive_core.requests import Request
-from archive_core.wire import user_to_wire
+from archive_core.requests import Answer, Request
+from archive_core.use_cases.signed_mutation import parse_values
+from archive_core.wire import USER, user_to_wire
 
-__all__ = ["GetUser"]
+__all__ = ["GET_USER", "GetUser"]
 
 
 @attrs.frozen(kw_only=True)
@@ -26,7 +34,8 @@ class GetUser:
 
     gate: Gate
     uow_factory: UnitOfWorkFactory
-    policy: Policy
+    matrix: PermissionMatrix
+    declaration: Declaration[GetUser]
     # A read needs no write lock: a reading unit where the factory offers one.
     _begin: Callable[[], UnitOfWork] = attrs.field(init=False)
 
@@ -37,14 +46,25 @@ class GetUser:
             return factory.reading
         return factory
 
-    def __call__(self, request: Request, user_id: str) -> dict[str, Any]:
+    @classmethod
+    def wired(cls, wiring: Wiring, declaration: Declaration[GetUser]) -> GetUser:
+        """The use case of `declaration`, built from a deployment's wiring."""
+        return cls(
+            gate=wiring.gate,
+            uow_factory=wiring.uow_factory,
+            matrix=wiring.matrix,
+            declaration=declaration,
+        )
+
+    def __call__(self, request: Request) -> Answer:
         """Answer `GET /auth/users/{userId}`."""
+        user_id = request.params.get("userId", "")
         screening = self.gate.screen(request.headers)
         with self._begin() as uow:
             principal = self.gate.admit(uow, screening)
             decision = authorize(
-                self.policy.matrix,
-                Operation.GET_USER,
+                self.matrix,
+                self.declaration.name,
                 granted=principal.grants.operations,
                 full_admin=principal.grants.full_admin,
                 target_kind=None,
@@ -57,10 +77,26 @@ class GetUser:
                     ),
                     reason="permission_missing",
                 )
+            parse_values(self.declaration, request)
             if not is_canonical_id(user_id, "us"):
                 raise ArchiveCoreError(Catalogue.USER_ID_MALFORMED, reason="user_id_malformed")
             target = uow.users.get(UserId(user_id))
             if target is None or target.org_id != principal.user.org_id or target.is_archived:
                 raise ArchiveCoreError(Catalogue.TARGET_NOT_FOUND, reason="target_not_found")
             grants = Grants.of(uow.permissions.assignments_of(target.id), target.org_id)
-        return user_to_wire(target, grants.assignments)
+        return Answer.json(user_to_wire(target, grants.assignments))
+
+
+GET_USER: Final = Declaration[GetUser](
+    name="GetUser",
+    method="GET",
+    path="/auth/users/{userId}",
+    operation_id="getUser",
+    outcome="read",
+    summary="Read a user of the caller's org (needs Auth:Users:Read).",
+    permissions=Permissions(Entry((Requirement("Auth:Users:Read"),))),
+    answer=USER,
+    errors=TARGET_ERRORS,
+    answer_description="The user.",
+    build=GetUser.wired,
+)

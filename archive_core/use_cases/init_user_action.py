@@ -10,13 +10,15 @@ import attrs
 
 from archive_core.access import Gate
 from archive_core.config import Policy
+from archive_core.declarations import Declaration, Wiring
 from archive_core.encoding import MalformedInput, b64url_encode, parse_json_object
 from archive_core.entities import Challenge, Credential, CredentialKind, RequestedAction
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import ChallengeStore, Randomness, UnitOfWorkFactory
-from archive_core.requests import Request
+from archive_core.requests import Answer, Request
+from archive_core.wire import Schema
 
-__all__ = ["InitUserAction", "challenge_key"]
+__all__ = ["INIT_USER_ACTION", "InitUserAction", "challenge_key"]
 
 MAX_INIT_BODY: Final = 1 << 20
 MAX_ACTION_PATH: Final = 2048
@@ -111,7 +113,18 @@ class InitUserAction:
     randomness: Randomness
     policy: Policy
 
-    def __call__(self, request: Request) -> dict[str, Any]:
+    @classmethod
+    def wired(cls, wiring: Wiring, declaration: Declaration[InitUserAction]) -> InitUserAction:
+        """The use case of `declaration`, built from a deployment's wiring."""
+        return cls(
+            gate=wiring.gate,
+            uow_factory=wiring.uow_factory,
+            challenges=wiring.challenges,
+            randomness=wiring.randomness,
+            policy=wiring.policy,
+        )
+
+    def __call__(self, request: Request) -> Answer:
         """Answer `POST /auth/action/init` (SPEC §3 step 1)."""
         screening = self.gate.screen(request.headers)
         now = screening.now
@@ -144,13 +157,122 @@ class InitUserAction:
         )
         present = set(map(_KIND, credentials))
         kinds = [k for k in _KINDS if k in present]
-        return {
-            "challenge": challenge,
-            "challengeIdentifier": identifier,
-            "supportedCredentialKinds": [dict(_SUPPORTED[k]) for k in kinds],
-            "allowCredentials": _allow_credentials(credentials),
-            "userVerification": self.policy.user_verification,
-            "rp": {"id": self.policy.rp_id, "name": self.policy.rp_name},
-            "externalAuthenticationUrl": "",
-            "attestation": "none",
-        }
+        return Answer.json(
+            {
+                "challenge": challenge,
+                "challengeIdentifier": identifier,
+                "supportedCredentialKinds": [dict(_SUPPORTED[k]) for k in kinds],
+                "allowCredentials": _allow_credentials(credentials),
+                "userVerification": self.policy.user_verification,
+                "rp": {"id": self.policy.rp_id, "name": self.policy.rp_name},
+                "externalAuthenticationUrl": "",
+                "attestation": "none",
+            }
+        )
+
+
+_STRING: Final = {"type": "string"}
+_CREDENTIAL_ENTRY: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["type", "id"],
+    "properties": {"type": {"const": "public-key"}, "id": _STRING},
+}
+
+INIT_USER_ACTION: Final = Declaration[InitUserAction](
+    name="InitUserAction",
+    method="POST",
+    path="/auth/action/init",
+    operation_id="initUserAction",
+    outcome="challenge_issued",
+    summary="Open a signing session for one exact request.",
+    request_schema=Schema(
+        "InitUserActionRequest",
+        {
+            "type": "object",
+            "required": ["userActionPayload", "userActionHttpMethod", "userActionHttpPath"],
+            "properties": {
+                "userActionPayload": {
+                    "type": "string",
+                    "description": 'The exact body of the request to sign ("" for none).',
+                },
+                "userActionHttpMethod": {"enum": ["POST", "PUT", "DELETE", "GET"]},
+                "userActionHttpPath": {"type": "string", "pattern": "^/"},
+                "userActionServerKind": {"enum": ["Api", "Staff"]},
+            },
+        },
+    ),
+    answer=Schema(
+        "InitUserActionResponse",
+        {
+            "type": "object",
+            "required": [
+                "challenge",
+                "challengeIdentifier",
+                "supportedCredentialKinds",
+                "allowCredentials",
+                "userVerification",
+                "rp",
+                "externalAuthenticationUrl",
+                "attestation",
+            ],
+            "additionalProperties": False,
+            "properties": {
+                "challenge": _STRING,
+                "challengeIdentifier": _STRING,
+                "supportedCredentialKinds": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["kind", "factor", "requiresSecondFactor"],
+                        "properties": {
+                            "kind": {"$ref": "#/components/schemas/CredentialKind"},
+                            "factor": {"enum": ["first", "second", "either"]},
+                            "requiresSecondFactor": {"type": "boolean"},
+                        },
+                    },
+                },
+                "allowCredentials": {
+                    "type": "object",
+                    "required": ["key", "passwordProtectedKey", "webauthn"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "key": {"type": "array", "items": _CREDENTIAL_ENTRY},
+                        "passwordProtectedKey": {
+                            "type": "array",
+                            "items": {
+                                **_CREDENTIAL_ENTRY,
+                                "required": ["type", "id", "encryptedPrivateKey"],
+                                "properties": {
+                                    **_CREDENTIAL_ENTRY["properties"],
+                                    "encryptedPrivateKey": _STRING,
+                                },
+                            },
+                        },
+                        "webauthn": {
+                            "type": "array",
+                            "items": {
+                                **_CREDENTIAL_ENTRY,
+                                "required": ["type", "id", "transports"],
+                                "properties": {
+                                    **_CREDENTIAL_ENTRY["properties"],
+                                    "transports": {"type": "array", "items": _STRING},
+                                },
+                            },
+                        },
+                    },
+                },
+                "userVerification": {"enum": ["required", "preferred", "discouraged"]},
+                "rp": {
+                    "type": "object",
+                    "required": ["id", "name"],
+                    "properties": {"id": _STRING, "name": _STRING},
+                },
+                "externalAuthenticationUrl": _STRING,
+                "attestation": {"const": "none"},
+            },
+        },
+        {"CredentialKind": {"enum": [kind.value for kind in CredentialKind]}},
+    ),
+    answer_description="The challenge to sign.",
+    build=InitUserAction.wired,
+)

@@ -1,20 +1,22 @@
 """One pipeline for every signed mutation of a target user (SPEC §4, §5).
 
-An operation (`UserMutation`) brings only what is its own: its name in the permission
-matrix, its rules, its state change and its audit action. `SignedUserMutation` runs
-it through the steps every such request shares, in the order of SPEC §4 (numbers
-match docs/architecture.md and docs/extending.md):
+An operation brings its declaration (`Declaration`: its name in the permission matrix
+and its row in each preset, its route, its body) and what is its own (`UserMutation`):
+its rules, its state change and its audit action. `SignedUserMutation` runs it through
+the steps every such request shares, in the order of SPEC §4 (numbers match
+docs/architecture.md and docs/extending.md):
 
-1. headers (400)                 5. user id syntax (400)
-2. authentication (401)          6. target look-up in the caller's org (404)
+1. headers (400)                 6. user id syntax (400)
+2. authentication (401)          7. target look-up in the caller's org (404)
 3. user action token (403; replay 400)
 4. the operation's unconditional permissions (403)
-                                 7. permission for the target's kind (403)
-                                 8. the operation's own rules (400)
-                                 9. commit, in the org's turn: the caller read again,
+5. the declared body and query (400)
+                                 8. permission for the target's kind (403)
+                                 9. the operation's own rules (400)
+                                10. commit, in the org's turn: the caller read again,
                                     token consumed, target changed, record appended
 
-Steps 2 to 9 run in one unit of work: a refusal anywhere leaves the token unused,
+Steps 2 to 10 run in one unit of work: a refusal anywhere leaves the token unused,
 the target untouched and the audit log as it was. A concurrent change of the target,
 of the caller (current at commit, SPEC §5) or of the org's audit chain retries the
 unit of work a bounded number of times.
@@ -25,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Final, NoReturn, Protocol
 
@@ -33,10 +36,12 @@ import attrs
 from archive_core.access import Gate, Screening
 from archive_core.audit import sealed_record
 from archive_core.config import Policy
+from archive_core.declarations import Declaration, Wiring
 from archive_core.entities import Grants, Principal, User, UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict, ErrorKind
+from archive_core.fields import NO_VALUES, Values
 from archive_core.ids import UserId, is_canonical_id, new_id
-from archive_core.permissions import authorize, denial_message
+from archive_core.permissions import PermissionMatrix, authorize, denial_message
 from archive_core.ports import (
     ConsumeStatus,
     Randomness,
@@ -44,10 +49,17 @@ from archive_core.ports import (
     UnitOfWorkFactory,
     UserActionTokenCodec,
 )
-from archive_core.requests import Request
+from archive_core.requests import Answer, Request
 from archive_core.wire import user_to_wire
 
-__all__ = ["SignedUserMutation", "Subject", "UserMutation", "check_user_action"]
+__all__ = [
+    "SignedUserMutation",
+    "Subject",
+    "UserMutation",
+    "check_user_action",
+    "parse_values",
+    "signed_user_mutation",
+]
 
 USER_ACTION_HEADER: Final = "x-dfns-useraction"
 MAX_USER_ACTION_TOKEN: Final = 4096
@@ -103,10 +115,21 @@ def check_user_action(
     return grant.token_id
 
 
+def parse_values(declaration: Declaration[Any], request: Request) -> Values:
+    """Step 5: the declared body and query, strictly parsed (400 naming the defect)."""
+    values: dict[str, object] = {}
+    if declaration.body is not None:
+        values.update(declaration.body.parse(request.body))
+    if declaration.query is not None:
+        values.update(declaration.query.parse(request.query))
+    return values if values else NO_VALUES
+
+
 @attrs.define
 class Subject:
-    """What an operation's rules see at step 8: the request, the caller, the target
-    (found in the caller's org, not archived), the time and the unit of work."""
+    """What an operation's rules and change see at step 9: the request, the caller, the
+    target (found in the caller's org, not archived), the time, the unit of work, the
+    matrix in force, the operation's name and the values of its declared body and query."""
 
     request: Request
     caller: Principal
@@ -114,6 +137,9 @@ class Subject:
     now: datetime
     policy: Policy
     uow: UnitOfWork
+    matrix: PermissionMatrix
+    operation: str
+    values: Values = NO_VALUES
     _target_grants: Grants | None = attrs.field(default=None, init=False)
 
     @property
@@ -135,7 +161,7 @@ class Subject:
         target = self.target
         if not self.policy.lockout_guard or not target.is_active:
             return
-        matrix = self.policy.matrix
+        matrix = self.matrix
         needed = matrix.required(operation, target.kind)
         if matrix.refuses(operation, target.kind) or not self.target_grants.hold_all(needed):
             return
@@ -150,17 +176,8 @@ class Subject:
 
 
 class UserMutation(Protocol):
-    """What an operation on a target user brings of its own; the pipeline does the rest."""
-
-    @property
-    def name(self) -> str:
-        """Its operation in the permission matrix (`Policy.matrix`)."""
-        ...
-
-    @property
-    def done(self) -> str:
-        """The decision log's code when it changed a user (e.g. `archived`)."""
-        ...
+    """What an operation on a target user brings of its own besides its declaration;
+    the pipeline does the rest."""
 
     @property
     def empty_object_signed_empty(self) -> bool:
@@ -169,10 +186,10 @@ class UserMutation(Protocol):
         ...
 
     def check(self, subject: Subject) -> None:
-        """Its own rules, in order (step 8): raise ArchiveCoreError to refuse."""
+        """Its own rules, in order (step 9): raise ArchiveCoreError to refuse."""
         ...
 
-    def change(self, target: User, *, now: datetime) -> User | None:
+    def change(self, subject: Subject) -> User | None:
         """The target as the operation leaves it, one version later; None when there is
         nothing to change (the answer is then the target as it stands, with no record)."""
         ...
@@ -184,34 +201,37 @@ class UserMutation(Protocol):
 
 @attrs.frozen(kw_only=True)
 class SignedUserMutation:
-    """Runs one `UserMutation` as a signed request on a user of the caller's org."""
+    """Runs one `UserMutation`, as its declaration says, as a signed request on a user
+    of the caller's org (the user id is the path parameter `userId`)."""
 
     gate: Gate
     uow_factory: UnitOfWorkFactory
     randomness: Randomness
     token_codec: UserActionTokenCodec
     policy: Policy
+    matrix: PermissionMatrix
+    declaration: Declaration[SignedUserMutation]
     mutation: UserMutation
 
-    def __call__(self, request: Request, user_id: str) -> dict[str, Any]:
+    def __call__(self, request: Request) -> Answer:
         """Answer the request with the user as it now stands (SPEC §1.2)."""
         try:
-            return self._decide(request, user_id)
+            return self._decide(request, request.params.get("userId", ""))
         except ArchiveCoreError as refusal:
             if _log.isEnabledFor(logging.INFO):
                 _log.info(
                     "%s refused",
-                    self.mutation.name,
+                    self.declaration.name,
                     extra={
                         "code": refusal.code,
                         "reason": refusal.reason,
                         "status": refusal.status,
-                        "operation": self.mutation.name,
+                        "operation": self.declaration.name,
                     },
                 )
             raise
 
-    def _decide(self, request: Request, user_id: str) -> dict[str, Any]:
+    def _decide(self, request: Request, user_id: str) -> Answer:
         screening = self.gate.screen(request.headers)  # 1, and 2's crypto part
         for _attempt in range(self.policy.max_conflict_retries + 1):
             try:
@@ -221,10 +241,11 @@ class SignedUserMutation:
                 screening = screening.without_nonce()
         raise ArchiveCoreError(Catalogue.CONFLICT, reason="retries_exhausted")
 
-    def _attempt(self, request: Request, user_id: str, screening: Screening) -> dict[str, Any]:
+    def _attempt(self, request: Request, user_id: str, screening: Screening) -> Answer:
         now = screening.now
-        operation = self.mutation.name
-        matrix = self.policy.matrix
+        declaration = self.declaration
+        operation = declaration.name
+        matrix = self.matrix
         with self.uow_factory() as uow:
             principal = self.gate.admit(uow, screening)  # 2, and the caller-bound headers
             caller = principal.user
@@ -252,28 +273,33 @@ class SignedUserMutation:
             if not first.allowed:
                 _deny(caller.kind, caller.id, first.missing)
 
-            # 5. user id syntax
+            # 5. the declared body and query
+            values = parse_values(declaration, request)
+
+            # 6. user id syntax
             if not is_canonical_id(user_id, "us"):
                 raise ArchiveCoreError(Catalogue.USER_ID_MALFORMED, reason="user_id_malformed")
 
-            # 6. the target, in the caller's org, not archived
+            # 7. the target, in the caller's org, not archived
             target = uow.users.get(UserId(user_id))
             if target is None or target.org_id != caller.org_id or target.is_archived:
                 raise ArchiveCoreError(Catalogue.TARGET_NOT_FOUND, reason="target_not_found")
 
-            # 7. the permission for the target's kind
+            # 8. the permission for the target's kind
             decision = authorize(
                 matrix, operation, grants.operations, grants.full_admin, target.kind, caller.kind
             )
             if not decision.allowed:
                 _deny(caller.kind, caller.id, decision.missing)
 
-            # 8. the operation's own rules
-            subject = Subject(request, principal, target, now, self.policy, uow)
+            # 9. the operation's own rules
+            subject = Subject(
+                request, principal, target, now, self.policy, uow, matrix, operation, values
+            )
             self.mutation.check(subject)
-            after = self.mutation.change(target, now=now)
+            after = self.mutation.change(subject)
 
-            # 9. commit: change, audit, token consumption (already staged) — all or nothing
+            # 10. commit: change, audit, token consumption (already staged) — all or nothing
             # (the hot calls here are positional: docs/benchmarks.md §1). The org's turn
             # first: reading its audit head takes the org's lock where units of work are
             # not serialised (to the end of this one), before anything more is written.
@@ -308,19 +334,43 @@ class SignedUserMutation:
                 )
             assignments = subject.target_grants.assignments  # read before the commit ends it
             uow.commit()
+        outcome = declaration.outcome if after is not None else "unchanged"
         if _log.isEnabledFor(logging.INFO):
             _log.info(
                 "%s allowed",
                 operation,
                 extra={
-                    "code": self.mutation.done if after is not None else "unchanged",
+                    "code": outcome,
                     "operation": operation,
                     "caller": caller.id,
                     "target": target.id,
                     "org": caller.org_id,
                 },
             )
-        return user_to_wire(target if after is None else after, assignments)
+        return Answer.json(
+            user_to_wire(target if after is None else after, assignments),
+            outcome=outcome,
+        )
+
+
+def signed_user_mutation(
+    mutation: UserMutation,
+) -> Callable[[Wiring, Declaration[SignedUserMutation]], SignedUserMutation]:
+    """A declaration's `build` for an operation on the signed pipeline."""
+
+    def build(wiring: Wiring, declaration: Declaration[SignedUserMutation]) -> SignedUserMutation:
+        return SignedUserMutation(
+            gate=wiring.gate,
+            uow_factory=wiring.uow_factory,
+            randomness=wiring.randomness,
+            token_codec=wiring.token_codec,
+            policy=wiring.policy,
+            matrix=wiring.matrix,
+            declaration=declaration,
+            mutation=mutation,
+        )
+
+    return build
 
 
 def _deny(kind: UserKind, caller_id: str, missing: tuple[str, ...]) -> NoReturn:

@@ -1,4 +1,4 @@
-"""No import cycle inside the core, counting every import: those at module level, those
+"""No import cycle inside the core or the adapters, counting every import: those at module level, those
 under `if TYPE_CHECKING:` and those inside functions alike (a cycle that only the type
 checker sees still ties the modules into one)."""
 
@@ -82,6 +82,12 @@ def _without_packages(graph: dict[str, set[str]]) -> dict[str, set[str]]:
 def test_the_core_has_no_import_cycle() -> None:
     graph = _without_packages(import_graph(ROOT, "archive_core"))
     assert len(graph) > 15 and any(graph.values())
+    assert find_cycle(graph) is None, " → ".join(find_cycle(graph) or [])
+
+
+def test_the_adapters_have_no_import_cycle() -> None:
+    graph = _without_packages(import_graph(ROOT, "adapters"))
+    assert len(graph) > 40 and any(graph.values())
     assert find_cycle(graph) is None, " → ".join(find_cycle(graph) or [])
 
 

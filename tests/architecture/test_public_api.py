@@ -1,7 +1,9 @@
 """Each package names its public API in `__init__` (`__all__`), and the README and the
 documentation import only from those package-level APIs — never from an implementation
-module. Two documented exceptions: `archive_core.ports` (the protocols an adapter
-implements) and the framework embeddings, leaf modules that each import their framework."""
+module. Two documented exceptions: what an adapter author writes against —
+`archive_core.ports` (the protocols an adapter implements) and the modules of the values
+they speak of (`archive_core.entities`, `archive_core.ids`, `archive_core.errors`) —
+and the framework embeddings, leaf modules that each import their framework."""
 
 from __future__ import annotations
 
@@ -20,9 +22,12 @@ ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Packages whose __init__ needs an optional extra or a framework are not imported here.
 OPTIONAL = {"adapters.transport.embeddings"}
-PUBLIC_MODULES = {"archive_core.ports"} | {
-    f"adapters.transport.embeddings.{framework}" for framework in ("fastapi", "flask", "django")
-}
+PUBLIC_MODULES = {
+    "archive_core.ports",
+    "archive_core.entities",
+    "archive_core.ids",
+    "archive_core.errors",
+} | {f"adapters.transport.embeddings.{framework}" for framework in ("fastapi", "flask", "django")}
 
 
 def packages() -> list[str]:

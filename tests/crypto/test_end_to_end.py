@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import attrs
 import pytest
 from dfns_sdk.auth import KeySigner  # type: ignore[import-untyped]  # the SDK ships no types
 
@@ -36,6 +37,7 @@ from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenK
 from archive_core.errors import ArchiveCoreError
 from archive_core.ids import OrgId
 from archive_core.requests import Headers, Request
+from archive_core.use_cases import ARCHIVE_USER, COMPLETE_USER_ACTION, INIT_USER_ACTION
 from archive_core.user_action import reverify_evidence
 from tests.crypto.authenticator import SoftwareAuthenticator
 
@@ -68,9 +70,7 @@ class CryptoWorld:
         assert isinstance(deployment.bearer_tokens, JwtBearerTokens)  # production's, unfaked
         self.bearer = deployment.bearer_tokens
         self.verifiers = deployment.verifiers
-        self.init = deployment.service.init_user_action
-        self.complete = deployment.service.complete_user_action
-        self.archive = deployment.service.archive_user
+        self.endpoints = deployment.endpoints
         self.provisioning = deployment.provisioning
         self.org: OrgId = self.provisioning.new_org_id()
 
@@ -102,21 +102,20 @@ class CryptoWorld:
             "userActionHttpPath": path,
             "userActionServerKind": "Api",
         }
-        return self.init(
-            self.request("POST", "/auth/action/init", token, json.dumps(body).encode())
-        )
+        request = self.request("POST", "/auth/action/init", token, json.dumps(body).encode())
+        return dict(self.endpoints.handler(INIT_USER_ACTION)(request).document or {})
 
     def complete_with(self, token: str, challenge: dict[str, Any], factor: dict[str, Any]) -> str:
         body = {"challengeIdentifier": challenge["challengeIdentifier"], "firstFactor": factor}
-        answer = self.complete(
-            self.request("POST", "/auth/action", token, json.dumps(body).encode())
-        )
-        return answer["userAction"]
+        request = self.request("POST", "/auth/action", token, json.dumps(body).encode())
+        answer = self.endpoints.handler(COMPLETE_USER_ACTION)(request).document or {}
+        return str(answer["userAction"])
 
     def archive_with(self, token: str, target: User, user_action: str) -> dict[str, Any]:
         path = f"/auth/users/{target.id}"
         request = self.request("DELETE", path, token, user_action=user_action)
-        return self.archive(request, target.id)
+        request = attrs.evolve(request, params={"userId": target.id})
+        return dict(self.endpoints.handler(ARCHIVE_USER)(request).document or {})
 
 
 Signer = Callable[[dict[str, Any]], dict[str, Any]]

@@ -61,7 +61,7 @@ def test_the_docs_have_code_to_run() -> None:
 
 @pytest.mark.parametrize("path", WITH_CODE, ids=lambda p: p.name)
 def test_code_blocks_run(path: Path) -> None:
-    namespace: dict[str, Any] = {"service": World().service(), "__name__": f"docs_{path.stem}"}
+    namespace: dict[str, Any] = {"deployment": World().deployment, "__name__": f"docs_{path.stem}"}
     for index, block in enumerate(_blocks(path)):
         try:
             exec(compile(block, f"{path.name}[{index}]", "exec"), namespace)  # noqa: S102 - our own docs
@@ -89,3 +89,10 @@ def test_the_files_a_document_shows_pass_their_tests(path: Path, tmp_path: Path)
     passed = re.search(r"\b(\d+) passed\b", report)
     # every test function the files define passed (suites they subclass add more)
     assert passed is not None and int(passed.group(1)) >= defined > 0, report
+
+
+def test_the_extending_guides_operation_is_the_one_the_suite_serves() -> None:
+    """docs/extending.md shows `tests/e2e/rename_user.py` byte for byte, so the module
+    a reader copies is the one `serve` and the official SDK are tested with."""
+    module = (ROOT / "tests" / "e2e" / "rename_user.py").read_text(encoding="utf-8")
+    assert module in _all_blocks(ROOT / "docs" / "extending.md")

@@ -16,8 +16,9 @@ from archive_core.audit import verify_audit_chain
 from archive_core.config import Policy
 from archive_core.entities import UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue, ErrorKind
-from archive_core.permissions import DFNS_CURRENT_PRESET
+from archive_core.operations import DFNS_CURRENT_PRESET
 from archive_core.requests import Request
+from archive_core.use_cases import ACTIVATE_USER, ARCHIVE_USER, DEACTIVATE_USER, INIT_USER_ACTION
 from tests.services import PgSchema, RedisPrefix
 
 COMBINATIONS = ("memory", "sqlite", "sqlite+redis", "postgresql", "postgresql+redis")
@@ -63,17 +64,17 @@ def test_an_archive_and_its_replays(world: World) -> None:
     target = world.actor(org)
     nonce = world.nonce("flow-nonce-000001")
     request = world.archive_request(admin, target.id, extra={"X-DFNS-NONCE": nonce})
-    answer = world.archive(request, target.id)
+    answer = world.call(ARCHIVE_USER, request, target.id)
     assert answer["userId"] == target.id
     assert answer["isActive"] is False
     # the same request again: its nonce is burnt
-    refused(Catalogue.NONCE_REPLAYED, lambda: world.archive(request, target.id))
+    refused(Catalogue.NONCE_REPLAYED, lambda: world.call(ARCHIVE_USER, request, target.id))
     # the same token with a fresh nonce: the token is used
     token = request.headers.values("x-dfns-useraction")[0]
     again = world.archive_request(
         admin, target.id, token=token, extra={"X-DFNS-NONCE": world.nonce("flow-nonce-000002")}
     )
-    refused(Catalogue.USER_ACTION_REPLAYED, lambda: world.archive(again, target.id))
+    refused(Catalogue.USER_ACTION_REPLAYED, lambda: world.call(ARCHIVE_USER, again, target.id))
     # a fresh token: the user is gone
     refused(Catalogue.TARGET_NOT_FOUND, lambda: world.archive_user(admin, target.id))
     assert not world.fresh_user(target.user).is_active
@@ -87,8 +88,10 @@ def test_a_refused_archive_leaves_the_token_unused_and_the_user_untouched(world:
     org = world.new_org()
     admin = world.actor(org, operations=ARCHIVE_OPS)
     request = world.archive_request(admin, admin.id)
-    refused(Catalogue.SELF_ARCHIVE, lambda: world.archive(request, admin.id))
-    refused(Catalogue.SELF_ARCHIVE, lambda: world.archive(request, admin.id))  # token unused
+    refused(Catalogue.SELF_ARCHIVE, lambda: world.call(ARCHIVE_USER, request, admin.id))
+    refused(
+        Catalogue.SELF_ARCHIVE, lambda: world.call(ARCHIVE_USER, request, admin.id)
+    )  # token unused
     assert world.fresh_user(admin.user).is_active
     with world.uow_factory() as uow:
         assert uow.audit.records(org) == []
@@ -136,7 +139,7 @@ def test_racing_requests_with_one_token_archive_once(world: World) -> None:
 
     def attempt(_: int) -> str:
         try:
-            world.archive(request, target.id)
+            world.call(ARCHIVE_USER, request, target.id)
         except ArchiveCoreError as refusal:
             return refusal.code
         return "archived"
@@ -155,7 +158,9 @@ def test_purge_forgets_what_expired(world: World) -> None:
     world.archive_user(admin, target.id, extra={"X-DFNS-NONCE": world.nonce("purge-nonce-00001")})
     world.user_action(admin, "DELETE", "/auth/users/us-aaaaa-bbbbb-ccccc")  # an unused grant
     init = world.init_body("DELETE", "/auth/users/us-aaaaa-bbbbb-ccccc")
-    world.init(Request("POST", "/auth/action/init", world.headers(admin), init))  # left open
+    world.call(
+        INIT_USER_ACTION, Request("POST", "/auth/action/init", world.headers(admin), init)
+    )  # left open
     assert world.purge().user_actions == 0
     world.clock.advance(timedelta(minutes=6))
     report = world.purge()
@@ -177,11 +182,11 @@ def test_deactivate_and_activate_with_their_cut_off(world: World) -> None:
         headers = world.headers(admin, **{"X-DFNS-USERACTION": token})
         return Request("PUT", f"{path}/{action}", headers, body)
 
-    assert world.deactivate(signed("deactivate", b"{}"), target.id)["isActive"] is False
+    assert world.call(DEACTIVATE_USER, signed("deactivate", b"{}"), target.id)["isActive"] is False
     stored = world.fresh_user(target.user)
     assert stored.cut_off_at == world.clock.now()
     world.clock.advance(timedelta(seconds=1))
-    assert world.activate(signed("activate", b""), target.id)["isActive"] is True
+    assert world.call(ACTIVATE_USER, signed("activate", b""), target.id)["isActive"] is True
     # what the target held before its deactivation stays dead
     refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive_user(target, admin.id, token=held))
     with world.uow_factory() as uow:

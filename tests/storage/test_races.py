@@ -23,6 +23,7 @@ from adapters.testing.contracts import samples
 from adapters.testing.world import ARCHIVE_OPS, Actor, World
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import ConsumeStatus
+from archive_core.use_cases import ARCHIVE_USER, DEACTIVATE_USER
 from tests.services import (
     delete_prefix,
     drop_schema,
@@ -164,10 +165,10 @@ def _signed(world: World, action: str, actor: Actor, target_id: str) -> Callable
     """The use case call for `actor` doing `action` to `target_id`, its token issued now."""
     if action == "archive":
         request = world.archive_request(actor, target_id)
-        return lambda: world.archive(request, target_id)
+        return lambda: world.call(ARCHIVE_USER, request, target_id)
     path = f"/auth/users/{target_id}/deactivate"
     request = world.signed_request(actor, "PUT", path, b"{}")
-    return lambda: world.deactivate(request, target_id)
+    return lambda: world.call(DEACTIVATE_USER, request, target_id)
 
 
 def _outcome(barrier: threading.Barrier, call: Callable[[], object]) -> str:

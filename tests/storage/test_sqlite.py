@@ -21,6 +21,7 @@ from adapters.testing.contracts.samples import T0
 from adapters.testing.world import ARCHIVE_OPS, World
 from archive_core.errors import StorageUnavailable
 from archive_core.ids import UserId
+from archive_core.use_cases import ARCHIVE_USER
 
 
 @pytest.fixture
@@ -253,7 +254,7 @@ def test_every_read_of_an_archive_is_an_index_search(tmp_path: Path) -> None:
     request = world.archive_request(caller, target.id)
     statements: list[str] = []
     store.set_trace(statements.append)
-    world.archive(request, target.id)
+    world.call(ARCHIVE_USER, request, target.id)
     store.set_trace(None)
     conn = store.database.acquire()
     try:

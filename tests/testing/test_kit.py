@@ -20,13 +20,10 @@ from adapters.wiring.bootstrap import build
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import Catalogue
-from archive_core.permissions import (
-    DFNS_CURRENT_PRESET,
-    DFNS_PRESET,
-    PRESETS,
-    PermissionMatrix,
-)
+from archive_core.operations import DFNS_CURRENT_PRESET, DFNS_PRESET, PRESETS
+from archive_core.permissions import PermissionMatrix
 from archive_core.requests import Request
+from archive_core.use_cases import ARCHIVE_USER
 
 
 @pytest.fixture
@@ -92,7 +89,7 @@ def test_a_signed_request_is_bound_to_its_method_path_and_body(archive_scene: Sc
     request = world.signed_request(admin, "DELETE", f"/auth/users/{end_user.id}")
     elsewhere = Request("DELETE", f"/auth/users/{employee.id}", request.headers, request.body)
     before = snapshot(world)
-    refused(Catalogue.USER_ACTION_INVALID, lambda: world.archive(elsewhere, employee.id))
+    refused(Catalogue.USER_ACTION_INVALID, lambda: world.call(ARCHIVE_USER, elsewhere, employee.id))
     assert snapshot(world) == before
     assert_not_audited(world, employee, org=archive_scene.org)
     world.archive_user(admin, end_user.id)  # a fresh nonce: the refused one is spent

@@ -92,7 +92,7 @@ def scene(world: World) -> Scene:
 
 @pytest.fixture
 def handler(world: World) -> HttpHandler:
-    return HttpHandler(world.service())
+    return HttpHandler(world.deployment)
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ OTHER = "https://evil.example"
 
 @pytest.fixture
 def cors_url(scene: Scene) -> Iterator[str]:
-    with BackgroundServer(scene.world.service(), cors_origins=[PAGE]) as server:
+    with BackgroundServer(scene.world.deployment, cors_origins=[PAGE]) as server:
         yield server.url
 
 
@@ -140,7 +140,7 @@ def test_two_origin_headers_are_no_origin(cors_url: str) -> None:
 
 
 def test_without_the_setting_nothing_changes(scene: Scene) -> None:
-    with BackgroundServer(scene.world.service()) as server:
+    with BackgroundServer(scene.world.deployment) as server:
         preflight = _preflight(server.url, "/auth/action/init", "POST")
         fetched = httpx.get(
             f"{server.url}/auth/users/{scene.employee.id}",
@@ -261,7 +261,7 @@ def test_anything_else_is_refused_with_one_line(text: str, detail: str) -> None:
 
 
 def test_the_layer_takes_exact_origins_only(scene: Scene) -> None:
-    app = AsgiApplication(scene.world.service())
+    app = AsgiApplication(scene.world.deployment)
     assert CorsApplication(app, ["HTTPS://App.Example.com:443"]).origins == {
         "https://app.example.com"
     }

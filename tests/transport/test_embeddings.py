@@ -29,8 +29,8 @@ Answer = tuple[int, dict[str, str], bytes]
 Send = Callable[[str, str, Pairs, bytes], Answer]
 
 
-def run_block(index: int, service: object) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"service": service, "__name__": "embedding_example"}
+def run_block(index: int, deployment: object) -> dict[str, Any]:
+    namespace: dict[str, Any] = {"deployment": deployment, "__name__": "embedding_example"}
     exec(compile(BLOCKS[index], f"{DOC}#block-{index}", "exec"), namespace)  # noqa: S102 - our own documentation
     return namespace
 
@@ -158,7 +158,7 @@ def exercise(send: Send, scene: Scene, prefix: str = "", *, raw_path_survives: b
     assert status == 200, body
 
     # refusals: byte for byte what the reference handler answers
-    reference = HttpHandler(world.service())
+    reference = HttpHandler(world.deployment)
     other = f"/auth/users/{scene.other_user.id}"
     fresh = signed_flow(send, scene, prefix, scene.reader.id)
     refusals: list[tuple[str, str, Pairs, bytes, int]] = [
@@ -214,7 +214,7 @@ def test_the_document_has_an_example_per_framework() -> None:
 
 def test_fastapi_example() -> None:
     scene = make_scene(World())
-    app = run_block(block_index("archive_router"), scene.world.service())["app"]
+    app = run_block(block_index("archive_router"), scene.world.deployment)["app"]
     exercise(asgi_sender(app), scene)
 
 
@@ -225,13 +225,13 @@ def test_fastapi_router_under_a_prefix() -> None:
 
     scene = make_scene(World())
     app = FastAPI()
-    app.include_router(archive_router(scene.world.service(), prefix="/dfns"))
+    app.include_router(archive_router(scene.world.deployment, prefix="/dfns"))
     exercise(asgi_sender(app), scene, "/dfns")
 
 
 def test_starlette_mount_example() -> None:
     scene = make_scene(World())
-    app = run_block(block_index("Mount("), scene.world.service())["app"]
+    app = run_block(block_index("Mount("), scene.world.deployment)["app"]
     exercise(asgi_sender(app), scene, "/dfns")
     status, _, body = asgi_sender(app)("GET", "/dfns/openapi.json", [], b"")
     assert status == 200
@@ -240,7 +240,7 @@ def test_starlette_mount_example() -> None:
 
 def test_flask_example() -> None:
     scene = make_scene(World())
-    app = run_block(block_index("archive_blueprint"), scene.world.service())["app"]
+    app = run_block(block_index("archive_blueprint"), scene.world.deployment)["app"]
     exercise(flask_sender(app), scene)
 
 
@@ -251,13 +251,13 @@ def test_flask_blueprint_under_a_prefix() -> None:
 
     scene = make_scene(World())
     app = flask.Flask("embedding_prefix")
-    app.register_blueprint(archive_blueprint(scene.world.service(), url_prefix="/dfns"))
+    app.register_blueprint(archive_blueprint(scene.world.deployment, url_prefix="/dfns"))
     exercise(flask_sender(app), scene, "/dfns")
 
 
 def test_django_example(django_urls: types.ModuleType) -> None:
     scene = make_scene(World())
-    patterns = run_block(block_index("archive_urlpatterns"), scene.world.service())["urlpatterns"]
+    patterns = run_block(block_index("archive_urlpatterns"), scene.world.deployment)["urlpatterns"]
     # Django's test client decodes the path and sends no REQUEST_URI: `%2F` is a `/` there.
     exercise(django_sender(django_urls, patterns), scene, raw_path_survives=False)
 
@@ -266,7 +266,7 @@ def test_django_example_under_a_server_that_keeps_the_raw_path(
     django_urls: types.ModuleType,
 ) -> None:
     scene = make_scene(World())
-    patterns = run_block(block_index("archive_urlpatterns"), scene.world.service())["urlpatterns"]
+    patterns = run_block(block_index("archive_urlpatterns"), scene.world.deployment)["urlpatterns"]
     send = django_sender(django_urls, patterns, REQUEST_URI="/auth/users/us-a%2Fb")
     status, _, body = send("GET", "/auth/users/us-a%2Fb", bearer(scene), b"")
     assert (status, json.loads(body)["error"]["message"]) == (400, "The user id is malformed.")
@@ -275,7 +275,7 @@ def test_django_example_under_a_server_that_keeps_the_raw_path(
 def test_django_prefixed_example(django_urls: types.ModuleType) -> None:
     scene = make_scene(World())
     index = block_index("archive_urlpatterns", nth=1)
-    patterns = run_block(index, scene.world.service())["urlpatterns"]
+    patterns = run_block(index, scene.world.deployment)["urlpatterns"]
     exercise(django_sender(django_urls, patterns), scene, "/dfns", raw_path_survives=False)
 
 
@@ -311,19 +311,19 @@ def _toggle(send: Send, scene: Scene, prefix: str = "") -> None:
 def test_deactivate_and_activate_through_fastapi() -> None:
     scene = make_scene(World())
     _toggle(
-        asgi_sender(run_block(block_index("archive_router"), scene.world.service())["app"]), scene
+        asgi_sender(run_block(block_index("archive_router"), scene.world.deployment)["app"]), scene
     )
 
 
 def test_deactivate_and_activate_through_flask() -> None:
     scene = make_scene(World())
     _toggle(
-        flask_sender(run_block(block_index("archive_blueprint"), scene.world.service())["app"]),
+        flask_sender(run_block(block_index("archive_blueprint"), scene.world.deployment)["app"]),
         scene,
     )
 
 
 def test_deactivate_and_activate_through_django(django_urls: types.ModuleType) -> None:
     scene = make_scene(World())
-    patterns = run_block(block_index("archive_urlpatterns"), scene.world.service())["urlpatterns"]
+    patterns = run_block(block_index("archive_urlpatterns"), scene.world.deployment)["urlpatterns"]
     _toggle(django_sender(django_urls, patterns), scene)

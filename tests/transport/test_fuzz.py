@@ -42,7 +42,7 @@ FUZZ = functools.partial(
 def fuzz_world() -> tuple[Scene, HttpHandler]:
     """One world for all examples (hypothesis cannot take function-scoped fixtures)."""
     scene = make_scene(World())
-    return scene, HttpHandler(scene.world.service())
+    return scene, HttpHandler(scene.world.deployment)
 
 
 def substitute(text: str, scene: Scene) -> str:

@@ -61,7 +61,7 @@ def test_headers_keep_every_repeated_value_in_order() -> None:
 
 # ---------------------------------------------------------------------------- handler
 def test_the_head_bound_reads_no_further_than_one_pair_past_the_limit(scene: Scene) -> None:
-    handler = HttpHandler(scene.world.service())
+    handler = HttpHandler(scene.world.deployment)
     drawn = 0
 
     def hostile() -> Iterator[tuple[str, str]]:
@@ -77,7 +77,7 @@ def test_the_head_bound_reads_no_further_than_one_pair_past_the_limit(scene: Sce
 
 
 def test_the_bound_comes_before_routing(scene: Scene) -> None:
-    handler = HttpHandler(scene.world.service())
+    handler = HttpHandler(scene.world.deployment)
     for method, target in (
         ("GET", "/nowhere"),
         ("PATCH", "/auth/action"),
@@ -88,7 +88,7 @@ def test_the_bound_comes_before_routing(scene: Scene) -> None:
 
 
 def test_the_limits_are_settings(scene: Scene) -> None:
-    handler = HttpHandler(scene.world.service(), max_header_lines=3, max_head_bytes=200)
+    handler = HttpHandler(scene.world.deployment, max_header_lines=3, max_head_bytes=200)
     assert handler.handle("GET", "/openapi.json", fillers(3), b"").status == 200
     assert handler.handle("GET", "/openapi.json", fillers(4), b"").status == 431
     pairs = [("X-Big", "v" * 200)]
@@ -96,7 +96,7 @@ def test_the_limits_are_settings(scene: Scene) -> None:
 
 
 def test_a_request_line_alone_can_pass_the_byte_bound(scene: Scene) -> None:
-    handler = HttpHandler(scene.world.service())
+    handler = HttpHandler(scene.world.deployment)
     target = "/auth/users/" + "a" * MAX_HEAD_BYTES
     assert handler.handle("GET", target, [], b"").status == 431
 
@@ -140,7 +140,7 @@ def test_a_refused_head_changes_nothing_even_when_signed(client: Client, scene: 
 @pytest.fixture(scope="module")
 def served() -> Iterator[tuple[Scene, str]]:
     scene = make_scene(World())
-    with BackgroundServer(scene.world.service()) as server:
+    with BackgroundServer(scene.world.deployment) as server:
         yield scene, server.url
 
 

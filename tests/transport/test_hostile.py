@@ -20,6 +20,7 @@ import attrs
 import pytest
 
 from archive_core.requests import Request
+from archive_core.use_cases import ARCHIVE_USER, COMPLETE_USER_ACTION, GET_USER, INIT_USER_ACTION
 from tests.transport.client import Client, HeaderPairs
 from tests.transport.conftest import Scene
 
@@ -96,7 +97,9 @@ def init_post(scene: Scene, body: bytes | Sequence[bytes], *extra: tuple[str, st
 def _challenge(scene: Scene) -> dict[str, Any]:
     world = scene.world
     body = world.init_body("DELETE", user_path(scene.employee.id))
-    return world.init(Request("POST", "/auth/action/init", world.headers(scene.admin), body))
+    return world.call(
+        INIT_USER_ACTION, Request("POST", "/auth/action/init", world.headers(scene.admin), body)
+    )
 
 
 def _complete_body(scene: Scene, challenge: dict[str, Any], **changes: Any) -> bytes:
@@ -115,7 +118,9 @@ def replayed_challenge(scene: Scene) -> Hostile:
     challenge = _challenge(scene)
     body = _complete_body(scene, challenge)
     world = scene.world
-    world.complete(Request("POST", "/auth/action", world.headers(scene.admin), body))
+    world.call(
+        COMPLETE_USER_ACTION, Request("POST", "/auth/action", world.headers(scene.admin), body)
+    )
     return Hostile("POST", "/auth/action", scene.bearer(), body)
 
 
@@ -133,7 +138,9 @@ def replayed_user_action(scene: Scene) -> Hostile:
     first = signed_delete(scene, user_path(scene.end_user.id))
     world = scene.world
     headers = world.headers(scene.admin, **{"X-DFNS-USERACTION": str(first.headers[1][1])})
-    world.archive(Request("DELETE", user_path(scene.end_user.id), headers), scene.end_user.id)
+    world.call(
+        ARCHIVE_USER, Request("DELETE", user_path(scene.end_user.id), headers), scene.end_user.id
+    )
     return first
 
 
@@ -145,7 +152,7 @@ def replayed_nonce(scene: Scene) -> Hostile:
     nonce = scene.world.nonce("replayed-nonce-0001")
     world = scene.world
     headers = world.headers(scene.admin, **{"X-DFNS-NONCE": nonce})
-    world.get_user(Request("GET", user_path(scene.employee.id), headers), scene.employee.id)
+    world.call(GET_USER, Request("GET", user_path(scene.employee.id), headers), scene.employee.id)
     return get_employee(scene, *scene.bearer(), ("X-DFNS-NONCE", nonce))
 
 

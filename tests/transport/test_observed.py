@@ -23,6 +23,7 @@ from adapters.transport.asgi import AsgiApplication, Message, Scope
 from adapters.transport.http import HttpHandler
 from adapters.transport.observed import ObservedApplication, route_template
 from archive_core.errors import StorageUnavailable
+from archive_core.use_cases import GET_USER
 from tests.transport.client import Answer, call_asgi
 from tests.transport.conftest import Scene, make_scene
 from tests.transport.test_hostile import CASES, Case, assert_no_secret_logged
@@ -54,7 +55,7 @@ def seen() -> Seen:
 
 @pytest.fixture
 def app(scene: Scene, seen: Seen) -> Iterator[ObservedApplication]:
-    inner = AsgiApplication(handler=HttpHandler(scene.world.service()), max_workers=2)
+    inner = AsgiApplication(handler=HttpHandler(scene.world.deployment), max_workers=2)
     yield ObservedApplication(inner, observer=seen)
     inner.close()
 
@@ -127,10 +128,13 @@ def test_route_templates(target: str, route: str) -> None:
 
 
 def test_the_store_a_503_names_is_observed(scene: Scene, seen: Seen) -> None:
-    def down(request: object, user_id: str) -> Any:
+    def down(request: object) -> Any:
         raise StorageUnavailable("postgresql: OperationalError (08006)")
 
-    service = attrs.evolve(scene.world.service(), get_user=cast(Any, down))
+    service = attrs.evolve(
+        scene.world.deployment,
+        endpoints=scene.world.deployment.endpoints.with_handler(GET_USER, cast(Any, down)),
+    )
     inner = AsgiApplication(handler=HttpHandler(service), max_workers=1)
     try:
         answer = _call(ObservedApplication(inner, observer=seen), "GET", "/auth/users/us-x")
@@ -146,7 +150,7 @@ def test_the_store_a_503_names_is_observed(scene: Scene, seen: Seen) -> None:
 def test_metrics_count_by_template_and_outcome(scene: Scene) -> None:
     registry = CollectorRegistry()
     metrics = PrometheusMetrics(registry)
-    inner = AsgiApplication(handler=HttpHandler(scene.world.service()), max_workers=1)
+    inner = AsgiApplication(handler=HttpHandler(scene.world.deployment), max_workers=1)
     app = ObservedApplication(inner, observer=metrics)
     try:
         _call(
@@ -232,7 +236,7 @@ def test_the_metrics_path_answers_get_and_head_only(metrics_url: str, method: st
 
 def test_shutdown_runs_before_the_lifespan_completes(scene: Scene) -> None:
     order: list[str] = []
-    inner = AsgiApplication(handler=HttpHandler(scene.world.service()), max_workers=1)
+    inner = AsgiApplication(handler=HttpHandler(scene.world.deployment), max_workers=1)
     app = ObservedApplication(inner, on_shutdown=lambda: order.append("closed"))
     incoming: list[Message] = [{"type": "lifespan.startup"}, {"type": "lifespan.shutdown"}]
 

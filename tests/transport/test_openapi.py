@@ -30,6 +30,8 @@ from adapters.transport.http import HttpHandler
 from adapters.transport.openapi import document, openapi_json, render_yaml
 from adapters.transport.wsgi import WsgiApplication
 from archive_core.errors import Catalogue
+from archive_core.requests import Answer
+from archive_core.use_cases import GET_USER
 from tests.transport.conftest import Scene, make_scene
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -115,14 +117,14 @@ def live_scene() -> Scene:
 
 @pytest.fixture(scope="module")
 def live_asgi(live_scene: Scene) -> Iterator[AsgiApplication]:
-    app = AsgiApplication(handler=HttpHandler(live_scene.world.service()), max_workers=2)
+    app = AsgiApplication(handler=HttpHandler(live_scene.world.deployment), max_workers=2)
     yield app
     app.close()
 
 
 @pytest.fixture(scope="module")
 def live_wsgi(live_scene: Scene) -> WsgiApplication:
-    return WsgiApplication(handler=HttpHandler(live_scene.world.service()))
+    return WsgiApplication(handler=HttpHandler(live_scene.world.deployment))
 
 
 # The schema as the service serves it (a test above proves it equals docs/openapi.yaml).
@@ -166,7 +168,12 @@ def test_schemathesis_without_credentials(case: Any, live_asgi: AsgiApplication)
 
 def test_the_run_would_catch_a_nonconforming_answer(live_scene: Scene) -> None:
     """The checks are not vacuous: a 200 that is not a User fails the run."""
-    wrong = attrs.evolve(live_scene.world.service(), get_user=cast(Any, _not_a_user))
+    wrong = attrs.evolve(
+        live_scene.world.deployment,
+        endpoints=live_scene.world.deployment.endpoints.with_handler(
+            GET_USER, cast(Any, _not_a_user)
+        ),
+    )
     app = WsgiApplication(handler=HttpHandler(wrong))
     case = api["/auth/users/{userId}"]["GET"].Case(
         path_parameters={"userId": live_scene.employee.id}
@@ -176,5 +183,5 @@ def test_the_run_would_catch_a_nonconforming_answer(live_scene: Scene) -> None:
     assert any("violates schema" in str(failure) for failure in caught.value.exceptions)
 
 
-def _not_a_user(request: object, user_id: str) -> dict[str, Any]:
-    return {"userId": 1}
+def _not_a_user(request: object) -> Answer:
+    return Answer.json({"userId": 1})

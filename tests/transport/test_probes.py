@@ -17,7 +17,7 @@ from archive_core.errors import StorageUnavailable
 
 
 def _handler(readiness: Readiness | None) -> HttpHandler:
-    return HttpHandler(attrs.evolve(World().service(), readiness=readiness))
+    return HttpHandler(attrs.evolve(World().deployment, readiness=readiness))
 
 
 def _ok() -> None:
@@ -93,7 +93,7 @@ def test_a_recovered_store_is_ready_again() -> None:
 def test_a_deployment_checks_its_real_stores(tmp_path: Path) -> None:
     db = str(tmp_path / "ready.db")
     with build(db_url=db) as deployment:
-        handler = HttpHandler(deployment.service)
+        handler = HttpHandler(deployment)
         answer = handler.handle("GET", "/readyz", [], b"")
     assert answer.status == 200
     assert answer.body == b'{"status":"ready","stores":{"sqlite":"ok","sqlite-replay":"ok"}}'

@@ -1,6 +1,7 @@
-"""The one route table (`adapters/transport/routes.py`) is what the handler routes by, what
-the OpenAPI document describes, what the metrics label by, what a CORS preflight
-answers with, and what the framework embeddings mount."""
+"""The route table is derived from the declarations a deployment serves: it is what the
+handler routes by (to each declaration's handler), what the OpenAPI document describes,
+what the metrics label by, what a CORS preflight answers with, and what the framework
+embeddings mount."""
 
 from __future__ import annotations
 
@@ -9,44 +10,57 @@ from collections import defaultdict
 import pytest
 
 from adapters.testing.world import World
-from adapters.transport.embeddings import fastapi, flask
 from adapters.transport.http import Exchange, HttpHandler, HttpResponse
 from adapters.transport.observed import route_template
-from adapters.transport.openapi import document
-from adapters.transport.routes import ROUTES, USER_ID, Route, mounted_paths, template_of
+from adapters.transport.openapi import document, library_routes
+from adapters.transport.routes import SERVER_ROUTES, RouteTable
+from archive_core.declarations import Declaration, Handler
+from archive_core.operations import OPERATIONS
 
 USER = "us-2mhcm-9r90a-92ran47bjpl60hmv"
+DECLARED = (*OPERATIONS, *SERVER_ROUTES)
 
 
-def concrete(route: Route) -> str:
-    return route.template.replace(USER_ID, USER)
+def concrete(declaration: Declaration[Handler]) -> str:
+    return declaration.path.replace("{userId}", USER)
 
 
 @pytest.fixture(scope="module")
-def handler() -> HttpHandler:
-    return HttpHandler(World().service())
+def world() -> World:
+    return World()
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
-def test_the_handler_routes_every_route_to_its_use_case(handler: HttpHandler, route: Route) -> None:
-    started = handler.begin(route.method, concrete(route), [])
-    if isinstance(started, HttpResponse):  # the document and the probes answer at once
-        assert route.name in ("openapi", "healthz", "readyz")
+@pytest.fixture(scope="module")
+def handler(world: World) -> HttpHandler:
+    return HttpHandler(world.deployment)
+
+
+@pytest.mark.parametrize("declaration", DECLARED, ids=lambda d: d.route_name)
+def test_the_handler_routes_every_declaration_to_its_handler(
+    world: World, handler: HttpHandler, declaration: Declaration[Handler]
+) -> None:
+    started = handler.begin(declaration.method, concrete(declaration), [])
+    if isinstance(started, HttpResponse):  # the document and the liveness probe answer at once
+        assert declaration in SERVER_ROUTES
         assert started.status == 200
     else:
         assert isinstance(started, Exchange)
-        assert started.endpoint.name == route.name
-        assert started.param == (USER if route.takes_user_id else "")
+        assert started.declaration is declaration
+        if declaration in SERVER_ROUTES:
+            assert started.handler is None  # /readyz: the handler's own
+        else:
+            assert started.handler is world.handler(declaration)
+        assert started.params == ({"userId": USER} if declaration.parameters else {})
 
 
-def test_the_document_describes_exactly_the_table() -> None:
+def test_the_document_describes_exactly_the_declarations() -> None:
     described = {
         (path, method.upper(), operation["operationId"])
         for path, item in document()["paths"].items()
         for method, operation in item.items()
         if method != "parameters"
     }
-    assert described == {(r.template, r.method, r.operation_id) for r in ROUTES}
+    assert described == {(d.path, d.method, d.operation_id) for d in DECLARED}
 
 
 def test_every_operation_documents_the_head_bound() -> None:
@@ -56,12 +70,14 @@ def test_every_operation_documents_the_head_bound() -> None:
                 assert "431" in operation["responses"], operation["operationId"]
 
 
-@pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
-def test_metrics_and_cors_read_the_table(handler: HttpHandler, route: Route) -> None:
-    path = concrete(route)
-    assert template_of(path) == route.template
-    assert route_template(path + "?x=1") == route.template
-    methods = sorted(r.method for r in ROUTES if r.template == route.template)
+@pytest.mark.parametrize("declaration", DECLARED, ids=lambda d: d.route_name)
+def test_metrics_and_cors_read_the_table(
+    handler: HttpHandler, declaration: Declaration[Handler]
+) -> None:
+    path = concrete(declaration)
+    assert library_routes().template_of(path) == declaration.path
+    assert route_template(path + "?x=1") == declaration.path
+    methods = sorted(d.method for d in DECLARED if d.path == declaration.path)
     assert handler.allowed_methods(path) == ", ".join(methods)
 
 
@@ -78,7 +94,7 @@ def test_metrics_and_cors_read_the_table(handler: HttpHandler, route: Route) -> 
     ],
 )
 def test_paths_off_the_table_match_nothing(handler: HttpHandler, path: str) -> None:
-    assert template_of(path) is None
+    assert library_routes().template_of(path) is None
     assert route_template(path) == "unmatched"
     assert handler.allowed_methods(path) is None
     answer = handler.begin("GET", path, [])
@@ -86,18 +102,45 @@ def test_paths_off_the_table_match_nothing(handler: HttpHandler, path: str) -> N
 
 
 def test_embeddings_mount_every_embedded_route_and_no_other() -> None:
-    exact, users = mounted_paths()
-    embedded = [r for r in ROUTES if r.embedded]
-    assert {r.template for r in embedded if not r.takes_user_id} == set(exact)
-    assert all(r.template.startswith(users) for r in embedded if r.takes_user_id)
-    assert not any(r.template in exact for r in ROUTES if not r.embedded)
-    assert fastapi.PATHS[: len(exact)] == exact
-    assert flask.RULES[: len(exact)] == exact
+    exact, prefixes = library_routes().mounted_paths()
+    embedded = [d for d in DECLARED if d.embedded]
+    assert {d.path for d in embedded if not d.parameters} == set(exact)
+    assert all(d.path.startswith(prefixes) for d in embedded if d.parameters)
+    assert not any(d.path in exact for d in DECLARED if not d.embedded)
 
 
-def test_a_path_shared_by_several_routes_is_one_entry_with_their_methods() -> None:
+def test_a_path_shared_by_several_declarations_is_one_route_with_their_methods() -> None:
     by_path: dict[str, list[str]] = defaultdict(list)
-    for route in ROUTES:
-        by_path[route.template].append(route.method)
-    assert by_path[f"/auth/users/{USER_ID}"] == ["DELETE", "GET"]
-    assert all(len(set(methods)) == len(methods) for methods in by_path.values())
+    for declaration in DECLARED:
+        by_path[declaration.path].append(declaration.method)
+    assert by_path["/auth/users/{userId}"] == ["DELETE", "GET"]
+    (route,) = [r for r in library_routes().routes if r.template == "/auth/users/{userId}"]
+    assert route.allow == "DELETE, GET" and route.name == "users"
+
+
+def test_a_literal_segment_wins_over_a_parameter() -> None:
+    def declared(path: str) -> Declaration[Handler]:
+        return Declaration(
+            name=path,
+            method="GET",
+            path=path,
+            operation_id="x" + str(len(path)),
+            outcome="read",
+            summary="",
+            build=lambda wiring, declaration: (_ for _ in ()).throw(AssertionError()),
+        )
+
+    table = RouteTable(
+        [declared("/logs/{id}"), declared("/logs/checkpoint"), declared("/logs/{id}/proof")]
+    )
+    assert table.match("/logs/checkpoint")[0] is not None
+    assert table.template_of("/logs/checkpoint") == "/logs/checkpoint"
+    assert table.match("/logs/au-1") == (table.routes[0], {"id": "au-1"})
+    assert table.template_of("/logs/checkpoint/proof") == "/logs/{id}/proof"
+    assert table.template_of("/logs/") is None
+
+
+def test_two_declarations_of_one_route_are_refused() -> None:
+    first, *_ = OPERATIONS
+    with pytest.raises(ValueError, match="declared twice"):
+        RouteTable([first, first])

@@ -15,6 +15,7 @@ from adapters.transport.http import HttpHandler
 from adapters.transport.openapi import document
 from adapters.transport.wsgi import WsgiApplication
 from archive_core.errors import ConcurrencyConflict, StorageUnavailable
+from archive_core.use_cases import GET_USER
 from tests.transport.client import Answer, Client
 from tests.transport.conftest import Scene
 
@@ -273,7 +274,10 @@ def _failing(exc: Exception) -> Callable[..., Any]:
 
 
 def _clients(scene: Scene, failing: Callable[..., Any]) -> list[Client]:
-    service = attrs.evolve(scene.world.service(), get_user=cast(Any, failing))
+    service = attrs.evolve(
+        scene.world.deployment,
+        endpoints=scene.world.deployment.endpoints.with_handler(GET_USER, cast(Any, failing)),
+    )
     handler = HttpHandler(service)
     asgi, wsgi = AsgiApplication(handler=handler, max_workers=1), WsgiApplication(handler=handler)
     return [Client("asgi", asgi, wsgi), Client("wsgi", asgi, wsgi)]

@@ -86,10 +86,10 @@ def test_dfns_current_over_http(transport: Transport) -> None:
     from adapters.transport.wsgi import WsgiApplication
     from archive_core.config import Policy
     from archive_core.entities import UserKind
-    from archive_core.permissions import DFNS_CURRENT_PRESET
+    from archive_core.operations import DFNS_CURRENT_PRESET
 
     world = World(policy=Policy(matrix=DFNS_CURRENT_PRESET))
-    handler = HttpHandler(world.service())
+    handler = HttpHandler(world.deployment)
     asgi = AsgiApplication(handler=handler, max_workers=2)
     try:
         client = Client(transport=transport, asgi=asgi, wsgi=WsgiApplication(handler=handler))

@@ -54,7 +54,7 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live() -> Iterator[tuple[Scene, AsgiApplication, httpx.Client]]:
     scene = make_scene(World())
-    app = AsgiApplication(handler=HttpHandler(scene.world.service()), max_workers=4)
+    app = AsgiApplication(handler=HttpHandler(scene.world.deployment), max_workers=4)
     with LiveServer(app) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         yield scene, app, http
     assert app._executor is None, "lifespan shutdown stops the worker pool"

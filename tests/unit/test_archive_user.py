@@ -16,6 +16,7 @@ from archive_core.entities import UserKind
 from archive_core.errors import Catalogue
 from archive_core.ids import OrgId
 from archive_core.requests import Headers, Request
+from archive_core.use_cases import ARCHIVE_USER, COMPLETE_USER_ACTION, INIT_USER_ACTION
 from tests.unit.helpers import refused, snapshot
 
 SPEC_KEYS = [
@@ -162,7 +163,7 @@ def test_nonce_is_burnt_even_when_the_request_then_fails(scene: Scene) -> None:
     world = scene.world
     nonce = world.nonce("burnt-on-failure-1")
     request = world.archive_request(scene.admin, scene.end_user.id, extra={"X-DFNS-NONCE": nonce})
-    refused(Catalogue.USER_ID_MALFORMED, lambda: world.archive(request, "us-BAD"))
+    refused(Catalogue.USER_ID_MALFORMED, lambda: world.call(ARCHIVE_USER, request, "us-BAD"))
     refused(
         Catalogue.NONCE_REPLAYED,
         lambda: world.archive_user(scene.admin, scene.end_user.id, extra={"X-DFNS-NONCE": nonce}),
@@ -175,7 +176,7 @@ def test_nonce_is_not_burnt_by_an_unauthenticated_request(scene: Scene) -> None:
     bad = Request(
         "DELETE", f"/auth/users/{scene.end_user.id}", Headers({"X-DFNS-NONCE": nonce}.items())
     )
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(bad, scene.end_user.id))
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, bad, scene.end_user.id))
     world.archive_user(scene.admin, scene.end_user.id, extra={"X-DFNS-NONCE": nonce})
 
 
@@ -189,43 +190,47 @@ def test_strict_mode_requires_nonce_and_app_id() -> None:
     headers = {"X-DFNS-APPID": app.id}
     refused(
         Catalogue.APP_ID_INVALID,
-        lambda: world.init(
+        lambda: world.call(
+            INIT_USER_ACTION,
             Request(
                 "POST",
                 "/auth/action/init",
                 world.headers(admin, **{"X-DFNS-NONCE": world.nonce()}),
                 b"{}",
-            )
+            ),
         ),
     )
     refused(
         Catalogue.NONCE_INVALID,
-        lambda: world.init(
-            Request("POST", "/auth/action/init", world.headers(admin, **headers), b"{}")
+        lambda: world.call(
+            INIT_USER_ACTION,
+            Request("POST", "/auth/action/init", world.headers(admin, **headers), b"{}"),
         ),
     )
 
     def signed_request(nonce_uuid: str) -> Request:
         path = f"/auth/users/{target.id}"
-        init = world.init(
+        init = world.call(
+            INIT_USER_ACTION,
             Request(
                 "POST",
                 "/auth/action/init",
                 world.headers(admin, **headers, **{"X-DFNS-NONCE": world.nonce(nonce_uuid + "-i")}),
                 world.init_body("DELETE", path),
-            )
+            ),
         )
         body = {
             "challengeIdentifier": init["challengeIdentifier"],
             "firstFactor": world.sign_challenge(admin, init),
         }
-        token = world.complete(
+        token = world.call(
+            COMPLETE_USER_ACTION,
             Request(
                 "POST",
                 "/auth/action",
                 world.headers(admin, **headers, **{"X-DFNS-NONCE": world.nonce(nonce_uuid + "-c")}),
                 json.dumps(body).encode(),
-            )
+            ),
         )["userAction"]
         return Request(
             "DELETE",
@@ -237,7 +242,9 @@ def test_strict_mode_requires_nonce_and_app_id() -> None:
             ),
         )
 
-    assert world.archive(signed_request("strict-mode-ok"), target.id)["isActive"] is False
+    assert (
+        world.call(ARCHIVE_USER, signed_request("strict-mode-ok"), target.id)["isActive"] is False
+    )
 
 
 @pytest.mark.parametrize(
@@ -291,12 +298,12 @@ def test_repeated_security_headers_are_refused(scene: Scene) -> None:
     request = world.archive_request(scene.admin, scene.end_user.id)
     pairs = [("authorization", f"Bearer {scene.admin.token}")] * 2
     doubled = attrs.evolve(request, headers=Headers([*pairs, ("x-dfns-useraction", "x")]))
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(doubled, scene.end_user.id))
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, doubled, scene.end_user.id))
     nonce = world.nonce()
     twice = attrs.evolve(
         request, headers=Headers([("X-DFNS-NONCE", nonce), ("x-dfns-nonce", nonce)])
     )
-    refused(Catalogue.NONCE_INVALID, lambda: world.archive(twice, scene.end_user.id))
+    refused(Catalogue.NONCE_INVALID, lambda: world.call(ARCHIVE_USER, twice, scene.end_user.id))
 
 
 # --------------------------------------------------------------------------- 2. authentication
@@ -326,7 +333,9 @@ def test_missing_or_malformed_bearer_is_401(scene: Scene, authorization: str | N
         pairs.append(("Authorization", authorization))
     refused(
         Catalogue.NOT_AUTHORIZED,
-        lambda: world.archive(attrs.evolve(request, headers=Headers(pairs)), scene.end_user.id),
+        lambda: world.call(
+            ARCHIVE_USER, attrs.evolve(request, headers=Headers(pairs)), scene.end_user.id
+        ),
     )
     assert world.fresh_user(scene.end_user.user).is_active
 
@@ -339,7 +348,9 @@ def test_bearer_scheme_is_case_insensitive(scene: Scene) -> None:
         [("AUTHORIZATION", f"bearer {scene.admin.token}"), ("X-Dfns-UserAction", token)]
     )
     assert (
-        world.archive(attrs.evolve(request, headers=headers), scene.end_user.id)["isActive"]
+        world.call(ARCHIVE_USER, attrs.evolve(request, headers=headers), scene.end_user.id)[
+            "isActive"
+        ]
         is False
     )
 
@@ -349,11 +360,11 @@ def test_unknown_or_expired_token_is_401(scene: Scene) -> None:
     short = world.actor(scene.org, full_admin=True, token_ttl=timedelta(minutes=1))
     request = world.archive_request(short, scene.end_user.id)
     world.clock.advance(timedelta(minutes=1))
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(request, scene.end_user.id))
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id))
     forged = attrs.evolve(
         request, headers=Headers([("Authorization", "Bearer forged.token.value")])
     )
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(forged, scene.end_user.id))
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, forged, scene.end_user.id))
 
 
 def test_inactive_caller_is_401(scene: Scene) -> None:
@@ -361,7 +372,7 @@ def test_inactive_caller_is_401(scene: Scene) -> None:
     request = world.archive_request(scene.admin, scene.end_user.id)
     with world.store.lock:
         world.store.users[scene.admin.user.id] = attrs.evolve(scene.admin.user, is_active=False)
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(request, scene.end_user.id))
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id))
 
 
 def test_token_of_another_org_is_401(scene: Scene) -> None:
@@ -371,7 +382,7 @@ def test_token_of_another_org_is_401(scene: Scene) -> None:
         world.store.users[scene.admin.user.id] = attrs.evolve(
             scene.admin.user, org_id=OrgId("or-aaaaa-bbbbb-cccccccccccccccc")
         )
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(request, scene.end_user.id))
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id))
 
 
 # --------------------------------------------------------------------------- 3. user action token
@@ -380,7 +391,9 @@ def test_token_of_another_org_is_401(scene: Scene) -> None:
 def test_missing_user_action_is_403(scene: Scene) -> None:
     world = scene.world
     request = Request("DELETE", f"/auth/users/{scene.end_user.id}", world.headers(scene.admin))
-    refused(Catalogue.USER_ACTION_INVALID, lambda: world.archive(request, scene.end_user.id))
+    refused(
+        Catalogue.USER_ACTION_INVALID, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id)
+    )
 
 
 def test_forged_user_action_is_403(scene: Scene) -> None:
@@ -409,10 +422,12 @@ def test_user_action_bound_to_method_path_and_body(scene: Scene, change: dict[st
         change = {"path": str(change["path"]).format(id=scene.end_user.id)}
     tampered = attrs.evolve(request, **change)  # type: ignore[arg-type]
     before = snapshot(world)
-    refused(Catalogue.USER_ACTION_INVALID, lambda: world.archive(tampered, scene.end_user.id))
+    refused(
+        Catalogue.USER_ACTION_INVALID, lambda: world.call(ARCHIVE_USER, tampered, scene.end_user.id)
+    )
     assert snapshot(world) == before
     # the genuine request still works: the refusal consumed nothing
-    assert world.archive(request, scene.end_user.id)["isActive"] is False
+    assert world.call(ARCHIVE_USER, request, scene.end_user.id)["isActive"] is False
 
 
 def test_user_action_bound_to_caller(scene: Scene) -> None:
@@ -437,8 +452,10 @@ def test_user_action_for_another_target_is_403(scene: Scene) -> None:
 def test_replayed_user_action_is_400(scene: Scene) -> None:
     world = scene.world
     request = world.archive_request(scene.admin, scene.end_user.id)
-    world.archive(request, scene.end_user.id)
-    refused(Catalogue.USER_ACTION_REPLAYED, lambda: world.archive(request, scene.end_user.id))
+    world.call(ARCHIVE_USER, request, scene.end_user.id)
+    refused(
+        Catalogue.USER_ACTION_REPLAYED, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id)
+    )
 
 
 # --------------------------------------------------------------------------- 4-8. authorization and rules
@@ -507,7 +524,7 @@ def test_malformed_user_id_is_400(scene: Scene, user_id: str) -> None:
     path = f"/auth/users/{user_id}"
     token = world.user_action(scene.admin, "DELETE", path)
     request = Request("DELETE", path, world.headers(scene.admin, **{"X-DFNS-USERACTION": token}))
-    refused(Catalogue.USER_ID_MALFORMED, lambda: world.archive(request, user_id))
+    refused(Catalogue.USER_ID_MALFORMED, lambda: world.call(ARCHIVE_USER, request, user_id))
 
 
 def test_unknown_other_org_and_archived_targets_share_one_404(scene: Scene) -> None:
@@ -548,7 +565,7 @@ def test_order_headers_before_authentication(scene: Scene) -> None:
     request = Request(
         "DELETE", f"/auth/users/{scene.end_user.id}", Headers([("X-DFNS-NONCE", "@@")])
     )
-    refused(Catalogue.NONCE_INVALID, lambda: world.archive(request, scene.end_user.id))
+    refused(Catalogue.NONCE_INVALID, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id))
 
 
 def test_order_authentication_before_user_action(scene: Scene) -> None:
@@ -556,7 +573,7 @@ def test_order_authentication_before_user_action(scene: Scene) -> None:
     request = Request(
         "DELETE", f"/auth/users/{scene.end_user.id}", Headers([("Authorization", "Bearer nope")])
     )
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(request, scene.end_user.id))
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id))
 
 
 def test_order_user_action_before_update_permission(world: World) -> None:
@@ -570,10 +587,18 @@ def test_order_user_action_before_update_permission(world: World) -> None:
     denial = (
         f"CustomerEmployee {caller.id} is not authorized to perform operation (Auth:Users:Update)"
     )
-    refused(Catalogue.PERMISSION_DENIED, lambda: world.archive(request, target.id), message=denial)
+    refused(
+        Catalogue.PERMISSION_DENIED,
+        lambda: world.call(ARCHIVE_USER, request, target.id),
+        message=denial,
+    )
     # the refusal rolled the consumption back: the same token fails on permissions again,
     # not as a replay
-    refused(Catalogue.PERMISSION_DENIED, lambda: world.archive(request, target.id), message=denial)
+    refused(
+        Catalogue.PERMISSION_DENIED,
+        lambda: world.call(ARCHIVE_USER, request, target.id),
+        message=denial,
+    )
 
 
 def test_order_update_permission_before_id_syntax(world: World) -> None:
@@ -584,7 +609,7 @@ def test_order_update_permission_before_id_syntax(world: World) -> None:
     request = Request("DELETE", path, world.headers(caller, **{"X-DFNS-USERACTION": token}))
     refused(
         Catalogue.PERMISSION_DENIED,
-        lambda: world.archive(request, "us-BAD"),
+        lambda: world.call(ARCHIVE_USER, request, "us-BAD"),
         message=f"CustomerEmployee {caller.id} is not authorized to perform operation (Auth:Users:Update)",
     )
 
@@ -594,7 +619,7 @@ def test_order_id_syntax_before_lookup(scene: Scene) -> None:
     path = "/auth/users/us-NOT-THERE"
     token = world.user_action(scene.admin, "DELETE", path)
     request = Request("DELETE", path, world.headers(scene.admin, **{"X-DFNS-USERACTION": token}))
-    refused(Catalogue.USER_ID_MALFORMED, lambda: world.archive(request, "us-NOT-THERE"))
+    refused(Catalogue.USER_ID_MALFORMED, lambda: world.call(ARCHIVE_USER, request, "us-NOT-THERE"))
 
 
 def test_order_lookup_before_type_permission(world: World) -> None:
@@ -626,11 +651,11 @@ def test_order_replay_before_permissions(world: World) -> None:
     caller = world.actor(org, full_admin=True)
     target = world.actor(org)
     request = world.archive_request(caller, target.id)
-    world.archive(request, target.id)
+    world.call(ARCHIVE_USER, request, target.id)
     # now the caller loses every permission: the replay is still what is reported
     with world.store.lock:
         world.store.identity_assignments[caller.user.id] = []
-    refused(Catalogue.USER_ACTION_REPLAYED, lambda: world.archive(request, target.id))
+    refused(Catalogue.USER_ACTION_REPLAYED, lambda: world.call(ARCHIVE_USER, request, target.id))
 
 
 def test_refusals_change_nothing(scene: Scene) -> None:

@@ -25,6 +25,7 @@ from archive_core.entities import User
 from archive_core.errors import Catalogue
 from archive_core.ids import OrgId
 from archive_core.ports import UnitOfWorkFactory
+from archive_core.use_cases import ACTIVATE_USER, ARCHIVE_USER, DEACTIVATE_USER
 from tests.unit.helpers import WrappedUnitOfWork, refused, snapshot
 
 
@@ -75,11 +76,11 @@ def _act(org: Org, action: str) -> Callable[[], Any]:
     world, caller, target_id = org.world, org.caller, org.target.id
     if action == "archive":
         request = world.archive_request(caller, target_id)
-        return lambda: world.archive(request, target_id)
+        return lambda: world.call(ARCHIVE_USER, request, target_id)
     path = f"/auth/users/{target_id}/{action}"
     request = world.signed_request(caller, "PUT", path, b"{}" if action == "deactivate" else b"")
-    use_case = world.deactivate if action == "deactivate" else world.activate
-    return lambda: use_case(request, target_id)
+    declaration = DEACTIVATE_USER if action == "deactivate" else ACTIVATE_USER
+    return lambda: world.call(declaration, request, target_id)
 
 
 @pytest.mark.parametrize("action", ["deactivate", "archive", "activate"])

@@ -13,8 +13,14 @@ from adapters.testing.world import ARCHIVE_OPS, Actor, World
 from archive_core.config import Policy
 from archive_core.entities import TokenKind, UserKind
 from archive_core.errors import Catalogue, ErrorKind
-from archive_core.permissions import DFNS_CURRENT_PRESET, DFNS_DELETE_PRESET
+from archive_core.operations import DFNS_CURRENT_PRESET, DFNS_DELETE_PRESET
 from archive_core.requests import Request
+from archive_core.use_cases import (
+    ACTIVATE_USER,
+    COMPLETE_USER_ACTION,
+    DEACTIVATE_USER,
+    INIT_USER_ACTION,
+)
 from tests.unit.conftest import Scene
 from tests.unit.helpers import refused, snapshot
 
@@ -35,11 +41,13 @@ def _request(
 
 
 def deactivate(world: World, actor: Actor, target_id: str, body: bytes = b"{}") -> dict[str, Any]:
-    return world.deactivate(_request(world, actor, target_id, "deactivate", body=body), target_id)
+    return world.call(
+        DEACTIVATE_USER, _request(world, actor, target_id, "deactivate", body=body), target_id
+    )
 
 
 def activate(world: World, actor: Actor, target_id: str) -> dict[str, Any]:
-    return world.activate(_request(world, actor, target_id, "activate"), target_id)
+    return world.call(ACTIVATE_USER, _request(world, actor, target_id, "activate"), target_id)
 
 
 # --------------------------------------------------------------------------- success
@@ -99,8 +107,11 @@ def test_no_change_answers_the_user_as_it_stands_without_a_record(scene: Scene) 
 def test_no_change_still_spends_the_token(scene: Scene) -> None:
     world = scene.world
     request = _request(world, scene.admin, scene.end_user.id, "activate")
-    world.activate(request, scene.end_user.id)
-    refused(Catalogue.USER_ACTION_REPLAYED, lambda: world.activate(request, scene.end_user.id))
+    world.call(ACTIVATE_USER, request, scene.end_user.id)
+    refused(
+        Catalogue.USER_ACTION_REPLAYED,
+        lambda: world.call(ACTIVATE_USER, request, scene.end_user.id),
+    )
 
 
 def test_archived_users_cannot_be_activated(scene: Scene) -> None:
@@ -182,10 +193,21 @@ def test_a_malformed_deactivate_body_is_refused(scene: Scene, body: bytes, kind:
     assert snapshot(world)[0] == before[0]
 
 
-def test_the_body_is_read_after_the_target_checks(scene: Scene) -> None:
+def test_the_body_is_read_after_the_permission_and_before_the_id_and_the_target(
+    scene: Scene,
+) -> None:
+    # SPEC §4 (updated): permission (403) → body and query (400) → id syntax → target (404)
     world = scene.world
     missing = "us-aaaaa-bbbbb-cccccccccccccccc"
-    refused(Catalogue.TARGET_NOT_FOUND, lambda: deactivate(world, scene.admin, missing, b"["))
+    refused(Catalogue.JSON_MALFORMED, lambda: deactivate(world, scene.admin, missing, b"["))
+    refused(Catalogue.JSON_MALFORMED, lambda: deactivate(world, scene.admin, "us-BAD", b"["))
+    outsider = world.actor(scene.org)
+    refused(
+        Catalogue.PERMISSION_DENIED,
+        lambda: deactivate(world, outsider, scene.end_user.id, b"["),
+        message=f"CustomerEmployee {outsider.id} is not authorized to perform operation "
+        "(Auth:Users:Update)",
+    )
 
 
 # --------------------------------------------------------------------------- cut-off
@@ -200,7 +222,7 @@ def test_deactivation_cuts_off_tokens_challenges_and_user_actions_for_good(scene
     init = Request(
         "POST", "/auth/action/init", world.headers(victim), world.init_body("DELETE", path)
     )
-    challenge = world.init(init)
+    challenge = world.call(INIT_USER_ACTION, init)
     unused = world.user_action(victim, "DELETE", path)
 
     deactivate(world, scene.admin, victim.id)
@@ -234,8 +256,9 @@ def test_deactivation_cuts_off_tokens_challenges_and_user_actions_for_good(scene
     }
     refused(
         Catalogue.CHALLENGE_INVALID,
-        lambda: world.complete(
-            Request("POST", "/auth/action", world.headers(fresh), json.dumps(body).encode())
+        lambda: world.call(
+            COMPLETE_USER_ACTION,
+            Request("POST", "/auth/action", world.headers(fresh), json.dumps(body).encode()),
         ),
     )
     refused(
@@ -255,7 +278,7 @@ def test_a_deactivated_caller_cannot_sign(scene: Scene) -> None:
         world.headers(scene.employee),
         world.init_body("DELETE", f"/auth/users/{scene.end_user.id}"),
     )
-    refused(Catalogue.USER_DEACTIVATED, lambda: world.init(init))
+    refused(Catalogue.USER_DEACTIVATED, lambda: world.call(INIT_USER_ACTION, init))
 
 
 # --------------------------------------------------------------------------- order of checks
@@ -287,7 +310,8 @@ def test_the_order_of_checks_is_archives(scene: Scene) -> None:
     token = world.user_action(scene.admin, "PUT", f"/auth/users/{scene.end_user.id}/activate")
     refused(
         Catalogue.USER_ACTION_INVALID,
-        lambda: world.deactivate(
+        lambda: world.call(
+            DEACTIVATE_USER,
             _request(world, scene.admin, scene.end_user.id, "deactivate", token=token, body=b""),
             scene.end_user.id,
         ),
@@ -359,11 +383,11 @@ def test_deactivate_accepts_the_empty_object_signed_as_the_empty_payload(scene: 
     target = scene.end_user.id
     token = world.user_action(scene.admin, "PUT", f"/auth/users/{target}/deactivate", "")
     request = _request(world, scene.admin, target, "deactivate", token=token, body=b"{}")
-    assert world.deactivate(request, target)["isActive"] is False
+    assert world.call(DEACTIVATE_USER, request, target)["isActive"] is False
     # only `{}`: any other body must be the signed bytes
     token = world.user_action(scene.admin, "PUT", f"/auth/users/{target}/deactivate", "")
     spaced = _request(world, scene.admin, target, "deactivate", token=token, body=b"{ }")
-    refused(Catalogue.USER_ACTION_INVALID, lambda: world.deactivate(spaced, target))
+    refused(Catalogue.USER_ACTION_INVALID, lambda: world.call(DEACTIVATE_USER, spaced, target))
 
 
 def test_activate_keeps_the_exact_bytes_rule(scene: Scene) -> None:
@@ -371,4 +395,4 @@ def test_activate_keeps_the_exact_bytes_rule(scene: Scene) -> None:
     target = scene.end_user.id
     token = world.user_action(scene.admin, "PUT", f"/auth/users/{target}/activate", "")
     request = _request(world, scene.admin, target, "activate", token=token, body=b"{}")
-    refused(Catalogue.USER_ACTION_INVALID, lambda: world.activate(request, target))
+    refused(Catalogue.USER_ACTION_INVALID, lambda: world.call(ACTIVATE_USER, request, target))

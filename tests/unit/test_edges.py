@@ -18,6 +18,12 @@ from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
 from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.ports import ReadingUnitOfWorkFactory, UnitOfWorkFactory
 from archive_core.requests import Headers, Request
+from archive_core.use_cases import (
+    ARCHIVE_USER,
+    COMPLETE_USER_ACTION,
+    GET_USER,
+    INIT_USER_ACTION,
+)
 from archive_core.user_action import reverify_evidence
 from tests.unit.helpers import WrappedUnitOfWork, refused
 
@@ -25,7 +31,9 @@ from tests.unit.helpers import WrappedUnitOfWork, refused
 
 
 def _get(world: World, actor: Any, user_id: str) -> dict[str, Any]:
-    return world.get_user(Request("GET", f"/auth/users/{user_id}", world.headers(actor)), user_id)
+    return world.call(
+        GET_USER, Request("GET", f"/auth/users/{user_id}", world.headers(actor)), user_id
+    )
 
 
 def test_get_user_needs_read(scene: Scene) -> None:
@@ -51,7 +59,7 @@ def test_get_user_scoping_and_syntax(scene: Scene) -> None:
     refused(Catalogue.TARGET_NOT_FOUND, lambda: _get(world, reader, scene.end_user.id))
     refused(
         Catalogue.NOT_AUTHORIZED,
-        lambda: world.get_user(Request("GET", "/", Headers()), stranger.id),
+        lambda: world.call(GET_USER, Request("GET", "/", Headers()), stranger.id),
     )
 
 
@@ -66,12 +74,16 @@ def test_repeated_app_id_and_user_action_headers(scene: Scene) -> None:
     twice_app = Headers([auth, ("X-DFNS-APPID", "ap-a-b"), ("X-DFNS-APPID", "ap-a-b")])
     refused(
         Catalogue.APP_ID_INVALID,
-        lambda: world.archive(attrs.evolve(request, headers=twice_app), scene.end_user.id),
+        lambda: world.call(
+            ARCHIVE_USER, attrs.evolve(request, headers=twice_app), scene.end_user.id
+        ),
     )
     twice_ua = Headers([auth, ("X-DFNS-USERACTION", token), ("X-DFNS-USERACTION", token)])
     error = refused(
         Catalogue.USER_ACTION_INVALID,
-        lambda: world.archive(attrs.evolve(request, headers=twice_ua), scene.end_user.id),
+        lambda: world.call(
+            ARCHIVE_USER, attrs.evolve(request, headers=twice_ua), scene.end_user.id
+        ),
     )
     assert error.reason == "user_action_repeated"
 
@@ -84,7 +96,9 @@ def test_malformed_user_action_header(scene: Scene, token: str) -> None:
         f"/auth/users/{scene.end_user.id}",
         world.headers(scene.admin, **{"X-DFNS-USERACTION": token}),
     )
-    refused(Catalogue.USER_ACTION_INVALID, lambda: world.archive(request, scene.end_user.id))
+    refused(
+        Catalogue.USER_ACTION_INVALID, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id)
+    )
 
 
 def test_oversized_bearer_is_401(scene: Scene) -> None:
@@ -93,7 +107,9 @@ def test_oversized_bearer_is_401(scene: Scene) -> None:
         "DELETE", "/auth/users/us-a-b", Headers([("Authorization", "Bearer " + "a" * 9000)])
     )
     assert (
-        refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(request, "us-a-b")).reason
+        refused(
+            Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, request, "us-a-b")
+        ).reason
         == "bearer_too_long"
     )
 
@@ -198,7 +214,7 @@ def test_conflicts_are_retried_and_the_nonce_is_not_replayed_by_the_retry() -> N
         admin, target.id, extra={"X-DFNS-NONCE": world.nonce("retried-nonce-01")}
     )
     budget[0] = 2
-    assert world.archive(request, target.id)["isActive"] is False
+    assert world.call(ARCHIVE_USER, request, target.id)["isActive"] is False
     assert budget[0] == 0
     assert len(world.store.audit[org]) == 1
 
@@ -210,10 +226,10 @@ def test_conflicts_past_the_retry_budget_are_409() -> None:
     target = world.actor(org)
     request = world.archive_request(admin, target.id)
     budget[0] = 10
-    refused(Catalogue.CONFLICT, lambda: world.archive(request, target.id))
+    refused(Catalogue.CONFLICT, lambda: world.call(ARCHIVE_USER, request, target.id))
     assert world.store.users[target.user.id].is_active
     budget[0] = 0
-    assert world.archive(request, target.id)["isActive"] is False
+    assert world.call(ARCHIVE_USER, request, target.id)["isActive"] is False
 
 
 # --------------------------------------------------------------------------- provisioning
@@ -276,7 +292,8 @@ def test_fido2_evidence_reverifies_offline() -> None:
 
 def test_assertion_of_an_unsupported_kind() -> None:
     world = World()
-    world.complete = attrs.evolve(world.complete, verifiers={})
+    complete = world.handler(COMPLETE_USER_ACTION)
+    world.replace_handler(COMPLETE_USER_ACTION, attrs.evolve(complete, verifiers={}))
     org = world.new_org()
     actor = world.actor(org)
     error = refused(Catalogue.ASSERTION_INVALID, lambda: world.user_action(actor, "DELETE", "/x"))
@@ -335,9 +352,9 @@ def test_each_archive_decision_is_logged_with_its_code_and_no_secret(
     world = scene.world
     caplog.set_level("INFO", logger="archive_core.decisions")
     request = world.archive_request(scene.admin, scene.end_user.id)
-    world.archive(request, scene.end_user.id)
+    world.call(ARCHIVE_USER, request, scene.end_user.id)
     with pytest.raises(ArchiveCoreError):
-        world.archive(request, scene.end_user.id)
+        world.call(ARCHIVE_USER, request, scene.end_user.id)
     records = [r for r in caplog.records if r.name == "archive_core.decisions"]
     assert [getattr(r, "code", None) for r in records] == ["archived", "user_action_replayed"]
     assert records[0].target == scene.end_user.id  # type: ignore[attr-defined]
@@ -381,7 +398,10 @@ def test_a_fido2_counter_that_moved_meanwhile_refuses_the_assertion() -> None:
 
             self.credentials.update_sign_count = raced  # type: ignore[method-assign]
 
-    world.complete = attrs.evolve(world.complete, uow_factory=lambda: Racing(world.store))
+    complete = world.handler(COMPLETE_USER_ACTION)
+    world.replace_handler(
+        COMPLETE_USER_ACTION, attrs.evolve(complete, uow_factory=lambda: Racing(world.store))
+    )
     error = refused(Catalogue.ASSERTION_INVALID, lambda: _complete(world, actor, body))
     assert error.reason == "sign_count_raced"
 
@@ -403,8 +423,8 @@ def test_get_user_reads_through_a_reading_unit_when_the_factory_offers_one() -> 
     org = world.new_org()
     reader = world.actor(org, operations=(*ARCHIVE_OPS, "Auth:Users:Read"))
     target = world.actor(org)
-    answer = world.get_user(
-        Request("GET", f"/auth/users/{target.id}", world.headers(reader)), target.id
+    answer = world.call(
+        GET_USER, Request("GET", f"/auth/users/{target.id}", world.headers(reader)), target.id
     )
     assert answer["userId"] == target.id
     assert store.readers == 1
@@ -449,7 +469,8 @@ def test_each_next_version_changes_only_what_it_names(kind: type[User]) -> None:
 
 
 def test_unknown_operation_is_a_programming_error_in_authorize_too() -> None:
-    from archive_core.permissions import DFNS_PRESET, authorize
+    from archive_core.operations import DFNS_PRESET
+    from archive_core.permissions import authorize
 
     with pytest.raises(KeyError, match="not in matrix"):
         authorize(DFNS_PRESET, "Nope", frozenset(), True, None)
@@ -458,7 +479,7 @@ def test_unknown_operation_is_a_programming_error_in_authorize_too() -> None:
 def test_header_step_called_on_its_own_finds_no_facts_in_no_headers(scene: Scene) -> None:
     # `Gate.screen` skips the step when neither header is sent; called directly (as an
     # embedder's own route may), it answers the shared empty facts.
-    gate = scene.world.init.gate
+    gate = scene.world.handler(INIT_USER_ACTION).gate
     facts = gate.check_headers(Headers(), now=scene.world.clock.now())
     assert facts.app_id is None and facts.nonce is None
     assert gate.check_headers(Headers(), now=scene.world.clock.now()) is facts

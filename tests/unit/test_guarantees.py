@@ -25,6 +25,7 @@ from archive_core.entities import UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Request
+from archive_core.use_cases import ARCHIVE_USER, COMPLETE_USER_ACTION, GET_USER, INIT_USER_ACTION
 from archive_core.user_action import reverify_evidence
 from tests.unit.helpers import WrappedUnitOfWork, refused
 
@@ -102,7 +103,7 @@ def test_a_failure_at_any_step_leaves_nothing_half_done() -> None:
     plan.calls.clear()
     snapshot_users = dict(store.users)
     snapshot_actions = dict(store.user_actions)
-    world.archive(request, target.id)
+    world.call(ARCHIVE_USER, request, target.id)
     archive_calls = list(plan.calls)
     assert (
         archive_calls[-1] == "commit" and "append" in archive_calls and "consume" in archive_calls
@@ -118,15 +119,15 @@ def test_a_failure_at_any_step_leaves_nothing_half_done() -> None:
         plan.calls.clear()
         plan.fail_at = step
         with pytest.raises(InjectedFailure):
-            world.archive(request, target.id)
+            world.call(ARCHIVE_USER, request, target.id)
         plan.fail_at = None
         assert store.users == snapshot_users, f"step {step} ({archive_calls[step - 1]})"
         assert store.user_actions == snapshot_actions, f"step {step}"
         assert store.audit == {}, f"step {step}"
 
     # the token was never consumed: the same request now succeeds, once
-    assert world.archive(request, target.id)["isActive"] is False
-    refused(Catalogue.USER_ACTION_REPLAYED, lambda: world.archive(request, target.id))
+    assert world.call(ARCHIVE_USER, request, target.id)["isActive"] is False
+    refused(Catalogue.USER_ACTION_REPLAYED, lambda: world.call(ARCHIVE_USER, request, target.id))
     assert len(store.audit[org]) == 1
 
 
@@ -176,7 +177,7 @@ def _race(count: int, call: Callable[[], Any]) -> tuple[list[Any], list[BaseExce
 def test_32_threads_race_one_user_action_token(scene: Scene) -> None:
     world = scene.world
     request = world.archive_request(scene.admin, scene.end_user.id)
-    results, errors = _race(32, lambda: world.archive(request, scene.end_user.id))
+    results, errors = _race(32, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id))
     assert len(results) == 1
     assert len(errors) == 31
     assert all(isinstance(e, ArchiveCoreError) and e.code == "user_action_replayed" for e in errors)
@@ -196,7 +197,7 @@ def test_32_threads_race_one_nonce(scene: Scene) -> None:
     def one() -> Any:
         with lock:
             request = requests[next(index)]
-        return world.archive(request, scene.end_user.id)
+        return world.call(ARCHIVE_USER, request, scene.end_user.id)
 
     results, errors = _race(32, one)
     assert len(results) == 1
@@ -206,13 +207,14 @@ def test_32_threads_race_one_nonce(scene: Scene) -> None:
 
 def test_32_threads_race_one_challenge(scene: Scene) -> None:
     world = scene.world
-    challenge = world.init(
+    challenge = world.call(
+        INIT_USER_ACTION,
         Request(
             "POST",
             "/auth/action/init",
             world.headers(scene.admin),
             world.init_body("DELETE", "/auth/users/us-a-b"),
-        )
+        ),
     )
     body = json.dumps(
         {
@@ -221,7 +223,7 @@ def test_32_threads_race_one_challenge(scene: Scene) -> None:
         }
     ).encode()
     request = Request("POST", "/auth/action", world.headers(scene.admin), body)
-    results, errors = _race(32, lambda: world.complete(request))
+    results, errors = _race(32, lambda: world.call(COMPLETE_USER_ACTION, request))
     assert len(results) == 1
     assert {e.code for e in errors if isinstance(e, ArchiveCoreError)} == {"challenge_invalid"}
     assert len(errors) == 31
@@ -234,13 +236,14 @@ def test_archived_user_is_cut_off_at_commit(scene: Scene) -> None:
     world = scene.world
     victim = world.actor(scene.org, operations=ARCHIVE_OPS)
     # what the victim holds before it is archived: an open challenge and an unused token
-    open_challenge = world.init(
+    open_challenge = world.call(
+        INIT_USER_ACTION,
         Request(
             "POST",
             "/auth/action/init",
             world.headers(victim),
             world.init_body("DELETE", f"/auth/users/{scene.end_user.id}"),
-        )
+        ),
     )
     signed = {
         "challengeIdentifier": open_challenge["challengeIdentifier"],
@@ -251,24 +254,26 @@ def test_archived_user_is_cut_off_at_commit(scene: Scene) -> None:
     world.archive_user(scene.admin, victim.id)
 
     # its bearer token answers 401 on a protected request
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.archive(unused, scene.employee.id))
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, unused, scene.employee.id))
     refused(
         Catalogue.NOT_AUTHORIZED,
-        lambda: world.get_user(Request("GET", "/", world.headers(victim)), scene.employee.id),
+        lambda: world.call(GET_USER, Request("GET", "/", world.headers(victim)), scene.employee.id),
     )
     # its open challenge and credentials can no longer sign
     refused(
         Catalogue.SIGNING_USER_NOT_FOUND,
-        lambda: world.complete(
-            Request("POST", "/auth/action", world.headers(victim), json.dumps(signed).encode())
+        lambda: world.call(
+            COMPLETE_USER_ACTION,
+            Request("POST", "/auth/action", world.headers(victim), json.dumps(signed).encode()),
         ),
     )
     refused(
         Catalogue.SIGNING_USER_NOT_FOUND,
-        lambda: world.init(
+        lambda: world.call(
+            INIT_USER_ACTION,
             Request(
                 "POST", "/auth/action/init", world.headers(victim), world.init_body("DELETE", "/x")
-            )
+            ),
         ),
     )
     assert world.fresh_user(scene.employee.user).is_active
@@ -386,16 +391,20 @@ def test_user_action_expiry_edges(scene: Scene) -> None:
     world = scene.world
     request = world.archive_request(scene.admin, scene.end_user.id)
     world.clock.advance(timedelta(minutes=5))
-    refused(Catalogue.USER_ACTION_INVALID, lambda: world.archive(request, scene.end_user.id))
+    refused(
+        Catalogue.USER_ACTION_INVALID, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id)
+    )
     world.clock.advance(-timedelta(microseconds=1))
-    assert world.archive(request, scene.end_user.id)["isActive"] is False
+    assert world.call(ARCHIVE_USER, request, scene.end_user.id)["isActive"] is False
 
 
 def test_user_action_from_the_future_is_refused(scene: Scene) -> None:
     world = scene.world
     request = world.archive_request(scene.admin, scene.end_user.id)
     world.clock.advance(-timedelta(seconds=1))
-    refused(Catalogue.USER_ACTION_INVALID, lambda: world.archive(request, scene.end_user.id))
+    refused(
+        Catalogue.USER_ACTION_INVALID, lambda: world.call(ARCHIVE_USER, request, scene.end_user.id)
+    )
 
 
 def test_nonce_is_remembered_until_it_could_no_longer_pass(scene: Scene) -> None:
@@ -422,10 +431,11 @@ def test_purge_forgets_only_what_expired(scene: Scene) -> None:
     world.archive_user(
         scene.admin, scene.end_user.id, extra={"X-DFNS-NONCE": world.nonce("purge-nonce-0001")}
     )
-    world.init(
+    world.call(
+        INIT_USER_ACTION,
         Request(
             "POST", "/auth/action/init", world.headers(scene.admin), world.init_body("DELETE", "/x")
-        )
+        ),
     )
     fresh = world.purge()
     assert (fresh.challenges, fresh.nonces, fresh.user_actions) == (0, 0, 0)

@@ -17,14 +17,9 @@ from archive_core.config import Policy
 from archive_core.entities import UserKind
 from archive_core.errors import Catalogue, ErrorKind
 from archive_core.ids import OrgId
-from archive_core.permissions import (
-    DFNS_CURRENT_PRESET,
-    DFNS_DELETE_PRESET,
-    DFNS_PRESET,
-    Operation,
-    PermissionMatrix,
-    authorize,
-)
+from archive_core.operations import DFNS_CURRENT_PRESET, DFNS_DELETE_PRESET, DFNS_PRESET
+from archive_core.permissions import PermissionMatrix, authorize
+from archive_core.use_cases import ACTIVATE_USER, ARCHIVE_USER
 from tests.unit.helpers import refused, snapshot
 
 PRESETS = [
@@ -53,8 +48,8 @@ def _archive(world: World, actor: Actor, target_id: str) -> dict[str, Any]:
 
 #: Each guarded operation: how to call it, what the guard asks for, its refusal.
 GUARDED = [
-    pytest.param(_deactivate, Operation.ACTIVATE_USER, Catalogue.LAST_ACTIVATOR, id="deactivate"),
-    pytest.param(_archive, Operation.ARCHIVE_USER, Catalogue.LAST_ARCHIVER, id="archive"),
+    pytest.param(_deactivate, ACTIVATE_USER.name, Catalogue.LAST_ACTIVATOR, id="deactivate"),
+    pytest.param(_archive, ARCHIVE_USER.name, Catalogue.LAST_ARCHIVER, id="archive"),
 ]
 
 
@@ -149,7 +144,7 @@ def test_a_holder_of_the_unconditional_part_alone_counts_only_where_that_is_enou
         refused(last, lambda: act(world, robot, human.id))
         # ... and it is indeed refused what the guard would have counted it for
         other = world.actor(org)
-        if undo == Operation.ACTIVATE_USER:
+        if undo == ACTIVATE_USER.name:
             world.deactivate_user(robot, other.id)
             refused(
                 Catalogue.PERMISSION_DENIED,

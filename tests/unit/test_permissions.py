@@ -11,18 +11,15 @@ from hypothesis import strategies as st
 
 from adapters.entrypoints.docs import render_errors_markdown, render_permissions_markdown
 from archive_core.entities import FULL_ADMIN, UserKind
-from archive_core.permissions import (
+from archive_core.operations import (
     DFNS_CURRENT_PRESET,
     DFNS_DELETE_PRESET,
     DFNS_PRESET,
     KNOWN_PERMISSIONS,
     PRESETS,
-    Operation,
-    PermissionMatrix,
-    Requirement,
-    authorize,
-    denial_message,
 )
+from archive_core.permissions import PermissionMatrix, Requirement, authorize, denial_message
+from archive_core.use_cases import ACTIVATE_USER, ARCHIVE_USER, DEACTIVATE_USER, GET_USER
 
 UPDATE, EMPLOYEE, END_USER = "Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser"
 RELEVANT = (UPDATE, EMPLOYEE, END_USER)
@@ -37,9 +34,7 @@ def _subsets() -> list[frozenset[str]]:
     ]
 
 
-@pytest.mark.parametrize(
-    "operation", [Operation.ARCHIVE_USER, Operation.DEACTIVATE_USER, Operation.ACTIVATE_USER]
-)
+@pytest.mark.parametrize("operation", [ARCHIVE_USER.name, DEACTIVATE_USER.name, ACTIVATE_USER.name])
 @pytest.mark.parametrize("kind", list(UserKind))
 @pytest.mark.parametrize("granted", _subsets(), ids=lambda s: "+".join(sorted(s)) or "none")
 def test_every_kind_and_subset(operation: str, kind: UserKind, granted: frozenset[str]) -> None:
@@ -61,7 +56,7 @@ def test_every_kind_and_subset(operation: str, kind: UserKind, granted: frozense
 def test_decision_properties(kind: UserKind, granted: frozenset[str], full_admin: bool) -> None:
     decision = authorize(
         DFNS_PRESET,
-        Operation.ARCHIVE_USER,
+        ARCHIVE_USER.name,
         granted=granted,
         full_admin=full_admin,
         target_kind=kind,
@@ -81,7 +76,7 @@ def test_decision_properties(kind: UserKind, granted: frozenset[str], full_admin
 def test_unconditional_stage_decides_only_update() -> None:
     decision = authorize(
         DFNS_PRESET,
-        Operation.ARCHIVE_USER,
+        ARCHIVE_USER.name,
         granted=frozenset({EMPLOYEE}),
         full_admin=False,
         target_kind=None,
@@ -119,7 +114,7 @@ def test_end_user_callers_are_named_by_their_kind() -> None:
 def test_archive_deactivate_activate_share_one_table() -> None:
     rows = {
         op: DFNS_PRESET.operations[op]
-        for op in (Operation.ARCHIVE_USER, Operation.DEACTIVATE_USER, Operation.ACTIVATE_USER)
+        for op in (ARCHIVE_USER.name, DEACTIVATE_USER.name, ACTIVATE_USER.name)
     }
     assert len(set(rows.values())) == 1
 
@@ -128,27 +123,27 @@ def test_delete_preset_plugs_in_without_code_changes() -> None:
     granted = frozenset({"Auth:Users:Delete", END_USER})
     assert authorize(
         DFNS_DELETE_PRESET,
-        Operation.ARCHIVE_USER,
+        ARCHIVE_USER.name,
         granted=granted,
         full_admin=False,
         target_kind=UserKind.END_USER,
     ).allowed
     assert not authorize(
         DFNS_PRESET,
-        Operation.ARCHIVE_USER,
+        ARCHIVE_USER.name,
         granted=granted,
         full_admin=False,
         target_kind=UserKind.END_USER,
     ).allowed
     # deactivate keeps the Update requirement in the later preset
-    assert DFNS_DELETE_PRESET.required(Operation.DEACTIVATE_USER, None) == (UPDATE,)
+    assert DFNS_DELETE_PRESET.required(DEACTIVATE_USER.name, None) == (UPDATE,)
 
 
 def test_matrix_from_plain_data() -> None:
     matrix = PermissionMatrix.from_mapping(
         "custom",
         {
-            Operation.ARCHIVE_USER: [
+            ARCHIVE_USER.name: [
                 {"permission": "Org:Admin"},
                 {"permission": "Auth:Types:EndUser", "whenTargetKind": "EndUser"},
             ]
@@ -156,13 +151,13 @@ def test_matrix_from_plain_data() -> None:
     )
     decision = authorize(
         matrix,
-        Operation.ARCHIVE_USER,
+        ARCHIVE_USER.name,
         granted=frozenset({"Org:Admin"}),
         full_admin=False,
         target_kind=UserKind.END_USER,
     )
     assert decision.missing == ("Auth:Types:EndUser",)
-    assert matrix.required(Operation.ARCHIVE_USER, UserKind.CUSTOMER_EMPLOYEE) == ("Org:Admin",)
+    assert matrix.required(ARCHIVE_USER.name, UserKind.CUSTOMER_EMPLOYEE) == ("Org:Admin",)
 
 
 def test_unknown_operation_is_a_programming_error() -> None:
@@ -185,7 +180,8 @@ def test_errors_doc_is_generated_from_the_catalogue() -> None:
 
 
 def test_a_preset_extended_with_an_operation_keeps_the_rest() -> None:
-    from archive_core.permissions import DFNS_CURRENT_PRESET, Requirement
+    from archive_core.operations import DFNS_CURRENT_PRESET
+    from archive_core.permissions import Requirement
 
     extended = DFNS_CURRENT_PRESET.extended({"LockUser": [Requirement("Auth:Users:Lock")]})
     assert extended.name == "dfns-current"
@@ -199,11 +195,9 @@ def test_a_preset_extended_with_an_operation_keeps_the_rest() -> None:
 
 def test_allowed_callers_are_the_kinds_a_matrix_does_not_refuse() -> None:
     every = frozenset(UserKind)
-    assert DFNS_PRESET.allowed_callers(Operation.ACTIVATE_USER) == every
-    assert DFNS_CURRENT_PRESET.allowed_callers(Operation.ACTIVATE_USER) == {
-        UserKind.CUSTOMER_EMPLOYEE
-    }
-    assert DFNS_CURRENT_PRESET.allowed_callers(Operation.GET_USER) == every
+    assert DFNS_PRESET.allowed_callers(ACTIVATE_USER.name) == every
+    assert DFNS_CURRENT_PRESET.allowed_callers(ACTIVATE_USER.name) == {UserKind.CUSTOMER_EMPLOYEE}
+    assert DFNS_CURRENT_PRESET.allowed_callers(GET_USER.name) == every
 
 
 def test_known_permissions_are_the_presets_full_admin_and_the_sdks_upcoming_ones() -> None:

@@ -15,6 +15,7 @@ from archive_core.encoding import b64url_encode
 from archive_core.entities import CredentialKind
 from archive_core.errors import Catalogue
 from archive_core.requests import Request
+from archive_core.use_cases import COMPLETE_USER_ACTION, INIT_USER_ACTION
 from tests.unit.conftest import Scene
 from tests.unit.helpers import refused
 
@@ -23,13 +24,19 @@ ORIGIN = "http://localhost"
 
 def _init(world: World, actor: Actor) -> dict[str, Any]:
     body = world.init_body("DELETE", "/auth/users/us-a-b")
-    return world.init(Request("POST", "/auth/action/init", world.headers(actor), body))
+    return world.call(
+        INIT_USER_ACTION, Request("POST", "/auth/action/init", world.headers(actor), body)
+    )
 
 
 def _complete(world: World, actor: Actor, challenge: dict[str, Any], factor: Any) -> str:
     body = {"challengeIdentifier": challenge["challengeIdentifier"], "firstFactor": factor}
     raw = json.dumps(body).encode()
-    return world.complete(Request("POST", "/auth/action", world.headers(actor), raw))["userAction"]
+    return str(
+        world.call(
+            COMPLETE_USER_ACTION, Request("POST", "/auth/action", world.headers(actor), raw)
+        )["userAction"]
+    )
 
 
 def _passkey_client_data(challenge_field: str) -> dict[str, Any]:

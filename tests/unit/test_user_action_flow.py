@@ -18,17 +18,23 @@ from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId
 from archive_core.requests import Request
+from archive_core.use_cases import COMPLETE_USER_ACTION, INIT_USER_ACTION
 from tests.unit.helpers import refused
 
 
 def _init(world: World, actor: Actor, body: bytes | None = None, **headers: str) -> dict[str, Any]:
     body = body if body is not None else world.init_body("DELETE", "/auth/users/us-a-b")
-    return world.init(Request("POST", "/auth/action/init", world.headers(actor, **headers), body))
+    return world.call(
+        INIT_USER_ACTION,
+        Request("POST", "/auth/action/init", world.headers(actor, **headers), body),
+    )
 
 
 def _complete(world: World, actor: Actor, body: dict[str, Any] | bytes) -> dict[str, str]:
     raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return world.complete(Request("POST", "/auth/action", world.headers(actor), raw))
+    return world.call(
+        COMPLETE_USER_ACTION, Request("POST", "/auth/action", world.headers(actor), raw)
+    )
 
 
 def _signed(world: World, actor: Actor, challenge: dict[str, Any], **sign: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 from adapters.testing.world import Scene, World
 from archive_core.entities import UserKind
 from archive_core.errors import Catalogue
+from archive_core.use_cases import DEACTIVATE_USER
 from archive_core.usernames import check_username, username_key
 from tests.unit.helpers import refused
 
@@ -112,7 +113,7 @@ def test_an_archived_user_frees_its_name(scene: Scene) -> None:
 def test_a_deactivated_user_keeps_its_name(scene: Scene) -> None:
     world = scene.world
     path = f"/auth/users/{scene.employee.id}/deactivate"
-    world.deactivate(world.signed_request(scene.admin, "PUT", path, b"{}"), scene.employee.id)
+    world.call(DEACTIVATE_USER, world.signed_request(scene.admin, "PUT", path, b"{}"))
     assert not world.fresh_user(scene.employee.user).is_active
     refused(
         Catalogue.USERNAME_TAKEN,

@@ -4,9 +4,9 @@
 - `adapters.transport.embeddings.flask`: a `Blueprint`
 - `adapters.transport.embeddings.django`: URL patterns
 
-Each one registers the service's paths and hands every request to the shared
+Each one registers the deployment's paths and hands every request to the shared
 `HttpHandler`, so routing inside those paths (404, 405), the 64 KiB limit, the raw
-path, the exact body bytes and every error body are the reference service's own.
+path, the exact body bytes and every error body are the reference server's own.
 Each imports only its own framework; importing this package imports none.
 """
 

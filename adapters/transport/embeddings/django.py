@@ -1,4 +1,4 @@
-"""Mount the core in Django: `urlpatterns += archive_urlpatterns(service)`.
+"""Mount the core in Django: `urlpatterns += archive_urlpatterns(deployment)`.
 
 The patterns hand every request to the shared `HttpHandler`: routing inside the
 service's paths, the 64 KiB limit (checked on `Content-Length` before Django reads the
@@ -16,26 +16,22 @@ from django.urls import re_path  # type: ignore[import-untyped]
 from django.views.decorators.csrf import csrf_exempt  # type: ignore[import-untyped]
 
 from adapters.transport import asgi, wsgi
-from adapters.transport.http import MAX_BODY, HttpHandler, HttpResponse
-from adapters.transport.routes import mounted_paths
-from adapters.wiring.service import Service
+from adapters.transport.http import MAX_BODY, HttpHandler, HttpResponse, StreamedResponse
+from adapters.transport.port import Served
 
 __all__ = ["archive_urlpatterns"]
 
-_EXACT, _USERS = mounted_paths()
-# The route table's paths (Django's are relative, without the leading slash); under the
-# users prefix, everything (the handler routes there).
-PATTERNS = (
-    *(f"^{re.escape(path.lstrip('/'))}\\Z" for path in _EXACT),
-    f"^{re.escape(_USERS.lstrip('/'))}(?P<user_id>.*)\\Z",
-)
 
-
-def archive_urlpatterns(
-    service: Service, *, prefix: str = "", max_body: int = MAX_BODY
-) -> list[Any]:
-    """URL patterns serving the four endpoints; `prefix` is where they are included."""
-    handler = HttpHandler(service, max_body=max_body)
+def archive_urlpatterns(served: Served, *, prefix: str = "", max_body: int = MAX_BODY) -> list[Any]:
+    """URL patterns serving the deployment's operations (their exact paths, and everything
+    under the prefix of each path with a parameter); `prefix` is where they are included."""
+    handler = HttpHandler(served, max_body=max_body)
+    exact, prefixes = handler.routes.mounted_paths()
+    # Django's paths are relative, without the leading slash.
+    patterns = (
+        *(f"^{re.escape(path.lstrip('/'))}\\Z" for path in exact),
+        *(f"^{re.escape(start.lstrip('/'))}(?P<rest>.*)\\Z" for start in prefixes),
+    )
 
     @csrf_exempt  # type: ignore[untyped-decorator]  # Django ships no type hints
     def view(request: Any, **_: str) -> Any:
@@ -45,7 +41,11 @@ def archive_urlpatterns(
             if scope is not None
             else wsgi.raw_target(request.META, prefix=prefix)
         )
+        query = request.META.get("QUERY_STRING", "")
+        if query:
+            target = f"{target}?{query}"
         started = handler.begin(request.method, target, wsgi.environ_headers(request.META))
+        answer: HttpResponse | StreamedResponse
         if isinstance(started, HttpResponse):
             answer = started
         else:
@@ -55,6 +55,7 @@ def archive_urlpatterns(
                 if len(body) > started.limit
                 else handler.finish(started, body)
             )
-        return DjangoResponse(answer.body, status=answer.status, headers=dict(answer.headers))
+        body = b"".join(answer.chunks) if isinstance(answer, StreamedResponse) else answer.body
+        return DjangoResponse(body, status=answer.status, headers=dict(answer.headers))
 
-    return [re_path(pattern, view) for pattern in PATTERNS]
+    return [re_path(pattern, view) for pattern in patterns]

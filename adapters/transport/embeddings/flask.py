@@ -10,34 +10,34 @@ from __future__ import annotations
 import flask
 
 from adapters.transport.embeddings import METHODS
-from adapters.transport.http import MAX_BODY, HttpHandler
-from adapters.transport.routes import mounted_paths
+from adapters.transport.http import MAX_BODY, HttpHandler, StreamedResponse
+from adapters.transport.port import Served
 from adapters.transport.wsgi import WsgiApplication
-from adapters.wiring.service import Service
 
 __all__ = ["archive_blueprint"]
 
-_EXACT, _USERS = mounted_paths()
-# The route table's paths; under the users prefix, everything (the handler routes there).
-RULES = (*_EXACT, _USERS, _USERS + "<path:user_id>")
-
 
 def archive_blueprint(
-    service: Service,
+    served: Served,
     *,
     name: str = "archive_core",
     url_prefix: str = "",
     max_body: int = MAX_BODY,
 ) -> flask.Blueprint:
-    """A `Blueprint` serving the four endpoints under `url_prefix`."""
-    application = WsgiApplication(handler=HttpHandler(service, max_body=max_body))
+    """A `Blueprint` serving the deployment's operations under `url_prefix`: their exact
+    paths, and everything under the prefix of each path with a parameter."""
+    handler = HttpHandler(served, max_body=max_body)
+    application = WsgiApplication(handler=handler)
+    exact, prefixes = handler.routes.mounted_paths()
+    rules = (*exact, *prefixes, *(start + "<path:rest>" for start in prefixes))
 
     def view(**_: str) -> flask.Response:
-        answer = application.respond(flask.request.environ, prefix=url_prefix)
-        return flask.Response(answer.body, status=answer.status, headers=list(answer.headers))
+        answer = application.answer(flask.request.environ, prefix=url_prefix)
+        body = answer.chunks if isinstance(answer, StreamedResponse) else answer.body
+        return flask.Response(body, status=answer.status, headers=list(answer.headers))
 
     blueprint = flask.Blueprint(name, __name__, url_prefix=url_prefix or None)
-    for index, rule in enumerate(RULES):
+    for index, rule in enumerate(rules):
         blueprint.add_url_rule(
             rule,
             endpoint=f"archive_core_{index}",
