@@ -15,6 +15,7 @@ from adapters.wiring.bootstrap import (
 )
 from adapters.wiring.operations import (
     AuditCheck,
+    NewOrg,
     NewUser,
     OperatorError,
     add_credential,
@@ -29,6 +30,7 @@ __all__ = [
     "AuditCheck",
     "BearerTokens",
     "Deployment",
+    "NewOrg",
     "NewUser",
     "OperatorError",
     "add_credential",
