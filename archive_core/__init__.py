@@ -33,6 +33,7 @@ from archive_core.use_cases import (
     UserMutation,
     signed_user_mutation,
 )
+from archive_core.usernames import check_username
 from archive_core.wire import USER, Schema
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "UserKind",
     "UserMutation",
     "Wiring",
+    "check_username",
     "signed_user_mutation",
     "verify_audit_chain",
 ]
