@@ -33,8 +33,22 @@ server instances sharing one database.
   (`ConnectionPool.check_connection`), so connections the server dropped while they
   sat in the pool (a restart, a failover, `pg_terminate_backend`) are replaced
   without failing a request; only a connection lost *during* a unit of work answers
-  503. Connections carry `application_name` `archive-core:<schema>` (unless the DSN
-  sets one), so an operator sees them in `pg_stat_activity`.
+  503. A lost connection is retried for `RECONNECT_WINDOW` seconds, then left to the
+  next request that needs one, which tries at once: after a failover the pools reach
+  the new primary (a multi-host DSN with `target_session_attrs=read-write`) within
+  about a second of the first request or probe that follows its promotion.
+  Connections carry `application_name` `archive-core:<schema>` (unless the DSN sets
+  one), so an operator sees them in `pg_stat_activity`.
+- **Bounded commits.** Every COMMIT, and every statement of the autocommit pool, is
+  held to `commit_timeout` seconds (`DEFAULT_COMMIT_TIMEOUT`): with
+  `synchronous_standby_names` set and the standby gone, PostgreSQL waits for it
+  forever, and `statement_timeout` does not end that wait. When the time is up, a
+  watchdog thread (`watchdog.py`) sends the server a cancel request; if the server
+  has not answered a second later, the connection's socket is shut. Cancelled in
+  that wait, PostgreSQL commits locally, sends a WARNING and reports success: so a
+  commit whose bound fired, or during which the server sent any WARNING (told by its
+  severity, never by its text), is not acknowledged — `StorageUnavailable` (503), and
+  the connection is closed rather than pooled again.
 - **Replay store and signing keys** use a second pool of autocommit connections:
   a burnt nonce or a taken challenge is committed at once and survives the rollback
   of the request's unit of work, and a unit of work holding a connection never waits
@@ -50,14 +64,18 @@ under an advisory lock (so concurrent starts migrate once).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import itertools
+import os
 import re
+import socket
+import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from functools import partial
 from types import TracebackType
-from typing import Any, Final, NoReturn, Self
+from typing import Any, Final, NoReturn, Self, TypeVar
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -67,14 +85,17 @@ from psycopg_pool import ConnectionPool
 from adapters.storage import sql
 from adapters.storage.codec import challenge_to_json
 from adapters.storage.migrations import Migration, check_applied, load
+from adapters.storage.watchdog import Alarm, Watchdog
 from archive_core.audit import AuditRecord
 from archive_core.entities import Challenge, UserKind
 from archive_core.errors import ConcurrencyConflict, StorageUnavailable
 from archive_core.ids import OrgId, UserId
 
 __all__ = [
+    "DEFAULT_COMMIT_TIMEOUT",
     "DEFAULT_PURGE_EVERY",
     "DEFAULT_SCHEMA",
+    "RECONNECT_WINDOW",
     "PostgresChallengeStore",
     "PostgresReplayGuard",
     "PostgresSigningKeyStore",
@@ -86,6 +107,14 @@ __all__ = [
 DEFAULT_SCHEMA: Final = "archive_core"
 #: Each store purges expired entries by itself after this many writes (per process).
 DEFAULT_PURGE_EVERY: Final = 1000
+#: Seconds a COMMIT may wait (on a synchronous standby) before it is cancelled and
+#: answered as not acknowledged.
+DEFAULT_COMMIT_TIMEOUT: Final = 5.0
+#: Seconds a pool retries a lost connection (after 1 s, then 2 s) before it leaves the
+#: next attempt to the next request that needs a connection.
+RECONNECT_WINDOW: Final = 2.0
+# After a cancel request, how long the server has to answer before the socket is shut.
+_SEVER_AFTER: Final = 1.0
 _SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}\Z")
 _CONFLICT_STATES: Final = frozenset({"40001", "40P01", "55P03"})
 _UNAVAILABLE_CLASSES: Final = frozenset({"08", "53", "57", "58"})
@@ -130,17 +159,119 @@ def _fail(exc: Exception) -> NoReturn:
     raise translated from exc
 
 
+# --------------------------------------------------------------------------- bounded commits
+
+_T = TypeVar("_T")
+
+
+class _Watch:
+    """One statement's bound: the watchdog's alarm, the cut a second after it, and
+    whether the server sent a WARNING while the statement ran."""
+
+    __slots__ = ("_alarm", "_conn", "_cut", "_ended", "_lock", "_watchdog", "fired", "warned")
+
+    def __init__(self, watchdog: Watchdog, conn: psycopg.Connection[Any], seconds: float) -> None:
+        self._watchdog = watchdog
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._ended = False
+        self._cut: Alarm | None = None
+        self.fired = False
+        self.warned = False
+        conn.add_notice_handler(self._notice)
+        self._alarm = watchdog.arm(seconds, self._cancel)
+
+    def _notice(self, diagnostic: psycopg.errors.Diagnostic) -> None:
+        # The severity, never the text: the text follows the server's lc_messages.
+        if diagnostic.severity_nonlocalized == "WARNING":
+            self.warned = True
+
+    def _cancel(self) -> None:
+        """The bound fired: ask the server to cancel; shut the socket a second later if
+        the statement still waits (a server or network that does not answer)."""
+        with self._lock:
+            if self._ended:
+                return
+            self._cut = self._watchdog.arm(_SEVER_AFTER, self._sever)
+        with contextlib.suppress(psycopg.Error):  # the cut ends the wait instead
+            self._conn.cancel_safe(timeout=_SEVER_AFTER)
+
+    def _sever(self) -> None:
+        # Under the lock: `end` (hence the connection's close, which frees its
+        # descriptor for reuse) cannot run while the socket is shut.
+        with self._lock:
+            if self._ended:
+                return
+            try:
+                with socket.socket(fileno=os.dup(self._conn.fileno())) as sock:
+                    sock.shutdown(socket.SHUT_RDWR)
+            except (OSError, psycopg.Error):
+                pass  # already closed: the statement has ended
+
+    def end(self) -> bool:
+        """Stop watching; True when the statement is not acknowledged (the bound fired
+        or the server warned)."""
+        self.fired = self._alarm.disarm()
+        with self._lock:
+            self._ended = True
+            if self._cut is not None:
+                self._cut.disarm()
+        self._conn.remove_notice_handler(self._notice)
+        return self.fired or self.warned
+
+
+class _Bounds:
+    """Holds COMMITs (and autocommit statements) to `seconds` (see the module's doc)."""
+
+    __slots__ = ("seconds", "watchdog")
+
+    def __init__(self, seconds: float, *, name: str) -> None:
+        self.seconds = seconds
+        self.watchdog = Watchdog(name=f"{name}:commits")
+
+    def run(self, conn: psycopg.Connection[Any], call: Callable[[], _T]) -> _T:
+        """`call()` on `conn`, bounded; errors translated. Not acknowledged (the bound
+        fired or the server warned, whatever `call` returned): the connection is closed
+        and `StorageUnavailable` raised."""
+        watch = _Watch(self.watchdog, conn, self.seconds)
+        try:
+            result = call()
+        except psycopg.Error as exc:
+            if watch.end():
+                conn.close()
+                raise self._unconfirmed(watch) from exc
+            _fail(exc)
+        except BaseException:
+            watch.end()
+            raise
+        if watch.end():
+            conn.close()
+            raise self._unconfirmed(watch)
+        return result
+
+    def _unconfirmed(self, watch: _Watch) -> StorageUnavailable:
+        cause = "CommitTimeout" if watch.fired else "CommitWarning"
+        return StorageUnavailable(
+            f"postgresql: {cause} (not acknowledged: the commit may not be replicated)",
+            store="postgresql",
+            driver_error=cause,
+        )
+
+
 # --------------------------------------------------------------------------- unit of work
 
 
 class _Transaction:
     """The connection a unit of work holds, and the org locks it took (`sql.Session`)."""
 
-    __slots__ = ("conn", "locked", "pool", "schema")
+    __slots__ = ("bounds", "conn", "locked", "pool", "schema")
 
-    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], schema: str) -> None:
+    def __init__(
+        self, pool: ConnectionPool[psycopg.Connection[Any]], schema: str, bounds: _Bounds
+    ) -> None:
         self.pool = pool
         self.schema = schema
+        self.bounds = bounds
         self.conn: psycopg.Connection[Any] | None = None
         self.locked: set[str] = set()
 
@@ -182,14 +313,15 @@ class _Transaction:
         self.locked.clear()
 
     def commit(self) -> None:
-        self._finish(self._connection().commit)
+        conn = self._connection()
+        try:
+            self.bounds.run(conn, conn.commit)
+        finally:
+            self.locked.clear()
 
     def rollback(self) -> None:
-        self._finish(self._connection().rollback)
-
-    def _finish(self, end: Callable[[], None]) -> None:
         try:
-            end()
+            self._connection().rollback()
         except psycopg.Error as exc:
             _fail(exc)
         finally:
@@ -307,7 +439,7 @@ class PostgresUnitOfWork:
     """One `READ COMMITTED` transaction over a `PostgresStore`: rollback unless committed."""
 
     def __init__(self, store: PostgresStore) -> None:
-        tx = _Transaction(store.pool, store.schema)
+        tx = _Transaction(store.pool, store.schema, store.bounds)
         self._tx = tx
         self.users = PostgresUserRepository(store, tx)
         self.credentials = PostgresCredentialRepository(store, tx)
@@ -349,19 +481,27 @@ class _Direct:
     """Single autocommit statements on the store's second pool, errors translated
     (`sql.Direct`)."""
 
-    __slots__ = ("pool",)
+    __slots__ = ("bounds", "pool")
 
-    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]]) -> None:
+    def __init__(self, pool: ConnectionPool[psycopg.Connection[Any]], bounds: _Bounds) -> None:
         self.pool = pool
+        self.bounds = bounds
 
     def _run(self, query: str, params: Sequence[Any]) -> tuple[int, list[Any]]:
         try:
             with self.pool.connection() as conn:
-                cursor = conn.execute(query, params)
-                rows = cursor.fetchall() if cursor.description is not None else []
-                return cursor.rowcount, rows
+                # Autocommit: the statement is its own COMMIT, bounded as one.
+                return self.bounds.run(conn, partial(self._statement, conn, query, params))
         except psycopg.Error as exc:
             _fail(exc)
+
+    @staticmethod
+    def _statement(
+        conn: psycopg.Connection[Any], query: str, params: Sequence[Any]
+    ) -> tuple[int, list[Any]]:
+        cursor = conn.execute(query, params)
+        rows = cursor.fetchall() if cursor.description is not None else []
+        return cursor.rowcount, rows
 
     def query(self, query: str, params: Sequence[Any] = ()) -> list[Any]:
         """The rows of one statement."""
@@ -467,7 +607,8 @@ class PostgresStore:
 
     `pool_size` bounds the connections units of work use at once (a unit waits up to
     `timeout` seconds for one, then `StorageUnavailable`); the replay store and the
-    signing keys use a second pool of autocommit connections of the same size.
+    signing keys use a second pool of autocommit connections of the same size. Each
+    COMMIT waits at most `commit_timeout` seconds (see the module's doc).
     """
 
     def __init__(
@@ -478,17 +619,21 @@ class PostgresStore:
         pool_size: int = 10,
         timeout: float = 10.0,
         purge_every: int = DEFAULT_PURGE_EVERY,
+        commit_timeout: float = DEFAULT_COMMIT_TIMEOUT,
         migrations: tuple[Migration, ...] | None = None,
     ) -> None:
         if _SCHEMA_NAME.match(schema) is None:
             raise ValueError("schema must be a lowercase SQL identifier")
         if pool_size < 1 or purge_every < 1:
             raise ValueError("pool_size and purge_every must be positive")
+        if not commit_timeout > 0:
+            raise ValueError("commit_timeout must be a positive number of seconds")
         self.schema = schema
         self.purge_every = purge_every
         self.writes = itertools.count(1)
         self.memo = sql.Memos(DIALECT, remember=False)  # builds afresh: keeps no values
         name = f"archive-core:{schema}"
+        self.bounds = _Bounds(commit_timeout, name=name)
         pool = partial(
             ConnectionPool[psycopg.Connection[Any]],
             dsn,
@@ -496,11 +641,14 @@ class PostgresStore:
             max_size=pool_size,
             open=False,
             timeout=timeout,
+            # A lost connection is retried for a short while only: then the next request
+            # that needs one tries at once, instead of waiting out a growing back-off.
+            reconnect_timeout=RECONNECT_WINDOW,
             configure=self._configure,
             # A pooled connection is checked (one empty query) before it is handed out:
             # one the server dropped while idle (restart, failover, pg_terminate_backend)
             # is replaced there, instead of failing the request that borrowed it.
-            check=ConnectionPool.check_connection,
+            check=self._check,
         )
         # Visible in pg_stat_activity unless the DSN names an application itself.
         client = {"fallback_application_name": name}
@@ -520,10 +668,14 @@ class PostgresStore:
         except BaseException:
             self.close()
             raise
-        direct = _Direct(self._direct_pool)
+        direct = _Direct(self._direct_pool, self.bounds)
         self.challenges = PostgresChallengeStore(direct, purge_every=purge_every)
         self.replay_guard = PostgresReplayGuard(direct, purge_every=purge_every)
         self.signing_keys = PostgresSigningKeyStore(direct)
+
+    def _check(self, conn: psycopg.Connection[Any]) -> None:
+        """The pool's check, held to the commits' bound: a silent network fails it."""
+        self.bounds.run(conn, partial(ConnectionPool.check_connection, conn))
 
     def _configure(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(SQL("SET search_path TO {}").format(Identifier(self.schema)).as_string(conn))
@@ -559,6 +711,7 @@ class PostgresStore:
                     "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
                     (migration.version, migration.name, migration.checksum),
                 )
+            self.bounds.run(conn, conn.commit)
 
     def unit_of_work(self) -> PostgresUnitOfWork:
         """A new, not yet entered, unit of work (the `UnitOfWorkFactory`)."""
@@ -568,13 +721,14 @@ class PostgresStore:
 
     def row_counts(self) -> dict[str, int]:
         """Rows per table (what retention keeps bounded), for monitoring and tests."""
-        rows = _Direct(self._direct_pool).query(sql.ROW_COUNTS)
+        rows = _Direct(self._direct_pool, self.bounds).query(sql.ROW_COUNTS)
         return {name: int(count) for name, count in rows}
 
     def close(self) -> None:
-        """Close both pools (idempotent)."""
+        """Close both pools and stop the commits' watchdog (idempotent)."""
         self.pool.close()
         self._direct_pool.close()
+        self.bounds.watchdog.close()
 
     def __enter__(self) -> Self:
         return self

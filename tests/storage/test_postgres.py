@@ -4,14 +4,26 @@ its pool, and its append-only audit table."""
 
 from __future__ import annotations
 
+import contextlib
+import math
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 
 import psycopg
 import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from adapters.storage.postgres import PostgresStore, PostgresUnitOfWork, translate_error
+from adapters.storage.postgres import (
+    _SEVER_AFTER,
+    PostgresStore,
+    PostgresUnitOfWork,
+    translate_error,
+)
+from adapters.storage.watchdog import SLACK
 from adapters.testing.contracts import samples
 from adapters.testing.contracts.samples import ARCHIVE_OPS, T0
 from adapters.testing.contracts.unit_of_work import THREADS, committed, race, store
@@ -355,3 +367,150 @@ def test_connections_dropped_while_pooled_fail_no_request(pg_schema: PgSchema) -
             else:
                 assert answer["isActive"] is False
         assert unavailable == 0
+
+
+# --------------------------------------------------------------------------- bounded commits
+
+
+class StallingRelay:
+    """A TCP relay to PostgreSQL that can stop relaying, in both directions: a network
+    that goes silent. Closing one side closes the other."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._upstream = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self.stalled = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            server = socket.create_connection(self._upstream)
+            threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
+            threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
+
+    def _pump(self, source: socket.socket, target: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                if not self.stalled.is_set():
+                    target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for side in (source, target):
+                with contextlib.suppress(OSError):
+                    side.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def relay(pg_schema: PgSchema) -> Iterator[StallingRelay]:
+    params = conninfo_to_dict(pg_schema.dsn)
+    opened = StallingRelay(str(params.get("host", "127.0.0.1")), int(str(params.get("port", 5432))))
+    yield opened
+    opened.close()
+
+
+def _through(relay: StallingRelay, place: PgSchema) -> str:
+    # connect_timeout: new connections through a stalled relay give up (and the pool's
+    # threads with them) before the pool is closed.
+    return make_conninfo(place.dsn, host="127.0.0.1", port=relay.port, connect_timeout=2)
+
+
+def _stored(place: PgSchema, user_id: UserId) -> bool:
+    with _raw(place) as conn:
+        return conn.execute("SELECT 1 FROM users WHERE id = %s", (user_id,)).fetchone() is not None
+
+
+def test_the_commit_timeout_is_a_positive_number_of_seconds(pg_schema: PgSchema) -> None:
+    for refused in (0, -1.0, math.nan):
+        with pytest.raises(ValueError, match="commit_timeout must be a positive number of seconds"):
+            PostgresStore(pg_schema.dsn, schema=pg_schema.schema, commit_timeout=refused)
+
+
+def test_a_commit_the_server_warns_about_is_not_acknowledged_though_it_committed(
+    pg: PostgresStore, pg_schema: PgSchema
+) -> None:
+    """As PostgreSQL does when a commit's wait for a synchronous standby is cancelled: a
+    WARNING (told by its severity: its text depends on lc_messages) and success."""
+    with _raw(pg_schema) as conn:
+        conn.execute(
+            "CREATE FUNCTION say() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.username LIKE 'warned%' THEN RAISE WARNING 'committed, not replicated';"
+            " ELSE RAISE NOTICE 'nothing to worry about'; END IF; RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE CONSTRAINT TRIGGER say AFTER INSERT ON users DEFERRABLE INITIALLY DEFERRED"
+            " FOR EACH ROW EXECUTE FUNCTION say()"
+        )
+    org = samples.org_id()
+    noticed = samples.user(org, username="noticed@example.co")
+    store(pg, noticed)  # a NOTICE at commit: acknowledged
+    warned = samples.user(org, username="warned@example.co")
+    with pytest.raises(StorageUnavailable) as caught:
+        store(pg, warned)
+    assert caught.value.store == "postgresql"
+    assert caught.value.driver_error == "CommitWarning"
+    assert str(caught.value) == (
+        "postgresql: CommitWarning (not acknowledged: the commit may not be replicated)"
+    )
+    assert _stored(pg_schema, warned.id)  # committed all the same: never answered 200
+    with pg() as uow:  # the pool goes on
+        assert uow.users.get(noticed.id) == noticed
+
+
+def test_a_commit_that_gets_no_answer_is_cut_at_its_bound(
+    pg_schema: PgSchema, relay: StallingRelay
+) -> None:
+    """The server or the network goes silent during COMMIT: the cancel request gets no
+    answer either, and a second later the connection is cut."""
+    bound = 0.5
+    with PostgresStore(
+        _through(relay, pg_schema), schema=pg_schema.schema, commit_timeout=bound
+    ) as pg:
+        who = samples.user(samples.org_id())
+        with pg() as uow:
+            uow.users.add(who)
+            relay.stalled.set()
+            started = time.monotonic()
+            with pytest.raises(StorageUnavailable) as caught:
+                uow.commit()
+            waited = time.monotonic() - started
+        assert caught.value.driver_error == "CommitTimeout"
+        assert bound <= waited < bound + _SEVER_AFTER + SLACK + 2.0  # + a busy machine
+        assert not _stored(pg_schema, who.id)  # the COMMIT never reached the server
+        relay.stalled.clear()
+        store(pg, who)  # the cut connection was not pooled again
+        assert _stored(pg_schema, who.id)
+
+
+def test_an_autocommit_statement_the_server_warns_about_is_not_acknowledged(
+    pg: PostgresStore, pg_schema: PgSchema
+) -> None:
+    """Nonces and challenges are autocommit statements: each is its own COMMIT, held to
+    the same rule."""
+    with _raw(pg_schema) as conn:
+        conn.execute(
+            "CREATE FUNCTION say() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+            " IF NEW.key LIKE 'warned%' THEN RAISE WARNING 'committed, not replicated';"
+            " END IF; RETURN NEW; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER say BEFORE INSERT ON nonces FOR EACH ROW EXECUTE FUNCTION say()"
+        )
+    expiry = T0 + timedelta(minutes=5)
+    with pytest.raises(StorageUnavailable) as caught:
+        pg.replay_guard.first_use("warned", expires_at=expiry, now=T0)
+    assert caught.value.driver_error == "CommitWarning"
+    assert pg.replay_guard.first_use("quiet", expires_at=expiry, now=T0)
+    with _raw(pg_schema) as conn:  # burnt all the same: never answered as a first use
+        assert conn.execute("SELECT key FROM nonces ORDER BY key").fetchall() == [
+            ("quiet",),
+            ("warned",),
+        ]
