@@ -42,7 +42,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final
@@ -465,7 +465,7 @@ class HmacUserActionCodec:
         # 2. the key its kid names; 3. the MAC
         self._check_mac(self._key(shaped[1]), token, shaped[11])
         # 4. the grant: the pattern checked every field's shape but the times' range
-        return _built_grant(*shaped.group(2, 3, 4, 5, 6, 7, 8, 9, 10))
+        return _built_grant(shaped.group(2, 3, 4, 5, 6, 7, 8, 9, 10))
 
     def _decode_segments(self, token: str) -> UserActionGrant:
         if not token.startswith(USER_ACTION_PREFIX + "."):
@@ -526,21 +526,13 @@ def _grant(parts: list[str]) -> UserActionGrant:
         or not credential
     ):
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
-    return _built_grant(*parts[2:11])
+    return _built_grant(parts[2:11])
 
 
-def _built_grant(  # noqa: PLR0917 - a token's segments, in their order
-    token_id: str,
-    user_id: str,
-    org_id: str,
-    credential: str,
-    method: str,
-    digest: str,
-    issued: str,
-    expires: str,
-    encoded_path: str,
-) -> UserActionGrant:
-    # Segments whose shapes were checked: the times' range and the path remain.
+def _built_grant(segments: Sequence[str]) -> UserActionGrant:
+    # The nine segments from the token id to the path, in the token's order, their
+    # shapes checked: the times' range and the path remain.
+    token_id, user_id, org_id, credential, method, digest, issued, expires, encoded_path = segments
     issued_micros, expires_micros = int(issued), int(expires)
     if not issued_micros <= expires_micros <= _MAX_MICROS:
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
