@@ -7,12 +7,13 @@ sequence numbers, so an edit, an insertion or a deletion inside the chain is fou
 deleting the newest records is found when the caller passes the head it expects
 (for example one kept elsewhere or printed by a previous run).
 
-A record is hashed once as it is written, in every archive: `chain_record` writes its
-canonical JSON field by field (`record_json`) instead of building `content()` and
-encoding it: `chain_record` went from 25 to 15 µs, on the archive of every signed
-flow (`flow_time_ratio`, docs/benchmarks.md §1). tests/unit/test_audit_json.py holds
-it byte for byte to the encoder that `record_hash` and `verify_audit_chain` use; a
-field of an unexpected type raises rather than hashing differently.
+A decision's record is built and hashed once, as it is written (`sealed_record`; a
+draft is chained by `chain_record`, which calls it): its canonical JSON is written field
+by field (`record_json`) rather than by building `content()` and encoding it, because
+every signed mutation writes one (`flow_time_ratio`, docs/benchmarks.md §1).
+tests/unit/test_audit_json.py holds it byte for byte to the encoder that `record_hash`
+and `verify_audit_chain` use; a field of an unexpected type raises rather than hashing
+differently.
 """
 
 from __future__ import annotations

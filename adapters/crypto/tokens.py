@@ -31,8 +31,8 @@ one signed flow pay for one signature check; a cache hit re-runs step 8 and the
 key's retirement check against the `now` of that call. Steps 2 and 3 depend on the
 header segment's text alone, and every token of one signing key has the same: a
 header that passed them is remembered by its text (bounded), and steps 4 to 8 run
-for every token. In `flow_time_ratio` (docs/benchmarks.md §1) the header's strict
-decoding was nearly a fifth of the first check's cost over the signature.
+for every token: the header's strict decoding is otherwise a large part of a first
+check's cost over the signature (`flow_time_ratio`, docs/benchmarks.md §1).
 """
 
 from __future__ import annotations
@@ -130,8 +130,8 @@ class JwtBearerTokens:
         self.leeway = leeway
         self._leeway_seconds = leeway.total_seconds()
         # Keyed by the token itself: the process that holds the keys these tokens are
-        # signed with gains nothing from holding digests instead (a digest per request
-        # was a third of a cache hit's cost: docs/benchmarks.md §1).
+        # signed with gains nothing from holding digests instead, and a digest per
+        # request would cost a third of a cache hit (docs/benchmarks.md §1).
         self._verified: BoundedCache[str, _Verified] = BoundedCache(max_cached_tokens)
         #: Header segments that passed steps 2 and 3 (one per signing key in practice).
         self._headers: BoundedCache[str, Mapping[str, Any]] = BoundedCache(_MAX_CACHED_HEADERS)

@@ -309,10 +309,10 @@ class SignedUserMutation:
             self.mutation.check(subject)
             after = self.mutation.change(subject)
 
-            # 10. commit: change, audit, token consumption (already staged) — all or nothing
-            # (the hot calls here are positional: docs/benchmarks.md §1). The org's turn
-            # first: reading its audit head takes the org's lock where units of work are
-            # not serialised (to the end of this one), before anything more is written.
+            # 10. commit: change, audit, token consumption (already staged) — all or nothing.
+            # The org's turn first: reading its audit head takes the org's lock where units
+            # of work are not serialised (to the end of this one), before anything more is
+            # written.
             # Then the caller is read again under it: a caller changed since admission
             # (deactivated, archived, cut off) sends the unit round again, to be answered
             # as it now stands. A no-op takes the same turn: its token stays unused then.

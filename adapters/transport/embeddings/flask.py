@@ -1,4 +1,4 @@
-"""Mount the core in Flask: `app.register_blueprint(archive_blueprint(service))`.
+"""Mount the core in Flask: `app.register_blueprint(archive_blueprint(deployment))`.
 
 The blueprint's rules accept every common method and hand the WSGI environ to the
 reference WSGI application's `respond`, so the answers are byte for byte the reference
