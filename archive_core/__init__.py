@@ -28,6 +28,7 @@ from archive_core.use_cases.signed_mutation import (
     UserMutation,
     signed_user_mutation,
 )
+from archive_core.usernames import check_username
 from archive_core.wire import USER
 
 __all__ = [
@@ -51,5 +52,6 @@ __all__ = [
     "SignedUserMutation",
     "Subject",
     "UserMutation",
+    "check_username",
     "signed_user_mutation",
 ]

@@ -474,6 +474,10 @@ DIALECT: Final = sql.Dialect(
     store_time=iso,
     store_expiry=micros,
     store_list=json.dumps,
+    unique_violation=lambda exc: (
+        isinstance(exc, sqlite3.IntegrityError)
+        and getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_UNIQUE"
+    ),
 )
 
 

@@ -8,10 +8,10 @@ Nothing here imports a web framework except the embedding modules, each of which
 imports only its own framework.
 """
 
-from adapters.transport.asgi import AsgiApplication
+from adapters.transport.asgi import AsgiApplication, request_from_scope
 from adapters.transport.cors import CorsApplication, OriginInvalid, parse_origin
 from adapters.transport.http import HttpHandler
-from adapters.transport.wsgi import WsgiApplication
+from adapters.transport.wsgi import WsgiApplication, request_from_environ
 
 __all__ = [
     "AsgiApplication",
@@ -20,4 +20,6 @@ __all__ = [
     "OriginInvalid",
     "WsgiApplication",
     "parse_origin",
+    "request_from_environ",
+    "request_from_scope",
 ]

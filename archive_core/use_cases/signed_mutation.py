@@ -38,7 +38,13 @@ from archive_core.audit import sealed_record
 from archive_core.config import Policy
 from archive_core.declarations import Declaration, Wiring
 from archive_core.entities import Grants, Principal, User, UserKind
-from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict, ErrorKind
+from archive_core.errors import (
+    AlreadyExists,
+    ArchiveCoreError,
+    Catalogue,
+    ConcurrencyConflict,
+    ErrorKind,
+)
 from archive_core.fields import NO_VALUES, Values
 from archive_core.ids import UserId, is_canonical_id, new_id
 from archive_core.permissions import PermissionMatrix, authorize, denial_message
@@ -321,7 +327,12 @@ class SignedUserMutation:
             if current is None or current.version != caller.version:
                 raise ConcurrencyConflict(caller.id)
             if after is not None:
-                uow.users.update(after, expected_version=target.version)
+                try:
+                    uow.users.update(after, expected_version=target.version)
+                except AlreadyExists as taken:  # a change that took another's username
+                    raise ArchiveCoreError(
+                        Catalogue.USERNAME_TAKEN, reason="username_taken"
+                    ) from taken
                 uow.audit.append(
                     sealed_record(
                         head,
