@@ -119,7 +119,7 @@ SELECT EXISTS (
 UPDATE_USER = (
     "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
     " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
-    " cut_off_at = ? WHERE id = ? AND version = ?"
+    " cut_off_at = ?, username_key = ? WHERE id = ? AND version = ?"
 )
 HEAD = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1"
 APPEND = (
@@ -364,6 +364,7 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                     True,
                     2,
                     None,
+                    username_key(user.username),
                     target_id,
                     1,
                 ),
