@@ -84,7 +84,6 @@ def _bound(host: str, port: int, *, reuse_port: bool, listens: bool) -> socket.s
     except BaseException:
         made.close()
         raise
-    made.set_inheritable(True)
     return made
 
 

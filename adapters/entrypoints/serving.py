@@ -33,8 +33,9 @@ What is built where:
 - the metrics listener (`--metrics-port`) runs in the supervisor (with one worker, in
   the server's process), never on the API port.
 
-Start-up order: the API port, then the metrics port, then the store; each failure is
-one line (`CannotListen`, `StorageStartError`) and nothing is left behind.
+The API port is taken first, so a port in use is refused before the store is opened
+(or migrated); then the store and the metrics port. Each failure is one line
+(`CannotListen`, `StorageStartError`) and closes what was opened before it.
 """
 
 from __future__ import annotations

@@ -200,8 +200,17 @@ BAD_DATABASES = [
 ]  # fmt: skip
 
 
+# Every command that takes --db: the URL is refused before anything else is looked at.
+EVERY_DB_COMMAND = [
+    *COMMANDS,
+    ["credentials", "add", "--user", "us-x", "--kind", "Key", "--public-key-file", "k.pem",
+     "--cred-id", "c"],
+    ["demo"],
+]  # fmt: skip
+
+
 @pytest.mark.parametrize(("url", "message"), BAD_DATABASES, ids=lambda v: v[:12])
-@pytest.mark.parametrize("command", COMMANDS, ids=lambda c: c[0])
+@pytest.mark.parametrize("command", EVERY_DB_COMMAND, ids=lambda c: c[0])
 def test_a_database_url_that_cannot_be_used(
     tmp_path: Path, command: list[str], url: str, message: str
 ) -> None:
