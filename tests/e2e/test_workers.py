@@ -431,18 +431,20 @@ def test_a_worker_added_and_removed_keeps_every_connection_answered(
     assert status == 0
 
 
-# A process whose child runs the portable watcher, then waits to be killed.
+# A process whose child runs the portable watcher (in a thread, as a worker does), then
+# waits to be killed.
 _WATCHER = """
 import os, signal, subprocess, sys, time
 child = subprocess.Popen([sys.executable, "-c", '''
-import os, signal, sys, time
+import os, signal, sys, threading, time
 from adapters.entrypoints.serving import watch_parent
 def stop(signum, frame):
     open(sys.argv[1], "w").write("SIGTERM")
     os._exit(0)
 signal.signal(signal.SIGTERM, stop)
+parent = os.getppid()  # before the pid is printed: the parent is killed once it is
+threading.Thread(target=watch_parent, args=(parent,), kwargs={"every": 0.05}).start()
 print(os.getpid(), flush=True)
-watch_parent(os.getppid(), every=0.05)
 time.sleep(60)
 ''', sys.argv[1]], stdout=subprocess.PIPE, text=True)
 print(child.stdout.readline().strip(), flush=True)
