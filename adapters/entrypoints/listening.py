@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Final
 
-__all__ = ["REUSE_PORT", "CannotListen", "listen", "listen_again", "listening", "worker_sockets"]
+__all__ = ["REUSE_PORT", "CannotListen", "listen", "listening", "worker_sockets"]
 
 #: Linux balances new connections over every socket bound to a port with SO_REUSEPORT.
 REUSE_PORT: Final = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
@@ -87,10 +87,11 @@ def _bound(host: str, port: int, *, reuse_port: bool, listens: bool) -> socket.s
     return made
 
 
-def listen(host: str, port: int) -> socket.socket:
-    """One listening socket on `host`/`port` (0: a free port), or `CannotListen`."""
+def listen(host: str, port: int, *, join: bool = False) -> socket.socket:
+    """One listening socket on `host`/`port` (0: a free port), or `CannotListen`;
+    `join`: one more worker's socket on the port the supervisor holds (SO_REUSEPORT)."""
     with listening(host, port):
-        return _bound(host, port, reuse_port=False, listens=True)
+        return _bound(host, port, reuse_port=join, listens=True)
 
 
 @contextmanager
@@ -135,9 +136,3 @@ def worker_sockets(host: str, port: int, count: int) -> list[socket.socket]:
                     sock.close()
                 raise
     return made
-
-
-def listen_again(host: str, port: int) -> socket.socket:
-    """One more worker's socket on the port the supervisor already holds (SO_REUSEPORT)."""
-    with listening(host, port):
-        return _bound(host, port, reuse_port=True, listens=True)

@@ -63,7 +63,6 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 from adapters.entrypoints.listening import (
     REUSE_PORT,
     listen,
-    listen_again,
     listening,
     worker_sockets,
 )
@@ -347,7 +346,7 @@ class _Supervisor(Multiprocess):
     def handle_ttin(self) -> None:
         """SIGTTIN: one more worker (on a socket of its own)."""
         if REUSE_PORT:
-            self.sockets.append(listen_again(*self.address))
+            self.sockets.append(listen(*self.address, join=True))
         self.processes_num += 1
         self.processes.append(self._new_worker(len(self.processes)))
 
