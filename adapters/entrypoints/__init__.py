@@ -3,22 +3,11 @@
 demo, and the generator of the generated documentation pages (`python -m
 adapters.entrypoints.docs`).
 
-Only the servers are imported here: the command-line modules run as `python -m`.
+Only the ways to run the reference server are named here (`serve` with its
+`ServeSettings`, `BackgroundServer`): the command-line modules run as `python -m`.
 """
 
-from adapters.entrypoints.server import (
-    BackgroundServer,
-    HeadBoundH11Protocol,
-    ReadyServer,
-    uvicorn_config,
-)
+from adapters.entrypoints.server import BackgroundServer
 from adapters.entrypoints.serving import ServeSettings, serve
 
-__all__ = [
-    "BackgroundServer",
-    "HeadBoundH11Protocol",
-    "ReadyServer",
-    "ServeSettings",
-    "serve",
-    "uvicorn_config",
-]
+__all__ = ["BackgroundServer", "ServeSettings", "serve"]

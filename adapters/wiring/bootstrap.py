@@ -22,16 +22,17 @@ from typing import Protocol, Self
 
 import attrs
 
-from adapters.crypto import (
+from adapters.crypto import credential_verifiers
+from adapters.crypto.signing_keys import (
     BEARER_PURPOSE,
+    EDDSA,
+    ES256,
+    HS256,
     USER_ACTION_PURPOSE,
-    HmacUserActionCodec,
-    JwtBearerTokens,
     SigningKeyRing,
-    WebAuthnAuthenticatorDataParser,
-    credential_verifiers,
 )
-from adapters.crypto.signing_keys import EDDSA, ES256, HS256
+from adapters.crypto.tokens import HmacUserActionCodec, JwtBearerTokens
+from adapters.crypto.webauthn import WebAuthnAuthenticatorDataParser
 from adapters.observability.health import Readiness, store_checks
 from adapters.storage.urls import Storage, open_storage
 from adapters.system.clocks import SystemClock
@@ -52,7 +53,8 @@ from archive_core.ports import (
     SignatureVerifier,
     UserActionTokenCodec,
 )
-from archive_core.use_cases import Provisioning, PurgeExpired
+from archive_core.use_cases.maintenance import PurgeExpired
+from archive_core.use_cases.provisioning import Provisioning
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "BearerTokens", "Deployment", "build"]
 

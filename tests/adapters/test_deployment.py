@@ -12,8 +12,9 @@ from adapters.client import KeySigner
 from adapters.testing.world import Actor, World
 from adapters.transport.http import HttpHandler
 from adapters.wiring import NewOrg, bootstrap_org, build, create_user
-from archive_core import GET_USER, ArchiveCoreError, Headers, Request, UserKind
-from archive_core.entities import TokenKind
+from archive_core import ArchiveCoreError, Headers, Request
+from archive_core.entities import TokenKind, UserKind
+from archive_core.use_cases import GET_USER
 
 HOUR = timedelta(hours=1)
 

@@ -22,13 +22,12 @@ from archive_core import (
     Field,
     Permissions,
     Requirement,
+    SignedUserMutation,
     Subject,
-    User,
-    UserKind,
     check_username,
     signed_user_mutation,
 )
-from archive_core.use_cases import SignedUserMutation
+from archive_core.entities import User, UserKind
 
 __all__ = ["RENAME_USER", "Rename"]
 

@@ -17,8 +17,8 @@ from starlette.requests import Request as StarletteRequest  # resolved by FastAP
 from adapters.testing.world import World
 from adapters.transport import request_from_environ, request_from_scope
 from adapters.transport.http import HttpHandler, HttpResponse, StreamedResponse
-from archive_core import Answer, ArchiveCoreError, Catalogue, Declaration, Handler, Request
-from archive_core.errors import ConcurrencyConflict, StorageUnavailable
+from archive_core import Answer, ArchiveCoreError, Declaration, Handler, Request
+from archive_core.errors import Catalogue, ConcurrencyConflict, StorageUnavailable
 from tests.transport.frameworks import asgi_sender, django_sender, flask_sender
 
 BODY = b'{"b": 1,  "a": [2]}'  # as sent: spacing and order kept
