@@ -35,6 +35,7 @@ from adapters.entrypoints.environment import (
     EnvironmentDefaults,
     max_workers,
     port,
+    seconds,
     workers,
 )
 from adapters.entrypoints.escaping import escaped
@@ -126,6 +127,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-host", default="127.0.0.1", help="the metrics listener's host")
     serve.add_argument("--log-format", choices=FORMATS, default="text", help="text or JSON lines")
     serve.add_argument("--log-level", choices=LEVELS, default="warning", help="info: every request")
+    serve.add_argument(
+        "--commit-timeout",
+        type=seconds,
+        metavar="SECONDS",
+        help=(
+            "PostgreSQL: how long a commit may wait for a synchronous standby before it is "
+            "answered 503, not acknowledged (default 5)"
+        ),
+    )
     serve.set_defaults(environment=EnvironmentDefaults(serve, SERVE_VARIABLES))
 
     boot = commands.add_parser("bootstrap", help="a new org with an admin, a key and a token")
@@ -236,6 +246,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         log_format=args.log_format,
         log_level=args.log_level,
         cors_origins=frozenset(args.cors_origin),
+        commit_timeout=args.commit_timeout,
     )
     status = serve(settings, out, err)
     if status == 0:

@@ -27,12 +27,14 @@ from typing import Any, Final
 import attrs
 
 __all__ = [
+    "MAX_SECONDS",
     "SERVE_VARIABLES",
     "WORKERS_PER_CPU",
     "BadVariable",
     "EnvironmentDefaults",
     "max_workers",
     "port",
+    "seconds",
     "workers",
 ]
 
@@ -53,6 +55,7 @@ SERVE_VARIABLES: Final[Mapping[str, str]] = {
     "--metrics-host": "ARCHIVE_CORE_METRICS_HOST",
     "--log-format": "ARCHIVE_CORE_LOG_FORMAT",
     "--log-level": "ARCHIVE_CORE_LOG_LEVEL",
+    "--commit-timeout": "ARCHIVE_CORE_COMMIT_TIMEOUT",
 }
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -80,6 +83,21 @@ def _whole_number(text: str, low: int, high: int, refusal: str) -> int:
 def port(text: str) -> int:
     """A TCP port number, 0 (any free port) to 65535."""
     return _whole_number(text, 0, 65535, "must be a port number (0 to 65535)")
+
+
+# Seconds: ASCII digits, with at most three decimals (never a float() of `1e9`, `nan`).
+_SECONDS: Final = re.compile(r"[0-9]{1,4}(\.[0-9]{1,3})?")
+#: The longest a `seconds` flag may say: an hour.
+MAX_SECONDS: Final = 3600
+
+
+def seconds(text: str) -> float:
+    """A number of seconds above 0 and at most `MAX_SECONDS`, in ASCII digits (`5`, `0.5`)."""
+    if _SECONDS.fullmatch(text) is None or not 0 < float(text) <= MAX_SECONDS:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_SECONDS}, as in 5 or 0.5"
+        )
+    return float(text)
 
 
 def max_workers() -> int:

@@ -100,6 +100,18 @@ class ServeSettings:
     log_format: str = "text"
     log_level: str = "warning"
     cors_origins: frozenset[str] = frozenset()
+    #: PostgreSQL: seconds a commit may wait for a synchronous standby (None: the store's
+    #: default, `postgres.DEFAULT_COMMIT_TIMEOUT`)
+    commit_timeout: float | None = None
+
+    def build(self) -> Deployment:
+        """The deployment these settings describe (its storage opened)."""
+        return build(
+            db_url=self.db_url,
+            replay_url=self.replay_url,
+            policy=self.policy,
+            commit_timeout=self.commit_timeout,
+        )
 
 
 def _reference_config(served: Served, settings: ServeSettings) -> uvicorn.Config:
@@ -152,9 +164,7 @@ def worker_app(settings: ServeSettings) -> ObservedApplication:
 
         # PROMETHEUS_MULTIPROC_DIR is set: values go to this worker's files.
         observer = PrometheusMetrics(registry=None)
-    deployment = build(
-        db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
-    )
+    deployment = settings.build()
     app = _application(_reference_config(deployment, settings))
     return _observed(app, deployment, observer, close=True)
 
@@ -206,9 +216,7 @@ def _serve_one(settings: ServeSettings, out: TextIO) -> int:
             registry = single_process_registry()
             observer = PrometheusMetrics(registry)
             stop_metrics = _start_metrics(settings, registry, out)
-        with build(
-            db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
-        ) as deployment:
+        with settings.build() as deployment:
             config = _reference_config(deployment, settings)
             config.app = _observed(_application(config), deployment, observer, close=False)
             api = ReadyServer(
@@ -369,9 +377,7 @@ def _serve_many(settings: ServeSettings, out: TextIO, err: TextIO) -> int:
     stop_metrics: Callable[[], None] = lambda: None  # noqa: E731 - replaced when metrics run
     try:
         # The store is opened once here so that migrations run before any worker starts.
-        with build(
-            db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
-        ) as deployment:
+        with settings.build() as deployment:
             config = _reference_config(deployment, settings)
         config.app = functools.partial(worker_app, settings)
         config.factory = True

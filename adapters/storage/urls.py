@@ -29,6 +29,13 @@ unless the driver documents it (`dsn.py`), as is a malformed percent-encoding or
 Redis database that is not a number: a `ValueError` whose one line never repeats a
 value.
 
+`open_storage(commit_timeout=…)` bounds each PostgreSQL commit's wait for a synchronous
+standby (`postgres.py`; by default `DEFAULT_COMMIT_TIMEOUT`, 5 s); SQLite and memory
+commits wait on no standby and ignore it. A multi-host URL
+(`postgresql://u@h1:5432,h2:5432/app?target_session_attrs=read-write`, or the keywords
+`host=h1,h2 port=5432,5432 target_session_attrs=read-write`) reaches whichever host is
+the primary, after a failover too (docs/operations.md, "High availability").
+
 A store that cannot be opened raises `StorageStartError`, whose text is one line for an
 operator: the store, its address (never a password) and the driver's own cause (with
 any password in it replaced by `***`), e.g.
@@ -217,7 +224,7 @@ def _open_sqlite(url: str, replay_url: str | None) -> Storage:
     )
 
 
-def _open_postgres(url: str, replay_url: str | None) -> Storage:
+def _open_postgres(url: str, replay_url: str | None, commit_timeout: float | None) -> Storage:
     target = postgres_target(url, ours=_POSTGRES_OPTIONS)
     options = dict(target.options)
     pool_size = _whole(options, "pool_size", 10)
@@ -225,7 +232,11 @@ def _open_postgres(url: str, replay_url: str | None) -> Storage:
     purge_every = _whole(options, "purge_every", DEFAULT_PURGE_EVERY)
     with _opening("PostgreSQL", target.address, secrets=target.secrets):
         # psycopg is an optional dependency: imported only when PostgreSQL is used.
-        from adapters.storage.postgres import DEFAULT_SCHEMA, PostgresStore  # noqa: PLC0415
+        from adapters.storage.postgres import (  # noqa: PLC0415
+            DEFAULT_COMMIT_TIMEOUT,
+            DEFAULT_SCHEMA,
+            PostgresStore,
+        )
 
         store = PostgresStore(
             target.dsn,
@@ -233,6 +244,7 @@ def _open_postgres(url: str, replay_url: str | None) -> Storage:
             pool_size=pool_size,
             timeout=timeout,
             purge_every=purge_every,
+            commit_timeout=DEFAULT_COMMIT_TIMEOUT if commit_timeout is None else commit_timeout,
         )
     if replay_url is None:
         return Storage(
@@ -337,7 +349,12 @@ def database_kind(url: str) -> str:
     raise ValueError(f"no storage for URLs of scheme {scheme!r}")
 
 
-def open_storage(url: str | os.PathLike[str], *, replay_url: str | None = None) -> Storage:
+def open_storage(
+    url: str | os.PathLike[str],
+    *,
+    replay_url: str | None = None,
+    commit_timeout: float | None = None,
+) -> Storage:
     """Open the storage a URL (or a file path) names; see the module docstring."""
     text = os.fspath(url)
     kind = database_kind(text)
@@ -345,4 +362,4 @@ def open_storage(url: str | os.PathLike[str], *, replay_url: str | None = None) 
         return _open_memory(replay_url)
     if kind == "sqlite":
         return _open_sqlite(text, replay_url)
-    return _open_postgres(text, replay_url)
+    return _open_postgres(text, replay_url, commit_timeout)

@@ -155,17 +155,22 @@ def build(
     verifiers: Mapping[CredentialKind, SignatureVerifier] | None = None,
     authenticator_parser: AuthenticatorDataParser | None = None,
     operations: Sequence[Declaration[Handler]] = OPERATIONS,
+    commit_timeout: float | None = None,
 ) -> Deployment:
     """Open storage from `db_url` (and `replay_url` for challenges and nonces) — or take
     `storage` already opened, which the deployment then owns and closes — and wire the
     handler of each of `operations` to it, the crypto adapters, the clock and the
-    randomness source. Each crypto adapter left out is the production one."""
+    randomness source. Each crypto adapter left out is the production one.
+    `commit_timeout` (seconds) bounds a PostgreSQL commit's wait for a synchronous
+    standby (`open_storage`)."""
     if storage is None:
         if db_url is None:
             raise ValueError("build needs db_url (or storage already opened)")
-        storage = open_storage(db_url, replay_url=replay_url)
-    elif db_url is not None or replay_url is not None:
-        raise ValueError("build takes storage already opened or URLs to open, not both")
+        storage = open_storage(db_url, replay_url=replay_url, commit_timeout=commit_timeout)
+    elif db_url is not None or replay_url is not None or commit_timeout is not None:
+        raise ValueError(
+            "build takes storage already opened or URLs (and commit_timeout) to open, not both"
+        )
     policy = policy or Policy()
     clock = clock or SystemClock()
     randomness = randomness or SystemRandomness()

@@ -215,3 +215,36 @@ def test_workers_are_bounded_by_the_cpus(capsys: pytest.CaptureFixture[str]) -> 
     assert f"1 to {most} ({WORKERS_PER_CPU} per CPU)" in " ".join(
         _serve_parser().format_help().split()
     )
+
+
+def test_the_commit_timeout_is_seconds_from_its_flag_or_its_variable() -> None:
+    assert _serve_args([], {}).commit_timeout is None  # the store's default
+    assert _serve_args(["--commit-timeout", "2.5"], {}).commit_timeout == 2.5
+    environ = {"ARCHIVE_CORE_COMMIT_TIMEOUT": " 0.25 "}
+    assert _serve_args([], environ).commit_timeout == 0.25
+    assert _serve_args(["--commit-timeout", "10"], environ).commit_timeout == 10.0
+    assert _serve_args(["--commit-timeout", "3600"], {}).commit_timeout == 3600.0
+
+
+def test_the_commit_timeout_help_states_the_stores_default() -> None:
+    from adapters.storage.postgres import DEFAULT_COMMIT_TIMEOUT
+
+    text = " ".join(_serve_parser().format_help().split())
+    assert f"(default {DEFAULT_COMMIT_TIMEOUT:g})" in text
+    assert "--commit-timeout SECONDS PostgreSQL: how long a commit may wait" in text
+
+
+SECONDS_REFUSAL = "must be a number of seconds above 0 and at most 3600, as in 5 or 0.5"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["0", "0.000", "3600.001", "3601", "-1", "+1", "1e3", "nan", "inf", "5s", "1.2345", ".5",
+     "5.", "\u0663", "1_0", "9" * 5000],
+    ids=repr,
+)  # fmt: skip
+def test_a_commit_timeout_is_refused_unless_seconds_above_0_up_to_an_hour(text: str) -> None:
+    err = io.StringIO()
+    environ = {"ARCHIVE_CORE_COMMIT_TIMEOUT": text}
+    assert main(["serve"], out=io.StringIO(), err=err, environ=environ) == 2
+    assert err.getvalue() == f"archive-core: ARCHIVE_CORE_COMMIT_TIMEOUT: {SECONDS_REFUSAL}\n"

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from adapters.storage.memory import MemoryChallengeStore, MemoryStore
-from adapters.storage.postgres import PostgresReplayGuard, PostgresStore
+from adapters.storage.postgres import DEFAULT_COMMIT_TIMEOUT, PostgresReplayGuard, PostgresStore
 from adapters.storage.redis import RedisChallengeStore, RedisReplayGuard
 from adapters.storage.sqlite import SqliteReplayGuard, SqliteSigningKeyStore, SqliteStore
 from adapters.storage.urls import StorageStartError, _opening, database_kind, open_storage
@@ -155,6 +155,19 @@ def test_a_multi_host_url_reaches_the_driver_unchanged(pg_schema: PgSchema) -> N
     with open_storage(url) as storage:
         assert isinstance(storage.uow_factory, PostgresStore)
         assert storage.uow_factory.schema == pg_schema.schema
+
+
+def test_the_commit_timeout_reaches_postgresql_and_sqlite_ignores_it(
+    pg_schema: PgSchema, tmp_path: Path
+) -> None:
+    with open_storage(pg_schema.url) as storage:
+        assert isinstance(storage.uow_factory, PostgresStore)
+        assert storage.uow_factory.bounds.seconds == DEFAULT_COMMIT_TIMEOUT == 5.0
+    with open_storage(pg_schema.url, commit_timeout=0.75) as storage:
+        assert isinstance(storage.uow_factory, PostgresStore)
+        assert storage.uow_factory.bounds.seconds == 0.75
+    with open_storage(tmp_path / "a.db", commit_timeout=0.75) as storage:
+        assert isinstance(storage.uow_factory, SqliteStore)
 
 
 @pytest.mark.parametrize(

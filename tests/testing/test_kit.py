@@ -155,6 +155,8 @@ def test_build_takes_storage_opened_or_a_url_never_both_nor_neither() -> None:
             build(storage=storage, db_url="memory:")
         with pytest.raises(ValueError, match="not both"):
             build(storage=storage, replay_url="memory:")
+        with pytest.raises(ValueError, match="not both"):
+            build(storage=storage, commit_timeout=1.0)
 
 
 def test_the_package_names_its_api_and_loads_it_on_use() -> None:
