@@ -164,9 +164,10 @@ class ReplicatedPostgres:
         with self.connect(primary) as conn:
             conn.execute(f"ALTER SYSTEM SET synchronous_standby_names = '{standby.name}'")
             conn.execute("SELECT pg_reload_conf()")
-        self.wait_for(
-            lambda: self.sync_state(primary, standby) == "sync", f"{standby.name} in sync"
-        )
+        try:
+            self.wait_for(lambda: self.sync_state(primary, standby) == "sync", "sync")
+        except AssertionError:
+            raise AssertionError(f"{standby.name} never got in sync:\n{self._logs()}") from None
 
     def sync_state(self, primary: Node, standby: Node) -> str | None:
         """`standby`'s `sync_state` as `primary`'s `pg_stat_replication` shows it."""
@@ -181,6 +182,11 @@ class ReplicatedPostgres:
         """Bring the stopped former primary `old` back as a standby of `source`:
         `pg_rewind` discards what it wrote past the point the two diverged, then it
         starts streaming from `source` under its own name."""
+        # pg_rewind reads the source's timeline from its control file, which a promotion
+        # updates only at its next checkpoint (a spread one): without this, the source
+        # still looks like the old timeline and nothing is rewound.
+        with self.connect(source) as conn:
+            conn.execute("CHECKPOINT")
         self._tool(
             "pg_rewind", f"--target-pgdata={old.data}", f"--source-server={self._conninfo(source)}",
             "--write-recovery-conf", "--no-sync",

@@ -19,6 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from adapters.storage.postgres import (
     _SEVER_AFTER,
+    RECONNECT_WINDOW,
     PostgresStore,
     PostgresUnitOfWork,
     translate_error,
@@ -372,24 +373,28 @@ def test_connections_dropped_while_pooled_fail_no_request(pg_schema: PgSchema) -
 # --------------------------------------------------------------------------- bounded commits
 
 
-class StallingRelay:
-    """A TCP relay to PostgreSQL that can stop relaying, in both directions: a network
-    that goes silent. Closing one side closes the other."""
+class Relay:
+    """A TCP relay to PostgreSQL that can go silent (`stalled`: nothing relayed either
+    way) or down (`down()`: every connection cut, new ones refused, until `up()`)."""
 
     def __init__(self, host: str, port: int) -> None:
         self._upstream = (host, port)
+        self._lock = threading.Lock()
+        self._live: set[socket.socket] = set()
+        self.stalled = threading.Event()
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = int(self._listener.getsockname()[1])
-        self.stalled = threading.Event()
-        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
 
-    def _accept(self) -> None:
+    def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
-                client, _ = self._listener.accept()
+                client, _ = listener.accept()
             except OSError:
                 return
             server = socket.create_connection(self._upstream)
+            with self._lock:
+                self._live |= {client, server}
             threading.Thread(target=self._pump, args=(client, server), daemon=True).start()
             threading.Thread(target=self._pump, args=(server, client), daemon=True).start()
 
@@ -404,20 +409,39 @@ class StallingRelay:
             for side in (source, target):
                 with contextlib.suppress(OSError):
                     side.shutdown(socket.SHUT_RDWR)
+            with self._lock:
+                self._live.discard(source)
+            source.close()
+
+    def down(self) -> None:
+        """Refuse new connections and cut every open one (a server that went away)."""
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        with self._lock:
+            live = list(self._live)
+        for side in live:
+            with contextlib.suppress(OSError):
+                side.shutdown(socket.SHUT_RDWR)
+
+    def up(self) -> None:
+        """Accept connections again, on the same port."""
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, args=(self._listener,), daemon=True).start()
 
     def close(self) -> None:
-        self._listener.close()
+        self.down()
 
 
 @pytest.fixture
-def relay(pg_schema: PgSchema) -> Iterator[StallingRelay]:
+def relay(pg_schema: PgSchema) -> Iterator[Relay]:
     params = conninfo_to_dict(pg_schema.dsn)
-    opened = StallingRelay(str(params.get("host", "127.0.0.1")), int(str(params.get("port", 5432))))
+    opened = Relay(str(params.get("host", "127.0.0.1")), int(str(params.get("port", 5432))))
     yield opened
     opened.close()
 
 
-def _through(relay: StallingRelay, place: PgSchema) -> str:
+def _through(relay: Relay, place: PgSchema) -> str:
     # connect_timeout: new connections through a stalled relay give up (and the pool's
     # threads with them) before the pool is closed.
     return make_conninfo(place.dsn, host="127.0.0.1", port=relay.port, connect_timeout=2)
@@ -466,7 +490,7 @@ def test_a_commit_the_server_warns_about_is_not_acknowledged_though_it_committed
 
 
 def test_a_commit_that_gets_no_answer_is_cut_at_its_bound(
-    pg_schema: PgSchema, relay: StallingRelay
+    pg_schema: PgSchema, relay: Relay
 ) -> None:
     """The server or the network goes silent during COMMIT: the cancel request gets no
     answer either, and a second later the connection is cut."""
@@ -514,3 +538,28 @@ def test_an_autocommit_statement_the_server_warns_about_is_not_acknowledged(
             ("quiet",),
             ("warned",),
         ]
+
+
+def test_a_full_pool_reaches_a_server_back_after_an_outage_at_the_next_request(
+    pg_schema: PgSchema, relay: Relay
+) -> None:
+    """After a restart or failover every pooled connection is lost. Retried with a
+    growing back-off (1, 2, 4, 8 s…), a pool whose connections are all lost would reach
+    the server that is back only at its next retry; retried for `RECONNECT_WINDOW` only,
+    the next request that needs a connection tries at once."""
+    with PostgresStore(
+        _through(relay, pg_schema), schema=pg_schema.schema, pool_size=1, timeout=1
+    ) as pg:
+        who = samples.user(samples.org_id())
+        store(pg, who)
+        relay.down()
+        with pytest.raises(StorageUnavailable), pg() as uow:
+            uow.users.get(who.id)
+        time.sleep(RECONNECT_WINDOW + 2)  # a back-off would wait 4 s now
+        relay.up()
+        started = time.monotonic()
+        with PostgresStore(pg_schema.dsn, schema=pg_schema.schema) as direct, direct() as uow:
+            assert uow.users.get(who.id) == who  # the server itself answers at once
+        with pg() as uow:
+            assert uow.users.get(who.id) == who
+        assert time.monotonic() - started < 1.0
