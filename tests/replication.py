@@ -144,6 +144,14 @@ class ReplicatedPostgres:
             "/postgres?target_session_attrs=read-write"
         )
 
+    @property
+    def keywords(self) -> str:
+        """The same, in libpq's keyword form."""
+        return (
+            f"host=127.0.0.1,127.0.0.1 port={self.primary.port},{self.standby.port}"
+            " user=postgres dbname=postgres target_session_attrs=read-write"
+        )
+
     def stop(self, node: Node, *, mode: str = "fast") -> None:
         """`pg_ctl stop -m MODE` (`immediate`: a crash, no shutdown checkpoint)."""
         self._tool("pg_ctl", "stop", "-D", str(node.data), "-m", mode, "-w")

@@ -8,6 +8,11 @@ Each check runs in its own thread, so a store that hangs costs the caller `timeo
 seconds and no more. A check still running from an earlier probe is not started a
 second time: the probe waits for the one in flight (and reports the store failing if it
 does not finish in time), so a dead backend never piles up threads.
+
+A database that can tell whether its server takes writes (`WritableCheck`: PostgreSQL's
+`pg_is_in_recovery()`) is ready only when it does: a standby answers reads and refuses
+every write, so while only a standby answers — a failover under way, or a URL without
+`target_session_attrs=read-write` — `/readyz` is 503.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future
-from typing import Final
+from typing import Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -24,12 +29,28 @@ from adapters.storage.urls import Storage, database_kind
 from archive_core.ids import UserId
 from archive_core.ports import Clock
 
-__all__ = ["Readiness", "ReadinessReport", "StoreCheck", "store_checks", "store_names"]
+__all__ = [
+    "Readiness",
+    "ReadinessReport",
+    "StoreCheck",
+    "WritableCheck",
+    "store_checks",
+    "store_names",
+]
 
 DEFAULT_TIMEOUT: Final = 1.0
 # Looked up, never found: a read of the database and a no-op on the replay store.
 _PROBE_USER: Final = UserId("us-readyz-probe-0000000000000000")
 _PROBE_KEY: Final = "readyz-probe"
+
+
+@runtime_checkable
+class WritableCheck(Protocol):
+    """A database that can tell whether the server it reaches takes writes."""
+
+    def check_writable(self) -> None:
+        """Raise `StorageUnavailable` unless the server takes writes (not a standby)."""
+        ...
 
 
 @attrs.frozen
@@ -138,12 +159,17 @@ def store_names(db_url: str | None, replay_url: str | None) -> tuple[str, str]:
 def store_checks(
     storage: Storage, clock: Clock, *, db_url: str | None, replay_url: str | None
 ) -> list[StoreCheck]:
-    """A read in a unit of work for the database, a no-op `take` for the replay store."""
+    """A read in a unit of work for the database (and, for a database that can tell,
+    whether its server takes writes: a PostgreSQL standby answers reads), a no-op `take`
+    for the replay store."""
     database, replay = store_names(db_url, replay_url)
 
     def read_database() -> None:
-        with storage.uow_factory() as uow:
+        factory = storage.uow_factory
+        with factory() as uow:
             uow.users.get(_PROBE_USER)
+        if isinstance(factory, WritableCheck):
+            factory.check_writable()
 
     def touch_replay_store() -> None:
         storage.challenges.take(_PROBE_KEY, user_id=_PROBE_USER, now=clock.now())

@@ -719,6 +719,22 @@ class PostgresStore:
 
     __call__ = unit_of_work
 
+    def check_writable(self) -> None:
+        """Raise `StorageUnavailable` when the server the units of work reach is a standby
+        (`pg_is_in_recovery()`): it answers reads, and refuses every write."""
+        tx = _Transaction(self.pool, self.schema, self.bounds)
+        tx.begin()
+        try:
+            (recovering,) = tx.one("SELECT pg_is_in_recovery()")
+        finally:
+            tx.end()
+        if recovering:
+            raise StorageUnavailable(
+                "postgresql: ReadOnly (the server is a standby)",
+                store="postgresql",
+                driver_error="ReadOnly",
+            )
+
     def row_counts(self) -> dict[str, int]:
         """Rows per table (what retention keeps bounded), for monitoring and tests."""
         rows = _Direct(self._direct_pool, self.bounds).query(sql.ROW_COUNTS)

@@ -8,7 +8,7 @@ import re
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +59,16 @@ class Served:
         return self.process.returncode, out
 
 
-def start_serve(*args: str) -> Served:
-    """Start `archive-core serve --port 0 ARGS` and wait for its URL."""
+def start_serve(*args: str, env: Mapping[str, str] | None = None) -> Served:
+    """Start `archive-core serve --port 0 ARGS` (with `env` added to the environment) and
+    wait for its URL."""
     process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-u", "-m", "adapters.entrypoints.cli", "serve", "--port", "0", *args],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     assert process.stdout is not None
     seen = []
@@ -85,8 +86,8 @@ def serve() -> Iterator[Any]:
     """A factory of `serve` processes, all stopped after the test."""
     started: list[Served] = []
 
-    def factory(*args: str) -> Served:
-        served = start_serve(*args)
+    def factory(*args: str, env: Mapping[str, str] | None = None) -> Served:
+        served = start_serve(*args, env=env)
         started.append(served)
         return served
 

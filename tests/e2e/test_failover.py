@@ -369,7 +369,15 @@ def test_a_commit_waiting_on_a_gone_standby_is_answered_503_within_its_bound(
 ) -> None:
     primary, standby = pair.primary, pair.standby
     (org,) = _provision(pair.url, orgs=1, targets=3)
-    served = _serve_on(pair, serve)  # challenges and nonces in PostgreSQL too
+    # The keyword form, from the environment; challenges and nonces in PostgreSQL too.
+    served = serve(
+        "--log-level",
+        "error",
+        env={
+            "ARCHIVE_CORE_DB": f"{pair.keywords} timeout={POOL_TIMEOUT}",
+            "ARCHIVE_CORE_COMMIT_TIMEOUT": str(COMMIT_TIMEOUT),
+        },
+    )
     client = Archiver(org, [served.url])
     first, second, third = org.targets
     tokens = {t: client._user_action(served.url, f"/auth/users/{t}") for t in org.targets}
@@ -425,3 +433,26 @@ def test_a_commit_waiting_on_a_gone_standby_is_answered_503_within_its_bound(
     assert sorted(target for target, _ in records) == sorted(org.targets)
     assert len({action for _, action in records}) == 3
     assert _audit_verifies(standby.dsn)
+
+
+# --------------------------------------------------------------------------- readiness
+
+
+def test_readyz_is_503_while_only_a_standby_answers(
+    pair: ReplicatedPostgres, redis_prefix: RedisPrefix
+) -> None:
+    """Without `target_session_attrs=read-write` the pool may reach the standby, which
+    answers reads: /readyz asks for a server that takes writes."""
+    url = f"postgresql://postgres@127.0.0.1:{pair.primary.port},127.0.0.1:{pair.standby.port}"
+    with build(
+        db_url=f"{url}/postgres?timeout={POOL_TIMEOUT}", replay_url=redis_prefix.replay_url
+    ) as deployment:
+        readiness = deployment.readiness
+        assert readiness is not None
+        assert readiness.check().stores == {"postgresql": True, "redis": True}
+        pair.stop(pair.primary, mode="immediate")
+        pair.wait_for(
+            lambda: readiness.check().failing == ("postgresql",), "/readyz to fail on a standby"
+        )
+        pair.promote(pair.standby)
+        pair.wait_for(lambda: readiness.check().ready, "/readyz once the standby is promoted")
