@@ -71,8 +71,8 @@ def _floor_case() -> Any:
 class _Flows:
     """Prepared actors and targets; `one()` runs a flow and returns its server time."""
 
-    def __init__(self, count: int) -> None:
-        self.deployment = build(db_url="memory:")
+    def __init__(self, count: int, *, db_url: str = "memory:") -> None:
+        self.deployment = build(db_url=db_url)
         admin, _ = bootstrap_org(self.deployment, key_algorithm="ed25519")
         self.admin = admin
         org = admin.user.org_id

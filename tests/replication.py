@@ -112,21 +112,25 @@ class Node:
 class ReplicatedPostgres:
     """A primary and its synchronous standby (see the module's doc)."""
 
-    def __init__(self, root: Path, bindir: Path) -> None:
+    def __init__(self, root: Path, bindir: Path, *, fsync: bool = False) -> None:
         self.root = root
         self.bindir = bindir
+        self.fsync = fsync
         self.primary = Node("primary", root / "primary", _free_port())
         self.standby = Node("standby", root / "standby", _free_port())
         self._account = _run_as()
 
     @classmethod
-    def create(cls) -> ReplicatedPostgres:
-        """A running pair: the standby streaming, synchronous, in sync."""
+    def create(cls, *, fsync: bool = False) -> ReplicatedPostgres:
+        """A running pair: the standby streaming, synchronous, in sync. Without `fsync`
+        the servers never flush to disk: a crashed server process loses nothing (the
+        operating system keeps what was written), which is what the tests make; with it,
+        commits cost what they cost in production (the benchmark)."""
         problem = replication_problem()
         bindir = _bindir()
         if problem is not None or bindir is None:
             raise RuntimeError(problem)
-        pair = cls(Path(tempfile.mkdtemp(prefix="archive-core-pg-")), bindir)
+        pair = cls(Path(tempfile.mkdtemp(prefix="archive-core-pg-")), bindir, fsync=fsync)
         try:
             pair._build()
         except BaseException:
@@ -176,6 +180,14 @@ class ReplicatedPostgres:
             self.wait_for(lambda: self.sync_state(primary, standby) == "sync", "sync")
         except AssertionError:
             raise AssertionError(f"{standby.name} never got in sync:\n{self._logs()}") from None
+
+    def make_asynchronous(self, primary: Node, standby: Node) -> None:
+        """Empty `primary`'s `synchronous_standby_names`: `standby` still streams, and
+        commits no longer wait for it."""
+        with self.connect(primary) as conn:
+            conn.execute("ALTER SYSTEM SET synchronous_standby_names = ''")
+            conn.execute("SELECT pg_reload_conf()")
+        self.wait_for(lambda: self.sync_state(primary, standby) == "async", "async")
 
     def sync_state(self, primary: Node, standby: Node) -> str | None:
         """`standby`'s `sync_state` as `primary`'s `pg_stat_replication` shows it."""
@@ -247,7 +259,7 @@ class ReplicatedPostgres:
             "max_wal_senders = 4",
             "wal_log_hints = on",
             "wal_keep_size = 256MB",
-            "fsync = off",
+            f"fsync = {'on' if self.fsync else 'off'}",
             "max_connections = 60",
             "shared_buffers = 32MB",
             f"cluster_name = '{primary.name}'",
