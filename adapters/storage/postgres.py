@@ -39,12 +39,13 @@ server instances sharing one database.
   about a second of the first request or probe that follows its promotion.
   Connections carry `application_name` `archive-core:<schema>` (unless the DSN sets
   one), so an operator sees them in `pg_stat_activity`.
-- **Bounded commits.** Every COMMIT, and every statement of the autocommit pool, is
-  held to `commit_timeout` seconds (`DEFAULT_COMMIT_TIMEOUT`): with
-  `synchronous_standby_names` set and the standby gone, PostgreSQL waits for it
-  forever, and `statement_timeout` does not end that wait. When the time is up, a
-  watchdog thread (`watchdog.py`) sends the server a cancel request; if the server
-  has not answered a second later, the connection's socket is shut. Cancelled in
+- **Bounded commits.** Every COMMIT, every statement of the autocommit pool (each its
+  own commit) and the pools' check of a connection are held to `commit_timeout`
+  seconds (`DEFAULT_COMMIT_TIMEOUT`): with `synchronous_standby_names` set and the
+  standby gone, PostgreSQL waits for it forever, and `statement_timeout` does not end
+  that wait. When the time is up, a watchdog thread (`watchdog.py`) sends the server a
+  cancel request; if the server has not answered a second later, the connection's
+  socket is shut. Cancelled in
   that wait, PostgreSQL commits locally, sends a WARNING and reports success: so a
   commit whose bound fired, or during which the server sent any WARNING (told by its
   severity, never by its text), is not acknowledged — `StorageUnavailable` (503), and
