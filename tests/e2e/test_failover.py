@@ -98,6 +98,12 @@ def _provision(url: str, *, orgs: int, targets: int) -> list[Org]:
         return made
 
 
+def _provision_one(url: str, org: Org) -> tuple[UserId, ...]:
+    with build(db_url=url) as deployment:
+        user = create_user(deployment, org.org_id, "late@example.com", UserKind.END_USER)
+        return (user.user.id,)
+
+
 @attrs.frozen
 class Answer:
     """One HTTP answer a client got."""
@@ -138,7 +144,8 @@ class Archiver:
         self.answers: list[Answer] = []
         self.outcomes: list[Outcome] = []
 
-    def _call(self, step: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    def call(self, step: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """One request, its answer recorded."""
         started = time.monotonic()
         response = self.http.request(method, url, **kwargs)
         error = response.json().get("error", {}) if response.status_code != 200 else {}
@@ -154,13 +161,14 @@ class Archiver:
         )
         return response
 
-    def _user_action(self, base: str, path: str) -> str | None:
-        init = self._call(
+    def user_action(self, base: str, path: str) -> str | None:
+        """A user action token for `DELETE path` (init, sign, complete), or None on a 503."""
+        init = self.call(
             "init", "POST", f"{base}/auth/action/init", content=init_body("DELETE", path)
         )
         if init.status_code != 200:
             return None
-        completed = self._call(
+        completed = self.call(
             "complete",
             "POST",
             f"{base}/auth/action",
@@ -176,11 +184,11 @@ class Archiver:
                 return Outcome(target, acknowledged=False, refusal="gave up")
             base = self.urls[attempt % len(self.urls)]
             if token is None:
-                token = self._user_action(base, path)
+                token = self.user_action(base, path)
                 if token is None:
                     time.sleep(0.05)
                     continue
-            deleted = self._call(
+            deleted = self.call(
                 "archive", "DELETE", base + path, headers={"X-DFNS-USERACTION": token}
             )
             if deleted.status_code == 200:
@@ -355,12 +363,6 @@ def test_a_failover_loses_no_acknowledged_archive_and_answers_no_500(
         )
 
 
-def _provision_one(url: str, org: Org) -> tuple[UserId, ...]:
-    with build(db_url=url) as deployment:
-        user = create_user(deployment, org.org_id, "late@example.com", UserKind.END_USER)
-        return (user.user.id,)
-
-
 # --------------------------------------------------------------------------- bounded commits
 
 
@@ -380,12 +382,12 @@ def test_a_commit_waiting_on_a_gone_standby_is_answered_503_within_its_bound(
     )
     client = Archiver(org, [served.url])
     first, second, third = org.targets
-    tokens = {t: client._user_action(served.url, f"/auth/users/{t}") for t in org.targets}
+    tokens = {t: client.user_action(served.url, f"/auth/users/{t}") for t in org.targets}
     assert None not in tokens.values()
 
     def archive(target: UserId) -> tuple[int, str, float]:
         started = time.monotonic()
-        answer = client._call(
+        answer = client.call(
             "archive",
             "DELETE",
             f"{served.url}/auth/users/{target}",
