@@ -7,18 +7,22 @@ Only the servers are imported here: the command-line modules run as `python -m`.
 """
 
 from adapters.entrypoints.server import (
+    STACKS,
     BackgroundServer,
     HeadBoundH11Protocol,
     ReadyServer,
+    installed_stack,
     uvicorn_config,
 )
 from adapters.entrypoints.serving import ServeSettings, serve
 
 __all__ = [
+    "STACKS",
     "BackgroundServer",
     "HeadBoundH11Protocol",
     "ReadyServer",
     "ServeSettings",
+    "installed_stack",
     "serve",
     "uvicorn_config",
 ]

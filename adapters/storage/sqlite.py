@@ -9,9 +9,9 @@ The embedded default: a file path is all a deployment gives.
   use `isolation_level=None` (the driver never begins or commits on its own),
   `foreign_keys=ON` and a busy timeout; the file is in WAL mode.
 - **Reading units** (`store.reading()`, the optional `ReadingUnitOfWorkFactory` port):
-  `BEGIN DEFERRED` on a `query_only` connection, so a read takes no write lock and
-  readers in several processes run side by side, each on its snapshot; within one
-  process they take turns (docs/benchmarks.md §8).
+  `BEGIN DEFERRED` on a `query_only` connection, so a read takes no lock of ours nor
+  the file's write lock: readers in several threads and processes run side by side,
+  each on its snapshot, and a reading unit never waits (docs/http.md, "Threads").
 - **Durability.** `synchronous=FULL` by default: with WAL, every commit is on disk
   (fsync of the WAL) before `commit()` returns, so an acknowledged archive, a
   consumed token and its audit record survive a crash of the process *and* of the
@@ -543,17 +543,8 @@ class SqliteUnitOfWork:
 
     def __enter__(self) -> Self:
         """Borrow a connection and take the file's write lock (`BEGIN IMMEDIATE`); a
-        reading unit takes none (`BEGIN DEFERRED`, the connection `query_only`), but
-        takes turns with the process's other readers (`SqliteStore.readers`)."""
-        if self._reading:
-            self._store.readers.acquire()
-            try:
-                session = self._store.checkout(reading=True)
-            except BaseException:
-                self._store.readers.release()
-                raise
-        else:
-            session = self._store.checkout()
+        reading unit takes none (`BEGIN DEFERRED`, the connection `query_only`)."""
+        session = self._store.checkout(reading=self._reading)
         self._session = session
         self.users = session.users
         self.credentials = session.credentials
@@ -574,8 +565,6 @@ class SqliteUnitOfWork:
         session, self._session = self._session, None
         if session is not None:
             self._store.checkin(session)
-            if self._reading:
-                self._store.readers.release()
 
     def commit(self) -> None:
         """Make every change of this unit visible at once (durable per `synchronous`)."""
@@ -599,6 +588,8 @@ class SqliteSigningKeyStore(sql.SigningKeyStore, dialect=DIALECT):
     """
 
     __slots__ = ()
+    reads_wait: ClassVar[bool] = False
+    writes_wait: ClassVar[bool] = True
 
 
 class _File:
@@ -648,16 +639,16 @@ class SqliteStore(_File):
     """
 
     _MIGRATIONS = "sqlite"
+    # A reading unit takes no lock (WAL) and syncs nothing; any other unit takes the
+    # file's write lock (`BEGIN IMMEDIATE`, up to the busy timeout) and syncs its commit.
+    reads_wait: ClassVar[bool] = False
+    writes_wait: ClassVar[bool] = True
 
     def _opened(self) -> None:
         self.writes = itertools.count(1)
         self.memo = sql.Memos(DIALECT, remember=True)
         self.signing_keys = SqliteSigningKeyStore(self.database)
         self._lock = threading.Lock()
-        #: Reading units of one process take turns: threads of one interpreter share its
-        #: lock anyway, and readers that ran side by side fought over it (a worker served
-        #: about a quarter fewer reads). Processes still read side by side.
-        self.readers = threading.Lock()
         self._sessions: list[_Session] = []
         self._closed = False
         self._trace: Callable[[str], object] | None = None
