@@ -11,6 +11,11 @@ time, so a head that arrives in one read is cut after its second slice exactly a
 that arrives in pieces. A complete head within that reaches `HttpHandler.begin`, which
 applies the exact bounds (100 lines, 16 KiB as it measures them).
 
+The protocol also gathers the writes of one turn of the event loop into one
+(`_Gathered`): uvicorn writes an answer's head when the application starts it and its
+body when it sends it, two system calls and two TCP segments for every answer; the
+reference application sends both in the same turn, so they leave as one.
+
 Counting: bytes fed while a head is in progress all belong to it, up to the read that
 completes it (its blank line, which may straddle two reads). A head that begins in the
 middle of a read is counted from the end of the previous head in that read, or from
@@ -20,6 +25,7 @@ more than it holds, so a head the handler would accept is never refused here.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Final
 
 import uvicorn
@@ -30,6 +36,41 @@ from adapters.transport.http import MAX_HEAD_BYTES, head_too_large
 __all__ = ["HeadBoundHttpToolsProtocol"]
 
 _END_OF_HEAD: Final = b"\r\n\r\n"
+
+
+class _Gathered:
+    """A connection's transport whose writes within one turn of the event loop go out
+    as one: an answer's head and body are one segment and one system call."""
+
+    __slots__ = ("_loop", "_pending", "transport")
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self.transport = transport
+        self._loop = loop
+        self._pending: list[bytes] | None = None
+
+    def write(self, data: bytes) -> None:
+        pending = self._pending
+        if pending is None:
+            self._pending = [data]
+            self._loop.call_soon(self.flush)
+        else:
+            pending.append(data)
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, None
+        if pending and not self.transport.is_closing():
+            self.transport.write(b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.transport, name)
 
 
 class HeadBoundHttpToolsProtocol(HttpToolsProtocol):
@@ -47,6 +88,11 @@ class HeadBoundHttpToolsProtocol(HttpToolsProtocol):
         self._body_seen = False
         #: the last bytes fed, where a head's blank line may have begun
         self._tail = b""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # Every write of the connection, its answers' included, goes through _Gathered.
+        self.transport = _Gathered(transport, self.loop)  # type: ignore[assignment]
 
     # Parser callbacks
     def on_message_begin(self) -> None:
