@@ -1,14 +1,15 @@
 """The first steps of every request: request headers, then authentication (SPEC §2, §4).
 
-Steps, in the order of SPEC §4 (numbers match docs/architecture.md):
+Steps 1 and 2 of SPEC §4's order (numbers match docs/architecture.md and the step
+table of `use_cases/signed_mutation.py`):
 
 1. headers — `X-DFNS-APPID` syntax, `X-DFNS-NONCE` parse and clock window (400);
    strict mode requires both.
 2. authentication — `Authorization: Bearer`, token verified through the port, the
-   caller loaded and found active in the token's org (401).
-3. caller-bound headers — the app id names an active application of the caller's
-   org; the nonce is burnt in the replay guard (400). A nonce is burnt only once its
-   request is authenticated, whether or not the request then succeeds.
+   caller loaded and found active in the token's org (401); then the caller-bound
+   headers — the app id names an active application of the caller's org; the nonce
+   is burnt in the replay guard (400). A nonce is burnt only once its request is
+   authenticated, whether or not the request then succeeds.
 """
 
 from __future__ import annotations
@@ -57,7 +58,7 @@ class ParsedNonce:
 
 @attrs.frozen
 class HeaderFacts:
-    """What step 1 found in the headers, for step 3."""
+    """What step 1 found in the headers, for the caller-bound headers of step 2."""
 
     app_id: AppId | None
     nonce: ParsedNonce | None
@@ -122,7 +123,7 @@ class Gate:
     require_nonce: bool
     nonce_window: timedelta
 
-    # steps 1 to 3 together -------------------------------------------------------
+    # steps 1 and 2 together ---------------------------------------------------------
     def screen(self, headers: Headers) -> Screening:
         """Steps 1 and 2's crypto part: headers, then the bearer token (no storage)."""
         now = self.clock.now()
@@ -139,7 +140,7 @@ class Gate:
         return Screening(now, facts, self.verify_bearer(headers, now=now))
 
     def admit(self, uow: UnitOfWork, screening: Screening, *, signing: bool = False) -> Principal:
-        """Steps 2 and 3 inside the unit of work: the caller, then the caller-bound headers."""
+        """Step 2 inside the unit of work: the caller, then the caller-bound headers."""
         principal = self.authenticate(uow, screening.claims, signing=signing)
         if screening.facts is not _NO_HEADER_FACTS:  # neither header: nothing to enforce
             self.enforce_caller_headers(uow, screening.facts, principal, now=screening.now)
@@ -178,7 +179,7 @@ class Gate:
             return _NO_HEADER_FACTS
         return HeaderFacts(app_id=app_id, nonce=nonce)
 
-    # step 2 -------------------------------------------------------------------------
+    # step 2: the bearer token, then the caller --------------------------------------
     def verify_bearer(self, headers: Headers, *, now: datetime) -> BearerClaims:
         """The verified claims of the `Authorization: Bearer` token (401 otherwise)."""
         values = headers.by_name.get(AUTHORIZATION_HEADER, ())
@@ -227,7 +228,6 @@ class Gate:
             # Issued before the caller's last deactivation: activation does not revive it.
             raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="token_cut_off")
         # Signing a user action needs no permission: its caller's grants are not read.
-        # (Hot constructors are called positionally: docs/benchmarks.md §1.)
         grants = (
             NO_GRANTS
             if signing
@@ -235,7 +235,7 @@ class Gate:
         )
         return Principal(user, claims.token_kind, claims.token_id, grants)
 
-    # step 3 -------------------------------------------------------------------------
+    # step 2, last: the caller-bound headers -----------------------------------------
     def enforce_caller_headers(
         self, uow: UnitOfWork, facts: HeaderFacts, principal: Principal, *, now: datetime
     ) -> None:

@@ -7,12 +7,13 @@ sequence numbers, so an edit, an insertion or a deletion inside the chain is fou
 deleting the newest records is found when the caller passes the head it expects
 (for example one kept elsewhere or printed by a previous run).
 
-A record is hashed once as it is written, in every archive: `chain_record` writes its
-canonical JSON field by field (`record_json`) instead of building `content()` and
-encoding it: `chain_record` went from 25 to 15 µs, on the archive of every signed
-flow (`flow_time_ratio`, docs/benchmarks.md §1). tests/unit/test_audit_json.py holds
-it byte for byte to the encoder that `record_hash` and `verify_audit_chain` use; a
-field of an unexpected type raises rather than hashing differently.
+A decision's record is built and hashed once, as it is written (`sealed_record`; a
+draft is chained by `chain_record`, which calls it): its canonical JSON is written field
+by field (`record_json`) rather than by building `content()` and encoding it, because
+every signed mutation writes one (`flow_time_ratio`, docs/benchmarks.md §1).
+tests/unit/test_audit_json.py holds it byte for byte to the encoder that `record_hash`
+and `verify_audit_chain` use; a field of an unexpected type raises rather than hashing
+differently.
 """
 
 from __future__ import annotations
@@ -175,25 +176,7 @@ def record_json(
     (what the record's hash covers), and with `"hash": stored_hash` when given (what a
     store keeps): the keys in sorted order, each value as the encoder writes it. Written
     by hand for speed, and held byte for byte to the encoder by tests."""
-    head, tail = _canonical_parts(
-        r.id,
-        r.org_id,
-        r.action,
-        r.user_action_id,
-        r.actor_id,
-        r.actor_username,
-        r.actor_kind,
-        r.token_kind,
-        r.performed_at,
-        r.evidence,
-        r.permissions_required,
-        r.permissions_matched,
-        r.target_id,
-        r.target_before,
-        r.target_after,
-        sequence,
-        prev_hash,
-    )
+    head, tail = _canonical_parts(r, sequence, prev_hash)
     if stored_hash is None:
         return head + tail
     return f'{head}"hash":{_quote(stored_hash)},{tail}'
@@ -214,51 +197,35 @@ def stored_json(record: AuditRecord) -> str:
     return f'{text[:at]}"hash":"{record.hash}",{text[at:]}'
 
 
-def _canonical_parts(  # noqa: PLR0917 - one positional argument per field: this runs per archive
-    id: str,
-    org_id: str,
-    action: str,
-    user_action_id: str,
-    actor_id: str,
-    actor_username: str,
-    actor_kind: str,
-    token_kind: str,
-    performed_at: datetime,
-    evidence: tuple[SignedEvidence, ...],
-    permissions_required: tuple[str, ...],
-    permissions_matched: tuple[str, ...],
-    target_id: str,
-    target_before: UserState,
-    target_after: UserState,
-    sequence: int,
-    prev_hash: str,
-) -> tuple[str, str]:
+def _canonical_parts(r: AuditRecord, sequence: int, prev_hash: str) -> tuple[str, str]:
     # The canonical JSON of a record's content, in two halves: before and after the place
     # a stored record's `"hash"` member takes in key order (between `evidence` and `id`).
+    performed_at = r.performed_at
     performed = f'"{performed_at.isoformat()}"'
     return (
-        f'{{"action":{_quote(action)},'
-        f'"actorId":{_quote(actor_id)},'
-        f'"actorKind":{_quote(actor_kind)},'
-        f'"actorUsername":{_quote(actor_username)},'
-        f'"evidence":[{",".join(map(_evidence_json, evidence))}],',
-        f'"id":{_quote(id)},'
-        f'"orgId":{_quote(org_id)},'
+        f'{{"action":{_quote(r.action)},'
+        f'"actorId":{_quote(r.actor_id)},'
+        f'"actorKind":{_quote(r.actor_kind)},'
+        f'"actorUsername":{_quote(r.actor_username)},'
+        f'"evidence":[{",".join(map(_evidence_json, r.evidence))}],',
+        f'"id":{_quote(r.id)},'
+        f'"orgId":{_quote(r.org_id)},'
         f'"performedAt":{performed},'
-        f'"permissionsMatched":[{",".join(map(_quote, permissions_matched))}],'
-        f'"permissionsRequired":[{",".join(map(_quote, permissions_required))}],'
+        f'"permissionsMatched":[{",".join(map(_quote, r.permissions_matched))}],'
+        f'"permissionsRequired":[{",".join(map(_quote, r.permissions_required))}],'
         f'"prevHash":{_quote(prev_hash)},'
         f'"sequence":{int.__repr__(sequence) if type(sequence) is int else _encode(sequence)},'
-        f'"targetAfter":{_state_json(target_after, performed_at, performed)},'
-        f'"targetBefore":{_state_json(target_before, performed_at, performed)},'
-        f'"targetId":{_quote(target_id)},'
-        f'"tokenKind":{_quote(token_kind)},'
-        f'"userActionId":{_quote(user_action_id)}}}',
+        f'"targetAfter":{_state_json(r.target_after, performed_at, performed)},'
+        f'"targetBefore":{_state_json(r.target_before, performed_at, performed)},'
+        f'"targetId":{_quote(r.target_id)},'
+        f'"tokenKind":{_quote(r.token_kind)},'
+        f'"userActionId":{_quote(r.user_action_id)}}}',
     )
 
 
-def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: positional)
+def sealed_record(
     previous: AuditRecord | None,
+    *,
     id: str,
     org_id: OrgId,
     action: str,
@@ -281,9 +248,10 @@ def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: 
         sequence, prev_hash = 1, GENESIS_HASH
     else:
         sequence, prev_hash = previous.sequence + 1, previous.hash
-    head, tail = _canonical_parts(
+    record = AuditRecord(  # positional, in the fields' order: built once per decision
         id,
         org_id,
+        sequence,
         action,
         user_action_id,
         actor_id,
@@ -297,31 +265,14 @@ def sealed_record(  # noqa: PLR0917 - the record's fields, in their order (hot: 
         target_id,
         target_before,
         target_after,
-        sequence,
         prev_hash,
+        "",  # its hash, set below
     )
+    head, tail = _canonical_parts(record, sequence, prev_hash)
     text = head + tail
-    record = AuditRecord(
-        id,
-        org_id,
-        sequence,
-        action,
-        user_action_id,
-        actor_id,
-        actor_username,
-        actor_kind,
-        token_kind,
-        performed_at,
-        evidence,
-        permissions_required,
-        permissions_matched,
-        target_id,
-        target_before,
-        target_after,
-        prev_hash,
-        hashlib.sha256(text.encode("ascii")).hexdigest(),
-    )
-    # Kept for `stored_json`: a store writes the record without writing its JSON again.
+    # Sealed before anyone sees it: its hash, and for `stored_json` the text the hash
+    # covers, so that a store writes the record without writing its JSON again.
+    object.__setattr__(record, "hash", hashlib.sha256(text.encode("ascii")).hexdigest())
     object.__setattr__(record, "_hashed_json", (text, len(head)))
     return record
 

@@ -206,9 +206,10 @@ def with_type_permission(permission: str) -> tuple[Requirement, ...]:
     )
 
 
-def authorize(  # noqa: PLR0917 - called positionally on the hot path (docs/benchmarks.md §1)
+def authorize(
     matrix: PermissionMatrix,
     operation: str,
+    *,
     granted: frozenset[str],
     full_admin: bool,
     target_kind: UserKind | None,

@@ -105,8 +105,9 @@ class UserRepository(Protocol):
         ...
 
     def update(self, user: User, *, expected_version: int) -> None:
-        """Replace the stored user (its username unchanged); ConcurrencyConflict unless at
-        `expected_version`."""
+        """Replace the stored user; ConcurrencyConflict unless at `expected_version`;
+        AlreadyExists (nothing changed) when its username, changed, is another user's of
+        the org not archived (compared by `username_key`)."""
         ...
 
     def has_other_active_holder(

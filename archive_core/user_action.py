@@ -192,8 +192,9 @@ def same_family(stated: CredentialKind, stored: CredentialKind) -> bool:
     return stated is stored or (stated in _KEY_FAMILY and stored in _KEY_FAMILY)
 
 
-def verify_assertion(  # noqa: PLR0917 - called positionally (docs/benchmarks.md §1)
+def verify_assertion(
     assertion: Assertion,
+    *,
     credential: Credential | None,
     caller: User,
     challenge: Challenge,

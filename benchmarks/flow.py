@@ -1,10 +1,10 @@
 """`flow_time_ratio`: the full signed flow in process ÷ a fixed cryptographic floor.
 
-The flow is what the server does for one archive: `InitUserAction` → `CompleteUserAction`
-→ `ArchiveUser`, wired by the composition root to in-memory storage, an Ed25519 `Key`
-credential and an EdDSA bearer token (a fresh token per flow: the flow's three calls
-share it, so its signature is verified once). The client's work (building bodies,
-signing the challenge) happens outside the timed part.
+The flow is what the server does for one archive: the handlers of `INIT_USER_ACTION` →
+`COMPLETE_USER_ACTION` → `ARCHIVE_USER`, wired by the composition root to in-memory
+storage, an Ed25519 `Key` credential and an EdDSA bearer token (a fresh token per flow:
+the flow's three calls share it, so its signature is verified once). The client's work
+(building bodies, signing the challenge) happens outside the timed part.
 
 The floor is fixed whatever primitives the library picks, measured in the same run with
 `cryptography` and `hmac` directly: one Ed25519 verify (the assertion), one Ed25519

@@ -2,10 +2,10 @@
 
     python -m benchmarks.plot [--sizes 1000,10000,100000,1000000] [--archives 400]
 
-For each size, an org of that many users is seeded in a fresh SQLite file and
-`ArchiveUser` is timed (core and storage; crypto faked, as in `sqlite_archive`'s p99
-figure) on targets drawn at random over the whole id range. The plot shows the
-median and the p99 per size on a logarithmic size axis.
+For each size, an org of that many users is seeded in a fresh SQLite file and an archive
+(`ARCHIVE_USER`'s handler) is timed (core and storage; crypto faked, as in
+`sqlite_archive`'s p99 figure) on targets drawn at random over the whole id range. The
+plot shows the median and the p99 per size on a logarithmic size axis.
 """
 
 from __future__ import annotations

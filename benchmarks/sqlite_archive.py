@@ -3,8 +3,8 @@
 Two figures (`run(quick=...)`, or `python benchmarks/sqlite_archive.py [--quick]`):
 
 - `sqlite_time_ratio` — the storage part of one archive, driven through the SQLite unit
-  of work exactly as `ArchiveUser` drives it (begin, caller, caller's assignments,
-  token consumption, target, target's assignments, lock-out guard query for an
+  of work exactly as the archive (`ARCHIVE_USER`'s handler) drives it (begin, caller,
+  caller's assignments, token consumption, target, target's assignments, lock-out guard query for an
   archiver target, audit head, caller again, versioned update, audit append, commit)
   ÷ the very same SQL statements run through a raw `sqlite3` connection with the same pragmas
   (WAL, `synchronous=FULL`, foreign keys, busy timeout) and pre-built parameters. Each
@@ -13,7 +13,7 @@ Two figures (`run(quick=...)`, or `python benchmarks/sqlite_archive.py [--quick]
   run side by side on one file, in interleaved rounds; the ratio is of the medians of
   the per-archive latencies. Before timing, the benchmark traces one archive of each
   kind and checks that both ran the same statements in the same order. Goal ≤ 1.25.
-- `p99_scale_ratio` — the p99 latency of a whole `ArchiveUser` call (core included, crypto
+- `p99_scale_ratio` — the p99 latency of a whole archive call (core included, crypto
   faked) with 1,000,000 users in the org ÷ the same with 1,000 (100,000 with
   `quick=True`). The two databases are archived from alternately, archive by archive,
   so machine noise hits both alike; the p99 is taken over all samples of a size (4,000,
@@ -119,7 +119,7 @@ SELECT EXISTS (
 UPDATE_USER = (
     "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
     " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
-    " cut_off_at = ? WHERE id = ? AND version = ?"
+    " cut_off_at = ?, username_key = ? WHERE id = ? AND version = ?"
 )
 HEAD = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1"
 APPEND = (
@@ -267,7 +267,7 @@ def _prepare_side(store: SqliteStore, tag: str, count: int, order: Sequence[int]
 
 def _issue(store: SqliteStore, side: _Side, indices: Sequence[int]) -> None:
     """Issue the grants of these archives (untimed), as `CompleteUserAction` does moments
-    before the `ArchiveUser` call that consumes each one."""
+    before the archive that consumes each one."""
     evidence = _evidence()
     with store() as uow:
         for i in indices:
@@ -364,6 +364,7 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                     True,
                     2,
                     None,
+                    username_key(user.username),
                     target_id,
                     1,
                 ),
@@ -546,7 +547,7 @@ def _population(folder: Path, size: int, tag: str) -> Iterator[_Population]:
 
 
 def _archive_once(population: _Population, target: UserId) -> float:
-    """Seconds of one `ArchiveUser` call (its token is obtained before timing)."""
+    """Seconds of one archive call (its token is obtained before timing)."""
     request: Request = population.world.archive_request(population.caller, target)
     start = time.perf_counter()
     population.world.call(ARCHIVE_USER, request, target)

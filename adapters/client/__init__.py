@@ -1,6 +1,6 @@
 """The client side of user action signing, as the official SDKs do it: init body,
 challenge signature, completion body (for the demo, the benchmarks, embedders' tools)."""
 
-from adapters.client.signer import DEFAULT_ORIGIN, KeySigner, init_body
+from adapters.client.signer import KeySigner, init_body
 
-__all__ = ["DEFAULT_ORIGIN", "KeySigner", "init_body"]
+__all__ = ["KeySigner", "init_body"]

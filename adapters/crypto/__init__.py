@@ -6,12 +6,15 @@
 - `signing_keys`: the server's token keys over the `SigningKeyStore` port
 - `boundary`: the one place where library exceptions become domain errors
 
-Nothing happens at import time; the composition root builds these objects.
+Nothing happens at import time; the composition root builds these objects. The
+package names what `docs/crypto.md` shows: the verifiers of every credential kind
+(`credential_verifiers`), key generation, and the signing key ring with its purposes
+and algorithms. The adapters' classes stay in their modules, where the composition
+root takes them.
 """
 
 from __future__ import annotations
 
-from adapters.crypto.boundary import Boundary
 from adapters.crypto.keys import KEY_KINDS, KeySignatureVerifier, generate_key_credential
 from adapters.crypto.signing_keys import (
     BEARER_PURPOSE,
@@ -21,8 +24,7 @@ from adapters.crypto.signing_keys import (
     USER_ACTION_PURPOSE,
     SigningKeyRing,
 )
-from adapters.crypto.tokens import HmacUserActionCodec, JwtBearerTokens
-from adapters.crypto.webauthn import Fido2SignatureVerifier, WebAuthnAuthenticatorDataParser
+from adapters.crypto.webauthn import Fido2SignatureVerifier
 from archive_core.entities import CredentialKind
 from archive_core.ports import SignatureVerifier
 
@@ -32,13 +34,7 @@ __all__ = [
     "ES256",
     "HS256",
     "USER_ACTION_PURPOSE",
-    "Boundary",
-    "Fido2SignatureVerifier",
-    "HmacUserActionCodec",
-    "JwtBearerTokens",
-    "KeySignatureVerifier",
     "SigningKeyRing",
-    "WebAuthnAuthenticatorDataParser",
     "credential_verifiers",
     "generate_key_credential",
 ]

@@ -5,8 +5,8 @@ is what keeps a cached key within a few percent of a bare `cryptography` verify.
 Writes take a lock and evict the oldest entry once the bound is reached
 (first-in first-out: an entry that is still used is simply loaded again). The map is
 an `OrderedDict`, whose oldest entry goes in constant time: taking a plain dict's
-first key walks past every slot its earlier evictions left empty, which made a write
-to a full 10 000-entry cache cost 4.6 µs instead of 1.1 (docs/benchmarks.md §1).
+first key walks past every slot its earlier evictions left empty, so a write to a
+full cache would slow down as it serves (docs/benchmarks.md §1 has the figures).
 """
 
 from __future__ import annotations

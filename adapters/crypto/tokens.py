@@ -31,8 +31,8 @@ one signed flow pay for one signature check; a cache hit re-runs step 8 and the
 key's retirement check against the `now` of that call. Steps 2 and 3 depend on the
 header segment's text alone, and every token of one signing key has the same: a
 header that passed them is remembered by its text (bounded), and steps 4 to 8 run
-for every token. In `flow_time_ratio` (docs/benchmarks.md §1) the header's strict
-decoding was nearly a fifth of the first check's cost over the signature.
+for every token: the header's strict decoding is otherwise a large part of a first
+check's cost over the signature (`flow_time_ratio`, docs/benchmarks.md §1).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ import hashlib
 import hmac
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Final
@@ -130,8 +130,8 @@ class JwtBearerTokens:
         self.leeway = leeway
         self._leeway_seconds = leeway.total_seconds()
         # Keyed by the token itself: the process that holds the keys these tokens are
-        # signed with gains nothing from holding digests instead (a digest per request
-        # was a third of a cache hit's cost: docs/benchmarks.md §1).
+        # signed with gains nothing from holding digests instead, and a digest per
+        # request would cost a third of a cache hit (docs/benchmarks.md §1).
         self._verified: BoundedCache[str, _Verified] = BoundedCache(max_cached_tokens)
         #: Header segments that passed steps 2 and 3 (one per signing key in practice).
         self._headers: BoundedCache[str, Mapping[str, Any]] = BoundedCache(_MAX_CACHED_HEADERS)
@@ -465,7 +465,7 @@ class HmacUserActionCodec:
         # 2. the key its kid names; 3. the MAC
         self._check_mac(self._key(shaped[1]), token, shaped[11])
         # 4. the grant: the pattern checked every field's shape but the times' range
-        return _built_grant(*shaped.group(2, 3, 4, 5, 6, 7, 8, 9, 10))
+        return _built_grant(shaped.group(2, 3, 4, 5, 6, 7, 8, 9, 10))
 
     def _decode_segments(self, token: str) -> UserActionGrant:
         if not token.startswith(USER_ACTION_PREFIX + "."):
@@ -526,21 +526,13 @@ def _grant(parts: list[str]) -> UserActionGrant:
         or not credential
     ):
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")
-    return _built_grant(*parts[2:11])
+    return _built_grant(parts[2:11])
 
 
-def _built_grant(  # noqa: PLR0917 - a token's segments, in their order
-    token_id: str,
-    user_id: str,
-    org_id: str,
-    credential: str,
-    method: str,
-    digest: str,
-    issued: str,
-    expires: str,
-    encoded_path: str,
-) -> UserActionGrant:
-    # Segments whose shapes were checked: the times' range and the path remain.
+def _built_grant(segments: Sequence[str]) -> UserActionGrant:
+    # The nine segments from the token id to the path, in the token's order, their
+    # shapes checked: the times' range and the path remain.
+    token_id, user_id, org_id, credential, method, digest, issued, expires, encoded_path = segments
     issued_micros, expires_micros = int(issued), int(expires)
     if not issued_micros <= expires_micros <= _MAX_MICROS:
         raise Catalogue.USER_ACTION_INVALID.error("payload_malformed")

@@ -3,26 +3,11 @@
 demo, and the generator of the generated documentation pages (`python -m
 adapters.entrypoints.docs`).
 
-Only the servers are imported here: the command-line modules run as `python -m`.
+Only the ways to run the reference server are named here (`serve` with its
+`ServeSettings`, `BackgroundServer`): the command-line modules run as `python -m`.
 """
 
-from adapters.entrypoints.server import (
-    STACKS,
-    BackgroundServer,
-    HeadBoundH11Protocol,
-    ReadyServer,
-    installed_stack,
-    uvicorn_config,
-)
+from adapters.entrypoints.server import BackgroundServer
 from adapters.entrypoints.serving import ServeSettings, serve
 
-__all__ = [
-    "STACKS",
-    "BackgroundServer",
-    "HeadBoundH11Protocol",
-    "ReadyServer",
-    "ServeSettings",
-    "installed_stack",
-    "serve",
-    "uvicorn_config",
-]
+__all__ = ["BackgroundServer", "ServeSettings", "serve"]

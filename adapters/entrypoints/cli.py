@@ -9,8 +9,10 @@
     archive-core purge                      forget expired challenges, nonces and grants
 
 Readable output by default, `--json` for scripts. `--db` takes a SQLite path (default
-`./archive-core.db`) or a `postgresql://` URL. A store that cannot be opened (or a
-setting that cannot be used) ends any command with one line on stderr and exit status 2:
+`./archive-core.db`), a `postgresql://` URL or a libpq keyword string (`host=db
+dbname=app`). A refused command line, a bad variable, a store that cannot be opened, a
+URL that cannot be used, a port already in use: any command ends with one line on
+stderr and exit status 2, never a traceback and never a password:
 `archive-core: cannot reach PostgreSQL at postgres@db:5432/app: <the driver's cause>`;
 `archive-core --debug COMMAND` shows the traceback instead.
 """
@@ -23,18 +25,20 @@ import json
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import attrs
 
 from adapters.entrypoints.environment import (
     SERVE_VARIABLES,
-    BadVariable,
+    WORKERS_PER_CPU,
     EnvironmentDefaults,
+    max_workers,
     port,
-    positive_int,
+    workers,
 )
 from adapters.entrypoints.escaping import escaped
+from adapters.entrypoints.listening import CannotListen
 from adapters.entrypoints.progress import Progress
 from adapters.observability.logs import FORMATS, LEVELS
 from adapters.storage.urls import StorageStartError
@@ -59,8 +63,16 @@ __all__ = ["main"]
 DEFAULT_DB = "./archive-core.db"
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, reporting a refused command line on one line (exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        """`archive-core serve: argument --port: must be … (see --help)`, status 2."""
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="archive-core", description=__doc__.split("\n")[0])
+    parser = _Parser(prog="archive-core", description=__doc__.split("\n")[0])
     parser.add_argument(
         "--debug",
         action="store_true",
@@ -105,7 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--rp-id", default="localhost", help="WebAuthn relying party id")
     serve.add_argument(
-        "--workers", type=positive_int, default=1, help="worker processes on the one port"
+        "--workers",
+        type=workers,
+        default=1,
+        help=f"worker processes on the one port, 1 to {max_workers()} ({WORKERS_PER_CPU} per CPU)",
     )
     serve.add_argument("--metrics-port", type=port, help="Prometheus /metrics listener (off)")
     serve.add_argument("--metrics-host", default="127.0.0.1", help="the metrics listener's host")
@@ -191,12 +206,13 @@ def _refuse(message: str) -> int:
     return 2
 
 
-def _serve(args: argparse.Namespace, out: TextIO) -> int:
+def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from adapters.entrypoints.serving import ServeSettings, serve  # noqa: PLC0415 - uvicorn only here
 
     if args.metrics_port is not None and importlib.util.find_spec("prometheus_client") is None:
-        out.write(
-            "error: --metrics-port needs prometheus-client: pip install 'archive-core[metrics]'\n"
+        err.write(
+            "archive-core: --metrics-port needs prometheus-client: "
+            "pip install 'archive-core[metrics]'\n"
         )
         return 2
     # Two allow-lists: passkey origins never constrain key signers (SPEC §3).
@@ -221,7 +237,7 @@ def _serve(args: argparse.Namespace, out: TextIO) -> int:
         log_level=args.log_level,
         cors_origins=frozenset(args.cors_origin),
     )
-    status = serve(settings, out)
+    status = serve(settings, out, err)
     if status == 0:
         out.write("archive-core stopped\n")
     return status
@@ -398,6 +414,32 @@ def _purge(args: argparse.Namespace, out: TextIO, progress: Progress) -> int:
     return 0
 
 
+def _run(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    environ: Mapping[str, str],
+) -> int:
+    progress = Progress(err, enabled=not getattr(args, "json", False) and err.isatty())
+    if args.command == "serve":
+        args.environment.resolve(args, environ)
+        return _serve(args, out, err)
+    if args.command == "demo":
+        from adapters.entrypoints.demo import run_demo  # noqa: PLC0415 - the demo's imports only here
+
+        return run_demo(db=args.db, out=out)
+    if args.command == "purge":
+        return _purge(args, out, progress)
+    with build(db_url=args.db) as deployment:
+        if args.command == "bootstrap":
+            return _bootstrap(args, deployment, out)
+        if args.command == "users":
+            return _users_create(args, deployment, out)
+        if args.command == "credentials":
+            return _credentials_add(args, deployment, out)
+        return _audit(args, deployment, out, progress)
+
+
 def main(
     argv: Sequence[str] | None = None,
     *,
@@ -407,42 +449,31 @@ def main(
 ) -> int:
     """Run one command; the exit status (0 on success). `environ` (default `os.environ`)
     supplies `serve`'s variables; progress of long work goes to `err` (default stderr)
-    when it is a terminal and `--json` is not given."""
+    when it is a terminal and `--json` is not given; so does a failure, on one line."""
     out = out or sys.stdout
     err = err or sys.stderr
     args = _parser().parse_args(argv)
-    progress = Progress(err, enabled=not getattr(args, "json", False) and err.isatty())
     try:
-        if args.command == "serve":
-            try:
-                args.environment.resolve(args, os.environ if environ is None else environ)
-            except BadVariable as exc:
-                out.write(f"error: {exc}\n")
-                return 2
-            return _serve(args, out)
-        if args.command == "demo":
-            from adapters.entrypoints.demo import run_demo  # noqa: PLC0415 - the demo's imports only here
-
-            return run_demo(db=args.db, out=out)
-        if args.command == "purge":
-            return _purge(args, out, progress)
-        with build(db_url=args.db) as deployment:
-            if args.command == "bootstrap":
-                return _bootstrap(args, deployment, out)
-            if args.command == "users":
-                return _users_create(args, deployment, out)
-            if args.command == "credentials":
-                return _credentials_add(args, deployment, out)
-            return _audit(args, deployment, out, progress)
+        return _run(args, out, err, os.environ if environ is None else environ)
     except ArchiveCoreError as exc:
         out.write(f"error: {exc.message}\n")
         return 2
-    except (StorageStartError, ValueError) as exc:
-        # A store that cannot be opened or a setting that cannot be used: one line for
-        # the operator (the store, its address, the driver's cause), no traceback.
+    except (StorageStartError, CannotListen, ValueError) as exc:
+        # A variable, a URL or a setting that cannot be used, a store that cannot be
+        # opened, a port in use: one line for the operator, whose text never holds a
+        # password (the store's address is shown without it).
         if args.debug:
             raise
-        sys.stderr.write(f"archive-core: {exc}\n")
+        err.write(f"archive-core: {exc}\n")
+        return 2
+    except Exception as exc:
+        # Anything else is a fault of ours; its text might quote a setting: the type only.
+        if args.debug:
+            raise
+        err.write(
+            f"archive-core: unexpected {type(exc).__name__} "
+            "(archive-core --debug shows the traceback)\n"
+        )
         return 2
 
 

@@ -6,19 +6,35 @@ test fails while a `serve` flag has no variable). The rest is generic: the value
 converted and checked like the flag's own (its `type`, its `choices`), a switch reads
 `1/true/yes/on` or `0/false/no/off`, a repeatable flag reads a comma-separated list.
 `serve --help` names each variable. A bad value is `BadVariable`: the CLI prints its
-one-line message and exits with status 2. Messages never repeat the value (a database
-URL may hold a password).
+one-line message on stderr and exits with status 2. Messages never repeat the value (a
+database URL may hold a password).
+
+Numbers, on the command line and in variables, are ASCII digits only: `int()` would
+also read `٣` (an Arabic-Indic three), `1_000` and ` 7 `. A variable's surrounding
+whitespace is ignored, as an empty variable is; a flag's is not. `--workers` is bounded
+by the CPUs this process may run on (`max_workers`), so a typo cannot spawn processes
+until the machine stalls.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
 
-__all__ = ["SERVE_VARIABLES", "BadVariable", "EnvironmentDefaults", "port", "positive_int"]
+__all__ = [
+    "SERVE_VARIABLES",
+    "WORKERS_PER_CPU",
+    "BadVariable",
+    "EnvironmentDefaults",
+    "max_workers",
+    "port",
+    "workers",
+]
 
 SERVE_VARIABLES: Final[Mapping[str, str]] = {
     "--db": "ARCHIVE_CORE_DB",
@@ -47,26 +63,36 @@ class BadVariable(ValueError):
     """An environment variable holds a value its flag would refuse."""
 
 
+#: `--workers` is at most this many processes per CPU.
+WORKERS_PER_CPU: Final = 4
+
+# ASCII digits, a few more than any bound below needs (never an int() of a long string).
+_DIGITS: Final = re.compile(r"[0-9]{1,12}")
+
+
+def _whole_number(text: str, low: int, high: int, refusal: str) -> int:
+    """`text` as a whole number from `low` to `high`, written in ASCII digits."""
+    if _DIGITS.fullmatch(text) is None or not low <= int(text) <= high:
+        raise argparse.ArgumentTypeError(refusal)
+    return int(text)
+
+
 def port(text: str) -> int:
     """A TCP port number, 0 (any free port) to 65535."""
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a port number (0 to 65535)") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("must be a port number (0 to 65535)")
-    return value
+    return _whole_number(text, 0, 65535, "must be a port number (0 to 65535)")
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1."""
-    try:
-        value = int(text, 10)
-    except ValueError:
-        raise argparse.ArgumentTypeError("must be a whole number of at least 1") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be a whole number of at least 1")
-    return value
+def max_workers() -> int:
+    """The most `--workers` accepted: `WORKERS_PER_CPU` per CPU this process may use."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return WORKERS_PER_CPU * max(1, cpus or 1)
+
+
+def workers(text: str) -> int:
+    """A number of worker processes, 1 to `max_workers()`."""
+    most = max_workers()
+    refusal = f"must be a whole number from 1 to {most} ({WORKERS_PER_CPU} per CPU)"
+    return _whole_number(text, 1, most, refusal)
 
 
 @attrs.frozen

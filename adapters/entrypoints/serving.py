@@ -8,12 +8,19 @@ gracefully (requests in flight finish) before the supervisor exits with status 0
 SIGHUP replaces the workers one by one.
 
 On Linux each worker listens on a socket of its own bound to the same port with
-`SO_REUSEPORT` (the supervisor holds the port with a bound socket that never listens),
-and the kernel spreads new connections over the workers. uvicorn's own `--workers`
-shares one listening socket instead, and asyncio workers then take connections in
-bursts: a pool of keep-alive connections opened at once lands on one worker (measured:
-one worker at 99 % of the CPU time, the other idle). Elsewhere the workers share the
-supervisor's socket.
+`SO_REUSEPORT`, and the kernel spreads new connections over the workers. uvicorn's own
+`--workers` shares one listening socket instead, and asyncio workers then take
+connections in bursts: a pool of keep-alive connections opened at once lands on one
+worker (measured: one worker at 99 % of the CPU time, the other idle). Elsewhere the
+workers share one socket. The supervisor makes every socket before the first worker
+starts, after proving the port free (`listening.py`: a port already in use is refused
+with one line), and keeps them for its whole life: worker N always serves socket N,
+and its replacement takes the same socket over (connections that arrive meanwhile
+wait in that socket's queue).
+
+A worker exits when its supervisor dies, even by SIGKILL: on Linux the kernel sends it
+SIGTERM (`PR_SET_PDEATHSIG`), elsewhere a thread that watches its parent does, and the
+worker stops as on any SIGTERM (requests in flight finish).
 
 What is built where:
 
@@ -25,10 +32,15 @@ What is built where:
   the shared store, so any worker verifies what another issued;
 - the metrics listener (`--metrics-port`) runs in the supervisor (with one worker, in
   the server's process), never on the API port.
+
+The API port is taken first, so a port in use is refused before the store is opened
+(or migrated); then the store and the metrics port. Each failure is one line
+(`CannotListen`, `StorageStartError`) and closes what was opened before it.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
 import logging.config
@@ -38,14 +50,22 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
+import time
 from collections.abc import Callable
-from typing import Final, TextIO, cast
+from typing import TYPE_CHECKING, Final, TextIO, cast
 
 import attrs
 import uvicorn
 import uvicorn.config
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
+from adapters.entrypoints.listening import (
+    REUSE_PORT,
+    listen,
+    listening,
+    worker_sockets,
+)
 from adapters.entrypoints.server import ReadyServer, uvicorn_config
 from adapters.observability.logs import log_config
 from adapters.transport.observed import AsgiApp, ObservedApplication, RequestObserver
@@ -54,7 +74,10 @@ from adapters.transport.routes import RouteTable
 from adapters.wiring.bootstrap import Deployment, build
 from archive_core.config import Policy
 
-__all__ = ["ServeSettings", "serve", "worker_app"]
+if TYPE_CHECKING:
+    from prometheus_client import CollectorRegistry
+
+__all__ = ["ServeSettings", "follow_parent", "serve", "watch_parent", "worker_app"]
 
 log: Final = logging.getLogger("archive_core.serve")
 # uvicorn's exit status of a worker that failed before serving (a broken app or bind).
@@ -136,11 +159,13 @@ def worker_app(settings: ServeSettings) -> ObservedApplication:
     return _observed(app, deployment, observer, close=True)
 
 
-def serve(settings: ServeSettings, out: TextIO) -> int:
-    """Run until SIGTERM/SIGINT; 0 once every process has stopped cleanly."""
+def serve(settings: ServeSettings, out: TextIO, err: TextIO | None = None) -> int:
+    """Run until SIGTERM/SIGINT; 0 once every process has stopped cleanly, 2 when a
+    worker could not start (one line on `err`, default stderr). A port in use is
+    `CannotListen`, a store that cannot be opened `StorageStartError`."""
     if settings.workers == 1:
         return _serve_one(settings, out)
-    return _serve_many(settings, out)
+    return _serve_many(settings, out, err or sys.stderr)
 
 
 def _ready_message(out: TextIO, host: str, port: int, workers: int) -> None:
@@ -154,24 +179,33 @@ def _metrics_message(out: TextIO, host: str, port: int) -> None:
     out.flush()
 
 
+def _start_metrics(
+    settings: ServeSettings, registry: CollectorRegistry, out: TextIO
+) -> Callable[[], None]:
+    """Serve `registry` on the metrics port; how to stop it."""
+    from adapters.observability.metrics import start_metrics_server  # noqa: PLC0415 - the [metrics] extra
+
+    host, port = settings.metrics_host, cast(int, settings.metrics_port)
+    with listening(host, port, what="metrics port"):
+        server, bound = start_metrics_server(registry, host=host, port=port)
+    _metrics_message(out, host, bound)
+    return server.shutdown
+
+
 def _serve_one(settings: ServeSettings, out: TextIO) -> int:
     stop_metrics: Callable[[], None] = lambda: None  # noqa: E731 - replaced when metrics run
     observer: RequestObserver | None = None
-    if settings.metrics_port is not None:
-        from adapters.observability.metrics import (  # noqa: PLC0415 - the [metrics] extra
-            PrometheusMetrics,
-            single_process_registry,
-            start_metrics_server,
-        )
-
-        registry = single_process_registry()
-        observer = PrometheusMetrics(registry)
-        server, port = start_metrics_server(
-            registry, host=settings.metrics_host, port=settings.metrics_port
-        )
-        stop_metrics = server.shutdown
-        _metrics_message(out, settings.metrics_host, port)
+    listener = listen(settings.host, settings.port)
     try:
+        if settings.metrics_port is not None:
+            from adapters.observability.metrics import (  # noqa: PLC0415 - the [metrics] extra
+                PrometheusMetrics,
+                single_process_registry,
+            )
+
+            registry = single_process_registry()
+            observer = PrometheusMetrics(registry)
+            stop_metrics = _start_metrics(settings, registry, out)
         with build(
             db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
         ) as deployment:
@@ -185,46 +219,54 @@ def _serve_one(settings: ServeSettings, out: TextIO) -> int:
             # this one in place, that ends the command normally instead of killing it.
             for stop_signal in (signal.SIGINT, signal.SIGTERM):
                 signal.signal(stop_signal, lambda signum, frame: None)
-            api.run()
+            api.run(sockets=[listener])
     finally:
         stop_metrics()
+        listener.close()
     return 0
 
 
-# Linux balances new connections over every socket bound to a port with SO_REUSEPORT.
-_REUSE_PORT: Final = sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+# prctl(2): ask for a signal when the parent dies.
+_PR_SET_PDEATHSIG: Final = 1
+# How often the portable watcher looks at its parent.
+_WATCH_EVERY: Final = 0.5
 
 
-def _reserve(host: str, port: int) -> socket.socket:
-    """The supervisor's socket: bound (the port is taken, port 0 picks one) but never
-    listening, so it receives no connection; the workers bind the same port next to it."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    reserved = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    try:
-        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        reserved.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        reserved.bind((host, port))
-    except BaseException:
-        reserved.close()
-        raise
-    return reserved
+def watch_parent(parent: int, *, every: float = _WATCH_EVERY) -> None:
+    """Send this process SIGTERM once its parent is no longer `parent` (it died, and the
+    process was handed to another); for systems without `PR_SET_PDEATHSIG`."""
+    while os.getppid() == parent:
+        time.sleep(every)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def follow_parent(parent: int) -> bool:
+    """Make this process get SIGTERM when `parent`, its parent, dies; False when it has
+    died already (the request came too late to be delivered)."""
+    requested = False
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        requested = libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) == 0
+    if not requested:
+        threading.Thread(
+            target=watch_parent, args=(parent,), name="archive-core-parent", daemon=True
+        ).start()
+    # A parent that died before the request is not signalled: look once, now.
+    return os.getppid() == parent
 
 
 class _Worker(Process):
-    """A uvicorn worker that listens on a socket of its own (SO_REUSEPORT), made in the
-    worker after the spawn; without SO_REUSEPORT, on the supervisor's shared socket."""
+    """A uvicorn worker on its own listening socket (SO_REUSEPORT), or on the one the
+    workers share, that stops when its supervisor dies."""
 
-    def __init__(
-        self, config: uvicorn.Config, sockets: list[socket.socket], address: tuple[str, int]
-    ) -> None:
-        self.address = address
-        super().__init__(config, [] if _REUSE_PORT else sockets)
+    def __init__(self, config: uvicorn.Config, listener: socket.socket) -> None:
+        self.supervisor = os.getpid()
+        super().__init__(config, [listener])
 
     def target(self, sockets: list[socket.socket] | None = None) -> None:  # in the worker
-        """Serve on this worker's own socket (or on the shared one)."""
-        if _REUSE_PORT:
-            sockets = [_reserve(*self.address)]  # uvicorn then listens on it
-        super().target(sockets)
+        """Serve on the socket the supervisor made, for as long as the supervisor lives."""
+        if follow_parent(self.supervisor):
+            super().target(sockets)
 
 
 class _Supervisor(Multiprocess):
@@ -234,7 +276,8 @@ class _Supervisor(Multiprocess):
     Why not one shared listening socket (uvicorn's own `--workers`): each asyncio worker
     accepts every pending connection it can when it wakes, so a burst of keep-alive
     connections (a load balancer's pool, a load generator) lands on one worker and the
-    others idle. With a socket per worker the kernel spreads connections evenly.
+    others idle. With a socket per worker the kernel spreads connections evenly. Worker
+    `i` serves `sockets[i]` (or the one shared socket), replacements included.
     """
 
     def __init__(
@@ -246,13 +289,13 @@ class _Supervisor(Multiprocess):
         #: a worker could not start (the configuration is broken): stop, status 2
         self.failed = False
 
-    def _new_worker(self) -> _Worker:
-        worker = _Worker(self.config, self.sockets, self.address)
+    def _new_worker(self, index: int) -> _Worker:
+        worker = _Worker(self.config, self.sockets[index % len(self.sockets)])
         worker.start()
         return worker
 
     def init_processes(self) -> None:
-        self.processes = [self._new_worker() for _ in range(self.processes_num)]
+        self.processes = [self._new_worker(index) for index in range(self.processes_num)]
         for process in self.processes:
             process.wait_until_ready(_WORKER_READY_TIMEOUT, self.should_exit)
         if not self.should_exit.is_set():
@@ -283,14 +326,14 @@ class _Supervisor(Multiprocess):
                 process.pid,
                 process.exitcode,
             )
-            self.processes[index] = self._new_worker()
+            self.processes[index] = self._new_worker(index)
 
     def restart_all(self) -> None:
         """SIGHUP: replace each worker in turn, the new one serving before the old stops."""
         for index, old in enumerate(self.processes):
             if self.should_exit.is_set():
                 return
-            new = self._new_worker()
+            new = self._new_worker(index)
             if not new.wait_until_ready(_WORKER_READY_TIMEOUT, self.should_exit):
                 new.kill()
                 new.join()
@@ -301,63 +344,58 @@ class _Supervisor(Multiprocess):
             self.processes[index] = new
 
     def handle_ttin(self) -> None:
-        """SIGTTIN: one more worker."""
+        """SIGTTIN: one more worker (on a socket of its own)."""
+        if REUSE_PORT:
+            self.sockets.append(listen(*self.address, join=True))
         self.processes_num += 1
-        self.processes.append(self._new_worker())
+        self.processes.append(self._new_worker(len(self.processes)))
+
+    def handle_ttou(self) -> None:
+        """SIGTTOU: one worker fewer (never none); its socket closes once it has stopped."""
+        if self.processes_num <= 1:
+            return
+        self.processes_num -= 1
+        process = self.processes.pop()
+        process.terminate()
+        process.join()
+        if REUSE_PORT:
+            self.sockets.pop().close()
 
 
-def _tcp(bound: socket.socket) -> socket.socket:
-    """The same listening socket, marked as TCP (`proto`), which uvicorn's is not.
-
-    Connections accepted on it inherit the mark, and asyncio sets `TCP_NODELAY` only on
-    sockets marked TCP: without it the two writes of an answer (head, then body) meet
-    Nagle's algorithm and the client's delayed ACK, and every answer waits about 40 ms.
-    """
-    if bound.family not in (socket.AF_INET, socket.AF_INET6):
-        return bound
-    return socket.socket(bound.family, bound.type, socket.IPPROTO_TCP, fileno=bound.detach())
-
-
-def _serve_many(settings: ServeSettings, out: TextIO) -> int:
-    # The store is opened once here so that migrations run before any worker starts.
-    with build(
-        db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
-    ) as deployment:
-        config = _reference_config(deployment, settings)
-    config.app = functools.partial(worker_app, settings)
-    config.factory = True
-    config.workers = settings.workers
+def _serve_many(settings: ServeSettings, out: TextIO, err: TextIO) -> int:
+    sockets = worker_sockets(settings.host, settings.port, settings.workers)
+    host, port = sockets[0].getsockname()[:2]
     metrics_dir: str | None = None
     stop_metrics: Callable[[], None] = lambda: None  # noqa: E731 - replaced when metrics run
-    listener = _reserve(settings.host, settings.port) if _REUSE_PORT else _tcp(config.bind_socket())
-    host, port = listener.getsockname()[:2]
     try:
+        # The store is opened once here so that migrations run before any worker starts.
+        with build(
+            db_url=settings.db_url, replay_url=settings.replay_url, policy=settings.policy
+        ) as deployment:
+            config = _reference_config(deployment, settings)
+        config.app = functools.partial(worker_app, settings)
+        config.factory = True
+        config.workers = settings.workers
         if settings.metrics_port is not None:
             # A fresh directory per run, set before any worker starts (they inherit it).
             metrics_dir = tempfile.mkdtemp(prefix="archive-core-metrics-")
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-        supervisor = _Supervisor(config, [listener], (host, port))
+        supervisor = _Supervisor(config, sockets, (host, port))
         supervisor.on_ready = lambda: _ready_message(out, host, port, settings.workers)
         if settings.metrics_port is not None and metrics_dir is not None:
-            from adapters.observability.metrics import (  # noqa: PLC0415 - the [metrics] extra
-                multiprocess_registry,
-                start_metrics_server,
-            )
+            from adapters.observability.metrics import multiprocess_registry  # noqa: PLC0415 - the [metrics] extra
 
-            server, metrics_port = start_metrics_server(
-                multiprocess_registry(metrics_dir, supervisor.pids),
-                host=settings.metrics_host,
-                port=settings.metrics_port,
+            stop_metrics = _start_metrics(
+                settings, multiprocess_registry(metrics_dir, supervisor.pids), out
             )
-            stop_metrics = server.shutdown
-            _metrics_message(out, settings.metrics_host, metrics_port)
         supervisor.run()
         if supervisor.failed:
-            out.write("error: a worker failed to start (its log is above)\n")
+            err.write("archive-core: a worker failed to start (its log is above)\n")
             return 2
     finally:
         stop_metrics()
-        listener.close()
+        for sock in sockets:
+            sock.close()
         if metrics_dir is not None:
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
             shutil.rmtree(metrics_dir, ignore_errors=True)

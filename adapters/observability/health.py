@@ -20,7 +20,7 @@ from typing import Final
 
 import attrs
 
-from adapters.storage.urls import Storage
+from adapters.storage.urls import Storage, database_kind
 from archive_core.ids import UserId
 from archive_core.ports import Clock
 
@@ -127,13 +127,7 @@ def store_names(db_url: str | None, replay_url: str | None) -> tuple[str, str]:
     opened (no URL) is `database` and `replay`."""
     if db_url is None:
         return "database", "replay"
-    lowered = db_url.lower()
-    if lowered.startswith(("postgresql:", "postgres:")):
-        database = "postgresql"
-    elif lowered.startswith("memory:"):
-        database = "memory"
-    else:
-        database = "sqlite"
+    database = database_kind(db_url)
     if replay_url is None:
         return database, f"{database}-replay"
     if replay_url.lower().startswith(("redis:", "rediss:", "unix:")):

@@ -84,7 +84,7 @@ class ContentMemo(Generic[K, C, V]):
 
     A hit needs the same content, *compared* rather than hashed: a row or a text read
     back is a new object every time, and hashing a few KiB of it (a grant's evidence,
-    an audit record) cost about as much as the lookup spared (docs/storage.md, *Hot
+    an audit record) costs about as much as the lookup spares (docs/storage.md, *Hot
     path*). So a hit is the same content, hence the same value, whatever happened to
     the row meanwhile. It spares the hot path re-building what this process wrote or
     read a moment ago: the audit head it just appended, the grant it just issued, the

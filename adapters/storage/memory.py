@@ -138,15 +138,22 @@ class MemoryUserRepository(_Part):
             self._j.put(self._s.usernames, name, user.id)
 
     def update(self, user: User, *, expected_version: int) -> None:
-        """Replace the user if it is still at `expected_version`; archived, it frees its name."""
+        """Replace the user if it is still at `expected_version`; archived, it frees its name;
+        renamed, it takes the new name (AlreadyExists when another user holds it)."""
         current = self._s.users.get(user.id)
         if current is None or current.version != expected_version:
             raise ConcurrencyConflict(user.id)
+        old = (current.org_id, username_key(current.username))
+        new = (user.org_id, username_key(user.username))
+        holds_old = current.archived_at is None and self._s.usernames.get(old) == user.id
+        holds_new = user.archived_at is None
+        if holds_new and new != old and self._s.usernames.get(new, user.id) != user.id:
+            raise AlreadyExists(user.id)
         self._j.put(self._s.users, user.id, user)
-        if user.archived_at is not None and current.archived_at is None:
-            name = (current.org_id, username_key(current.username))
-            if self._s.usernames.get(name) == user.id:
-                self._j.delete(self._s.usernames, name)
+        if holds_old and (not holds_new or new != old):
+            self._j.delete(self._s.usernames, old)
+        if holds_new and (new != old or not holds_old):
+            self._j.put(self._s.usernames, new, user.id)
 
     def has_other_active_holder(
         self,

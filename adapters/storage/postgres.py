@@ -232,6 +232,7 @@ DIALECT: Final = sql.Dialect(
     store_time=_as_is,
     store_expiry=_as_is,
     store_list=_as_is,
+    unique_violation=lambda exc: getattr(exc, "sqlstate", None) == "23505",
 )
 
 

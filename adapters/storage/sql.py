@@ -100,6 +100,7 @@ class Dialect:
         "store_expiry",
         "store_list",
         "store_time",
+        "unique_violation",
         "words",
     )
 
@@ -114,6 +115,7 @@ class Dialect:
         store_time: Callable[[datetime], Any],
         store_expiry: Callable[[datetime], Any],
         store_list: Callable[[list[str]], Any],
+        unique_violation: Callable[[BaseException], bool],
     ) -> None:
         #: The positional parameter (`?`, `%s`) and the named one (`:{}`, `%({})s`).
         self.param = param
@@ -128,6 +130,8 @@ class Dialect:
         self.store_time = store_time
         self.store_expiry = store_expiry
         self.store_list = store_list
+        #: Whether a driver error is a unique index refusing a row (a username taken).
+        self.unique_violation = unique_violation
 
     def render(self, template: str) -> str:
         """The template's statement in this dialect (see the module docstring)."""
@@ -330,10 +334,12 @@ class UserRepository(Repository):
         " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING"
     )
+    # A new username takes its key with it; the partial unique index refuses a name
+    # another user of the org not archived holds (`AlreadyExists`).
     UPDATE = (
         "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
         " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
-        " cut_off_at = ? WHERE id = ? AND version = ?"
+        " cut_off_at = ?, username_key = ? WHERE id = ? AND version = ?"
     )
     ANY_OTHER_ACTIVE = """
 SELECT EXISTS (
@@ -388,9 +394,16 @@ SELECT EXISTS (
             raise AlreadyExists(user.id)
 
     def update(self, user: User, *, expected_version: int) -> None:
-        """Replace the stored user; ConcurrencyConflict unless it is at `expected_version`."""
-        params = (*self._params(user), user.id, expected_version)
-        if self._tx.execute(self.UPDATE, params) == 0:
+        """Replace the stored user; ConcurrencyConflict unless it is at `expected_version`,
+        AlreadyExists when its new username is another's."""
+        params = (*self._params(user), username_key(user.username), user.id, expected_version)
+        try:
+            changed = self._tx.execute(self.UPDATE, params)
+        except Exception as exc:
+            if self.dialect.unique_violation(exc):
+                raise AlreadyExists(user.id) from exc
+            raise
+        if changed == 0:
             raise ConcurrencyConflict(user.id)
 
     def _params(self, user: User) -> tuple[Any, ...]:

@@ -519,6 +519,10 @@ DIALECT: Final = sql.Dialect(
     store_time=iso,
     store_expiry=micros,
     store_list=json.dumps,
+    unique_violation=lambda exc: (
+        isinstance(exc, sqlite3.IntegrityError)
+        and getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT_UNIQUE"
+    ),
 )
 
 

@@ -4,6 +4,7 @@
     open_storage("sqlite:///relative/archive.db")                # SQLAlchemy's convention:
     open_storage("sqlite:////var/lib/archive-core/archive.db")   # 3 slashes relative, 4 absolute
     open_storage("postgresql://user@db/app?schema=archive_core&pool_size=20")
+    open_storage("host=db user=app dbname=app schema=archive_core")   # libpq keywords
     open_storage("postgresql://user@db/app", replay_url="redis://cache:6379/0?prefix=ac:")
     open_storage("memory:")                                      # tests and demos
 
@@ -12,16 +13,21 @@ What each gives:
 | URL | units of work, signing keys | challenges and nonces (default) |
 | --- | --- | --- |
 | path / `sqlite:` | the SQLite file | a second SQLite file, `<path>-replay` |
-| `postgresql:` | the schema (default `archive_core`) | the same schema, autocommit |
+| `postgresql:`, keywords | the schema (default `archive_core`) | the same schema, autocommit |
 | `memory:` | process memory | process memory |
 
 `replay_url` moves challenges and nonces elsewhere: `redis://…` / `rediss://…`
 (option `prefix`), or a SQLite path / `sqlite:` URL.
 
-Options are query parameters and are removed before the URL reaches the driver:
-SQLite `synchronous` (FULL, the default, or NORMAL/EXTRA), `busy_timeout` (seconds),
+Options are query parameters (or, in a libpq keyword string, keywords) and are removed
+before the string reaches the driver, which gets the rest as written: SQLite
+`synchronous` (FULL, the default, or NORMAL/EXTRA), `busy_timeout` (seconds),
 `purge_every`, `replay` (the replay file's path); PostgreSQL `schema`, `pool_size`,
-`timeout` (seconds), `purge_every`; Redis `prefix`.
+`timeout` (seconds), `purge_every`; Redis `prefix`. Numbers are ASCII digits (seconds
+may have a decimal part). Anything else in a PostgreSQL or Redis string is refused
+unless the driver documents it (`dsn.py`), as is a malformed percent-encoding or a
+Redis database that is not a number: a `ValueError` whose one line never repeats a
+value.
 
 `Storage.waits` says which of the stores' calls may wait on a lock held across I/O, an
 fsync or the network (`Waits`): the transport answers a request that makes such a call
@@ -29,7 +35,8 @@ in a worker thread, and any other on its event loop (docs/http.md, "Threads"). E
 adapter says it of itself (`reads_wait`, `writes_wait`); one that does not say may wait.
 
 A store that cannot be opened raises `StorageStartError`, whose text is one line for an
-operator: the store, its address (never a password) and the driver's own cause, e.g.
+operator: the store, its address (never a password) and the driver's own cause (with
+any password in it replaced by `***`), e.g.
 `cannot reach PostgreSQL at postgres@127.0.0.1:5432/app: role "x" does not exist`; a
 driver that is not installed names the extra that brings it
 (`PostgreSQL support is not installed: pip install 'archive-core[postgres]'`).
@@ -38,13 +45,15 @@ driver that is not installed names the extra that brings it
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, Self
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import attrs
 
+from adapters.storage.dsn import is_keyword_string, postgres_target, redact, redis_target
 from adapters.storage.memory import (
     MemoryChallengeStore,
     MemoryReplayGuard,
@@ -66,7 +75,7 @@ from archive_core.ports import (
     UnitOfWorkFactory,
 )
 
-__all__ = ["Storage", "StorageStartError", "Waits", "open_storage"]
+__all__ = ["Storage", "StorageStartError", "Waits", "database_kind", "open_storage"]
 
 
 class StorageStartError(StorageUnavailable):
@@ -75,22 +84,6 @@ class StorageStartError(StorageUnavailable):
 
 # The optional extra that brings each optional driver module.
 _EXTRAS: Final = {"psycopg": "postgres", "psycopg_pool": "postgres", "redis": "redis"}
-
-
-def _address(url: str, *, default_port: int) -> str:
-    """`user@host:port/path` of a URL: what it names, without its password or options."""
-    parts = urlsplit(url)
-    if parts.scheme == "unix":
-        return parts.path
-    try:
-        port = parts.port or default_port
-    except ValueError:  # a port that is not a number: shown as written
-        port_text = parts.netloc.rpartition(":")[2]
-    else:
-        port_text = str(port)
-    user = f"{parts.username}@" if parts.username else ""
-    host = parts.hostname or "localhost"
-    return f"{user}{host}:{port_text}{parts.path or '/'}"
 
 
 def _cause(exc: BaseException) -> str:
@@ -108,8 +101,10 @@ def _cause(exc: BaseException) -> str:
 
 
 @contextmanager
-def _opening(store: str, address: str, *, verb: str = "reach") -> Iterator[None]:
-    """Turn a failure to open `store` into one `StorageStartError`."""
+def _opening(
+    store: str, address: str, *, verb: str = "reach", secrets: tuple[str, ...] = ()
+) -> Iterator[None]:
+    """Turn a failure to open `store` into one `StorageStartError` (without `secrets`)."""
     try:
         yield
     except ModuleNotFoundError as exc:
@@ -125,7 +120,7 @@ def _opening(store: str, address: str, *, verb: str = "reach") -> Iterator[None]
         if isinstance(exc, StorageStartError):
             raise
         raise StorageStartError(
-            f"cannot {verb} {store} at {address}: {_cause(exc)}",
+            f"cannot {verb} {store} at {address}: {redact(_cause(exc), secrets)}",
             store=exc.store,
             driver_error=exc.driver_error,
         ) from exc
@@ -187,17 +182,28 @@ class Storage:
         self.close()
 
 
-def _split_options(url: str, names: frozenset[str]) -> tuple[str, dict[str, str]]:
-    """The URL without our query options, and the options."""
-    parts = urlsplit(url)
-    kept: list[tuple[str, str]] = []
-    options: dict[str, str] = {}
-    for name, value in parse_qsl(parts.query, keep_blank_values=True):
-        if name in names:
-            options[name] = value
-        else:
-            kept.append((name, value))
-    return urlunsplit(parts._replace(query=urlencode(kept))), options
+_WHOLE: Final = re.compile(r"[0-9]{1,9}")
+_SECONDS: Final = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")
+
+
+def _whole(options: dict[str, str], name: str, default: int) -> int:
+    """Option `name`, a whole number of at least 1 in ASCII digits."""
+    text = options.get(name)
+    if text is None:
+        return default
+    if _WHOLE.fullmatch(text) is None or int(text) < 1:
+        raise ValueError(f"the URL option {name} must be a whole number of at least 1")
+    return int(text)
+
+
+def _seconds(options: dict[str, str], name: str, default: float) -> float:
+    """Option `name`, a number of seconds in ASCII digits (`2`, `0.5`)."""
+    text = options.get(name)
+    if text is None:
+        return default
+    if _SECONDS.fullmatch(text) is None:
+        raise ValueError(f"the URL option {name} must be a number of seconds, as in 2 or 0.5")
+    return float(text)
 
 
 _SQLITE_OPTIONS = frozenset({"synchronous", "busy_timeout", "purge_every", "replay"})
@@ -230,8 +236,8 @@ def _sqlite_path(url: str) -> tuple[str, dict[str, str]]:
 def _open_sqlite(url: str, replay_url: str | None) -> Storage:
     path, options = _sqlite_path(url)
     synchronous = options.get("synchronous", "FULL")
-    busy_timeout = float(options.get("busy_timeout", DEFAULT_BUSY_TIMEOUT))
-    purge_every = int(options.get("purge_every", DEFAULT_PURGE_EVERY))
+    busy_timeout = _seconds(options, "busy_timeout", DEFAULT_BUSY_TIMEOUT)
+    purge_every = _whole(options, "purge_every", DEFAULT_PURGE_EVERY)
     with _opening("SQLite", path, verb="open"):
         store = SqliteStore(
             path, synchronous=synchronous, busy_timeout=busy_timeout, purge_every=purge_every
@@ -256,17 +262,21 @@ def _open_sqlite(url: str, replay_url: str | None) -> Storage:
 
 
 def _open_postgres(url: str, replay_url: str | None) -> Storage:
-    dsn, options = _split_options(url, _POSTGRES_OPTIONS)
-    with _opening("PostgreSQL", _address(dsn, default_port=5432)):
-        # psycopg is an optional dependency: imported only when a postgresql: URL is used.
+    target = postgres_target(url, ours=_POSTGRES_OPTIONS)
+    options = dict(target.options)
+    pool_size = _whole(options, "pool_size", 10)
+    timeout = _seconds(options, "timeout", 10.0)
+    purge_every = _whole(options, "purge_every", DEFAULT_PURGE_EVERY)
+    with _opening("PostgreSQL", target.address, secrets=target.secrets):
+        # psycopg is an optional dependency: imported only when PostgreSQL is used.
         from adapters.storage.postgres import DEFAULT_SCHEMA, PostgresStore  # noqa: PLC0415
 
         store = PostgresStore(
-            dsn,
+            target.dsn,
             schema=options.get("schema", DEFAULT_SCHEMA),
-            pool_size=int(options.get("pool_size", "10")),
-            timeout=float(options.get("timeout", "10")),
-            purge_every=int(options.get("purge_every", DEFAULT_PURGE_EVERY)),
+            pool_size=pool_size,
+            timeout=timeout,
+            purge_every=purge_every,
         )
     if replay_url is None:
         return Storage(
@@ -325,8 +335,8 @@ def _open_replay(
     """The challenge store and replay guard `url` names."""
     scheme = _scheme(url)
     if scheme in ("redis", "rediss", "unix"):
-        plain, options = _split_options(url, _REDIS_OPTIONS)
-        with _opening("Redis", _address(plain, default_port=6379)):
+        target = redis_target(url, ours=_REDIS_OPTIONS)
+        with _opening("Redis", target.address, secrets=target.secrets):
             # redis-py is an optional dependency: imported only when a redis: URL is used.
             from adapters.storage.redis import (  # noqa: PLC0415
                 DEFAULT_PREFIX,
@@ -335,8 +345,8 @@ def _open_replay(
                 open_redis,
             )
 
-            client = open_redis(plain)
-        prefix = options.get("prefix", DEFAULT_PREFIX)
+            client = open_redis(target.dsn)
+        prefix = target.options.get("prefix", DEFAULT_PREFIX)
         return _Replay(
             challenges=RedisChallengeStore(client, prefix=prefix),
             replay_guard=RedisReplayGuard(client, prefix=prefix),
@@ -348,10 +358,10 @@ def _open_replay(
             store = SqliteReplayStore(
                 path,
                 synchronous=options.get("synchronous", synchronous),
-                busy_timeout=float(
-                    options.get("busy_timeout", busy_timeout or DEFAULT_BUSY_TIMEOUT)
+                busy_timeout=_seconds(
+                    options, "busy_timeout", busy_timeout or DEFAULT_BUSY_TIMEOUT
                 ),
-                purge_every=int(options.get("purge_every", purge_every)),
+                purge_every=_whole(options, "purge_every", purge_every),
             )
         return _Replay(
             challenges=store.challenges, replay_guard=store.replay_guard, close=store.close
@@ -359,14 +369,24 @@ def _open_replay(
     raise ValueError(f"no replay store for URLs of scheme {scheme!r}")
 
 
+def database_kind(url: str) -> str:
+    """`postgresql`, `sqlite` or `memory`: the database a `db_url` names."""
+    scheme = _scheme(url)
+    if scheme in ("postgresql", "postgres") or is_keyword_string(url, _POSTGRES_OPTIONS):
+        return "postgresql"
+    if url in ("memory:", "memory://"):
+        return "memory"
+    if scheme in ("", "sqlite"):
+        return "sqlite"
+    raise ValueError(f"no storage for URLs of scheme {scheme!r}")
+
+
 def open_storage(url: str | os.PathLike[str], *, replay_url: str | None = None) -> Storage:
     """Open the storage a URL (or a file path) names; see the module docstring."""
     text = os.fspath(url)
-    scheme = _scheme(text)
-    if text in ("memory:", "memory://"):
+    kind = database_kind(text)
+    if kind == "memory":
         return _open_memory(replay_url)
-    if scheme in ("", "sqlite"):
+    if kind == "sqlite":
         return _open_sqlite(text, replay_url)
-    if scheme in ("postgresql", "postgres"):
-        return _open_postgres(text, replay_url)
-    raise ValueError(f"no storage for URLs of scheme {scheme!r}")
+    return _open_postgres(text, replay_url)

@@ -28,8 +28,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from adapters.system.clocks import ManualClock
-    from adapters.system.randomness import SeededRandomness
     from adapters.testing.assertions import (
         assert_archived_by,
         assert_audit_intact,
@@ -37,42 +35,28 @@ if TYPE_CHECKING:
         refused,
         snapshot,
     )
-    from adapters.testing.world import (
-        ADMIN_OPERATIONS,
-        ARCHIVE_OPS,
-        Actor,
-        Scene,
-        World,
-        admin_grants,
-        b64,
-    )
+    from adapters.testing.world import ARCHIVE_OPS, Actor, Scene, World, admin_grants
 
 __all__ = [
-    "ADMIN_OPERATIONS",
     "ARCHIVE_OPS",
     "Actor",
-    "ManualClock",
     "Scene",
-    "SeededRandomness",
     "World",
     "admin_grants",
     "assert_archived_by",
     "assert_audit_intact",
     "assert_not_audited",
-    "b64",
     "refused",
     "snapshot",
 ]
 
 _HOMES = {
-    "ManualClock": "adapters.system.clocks",
-    "SeededRandomness": "adapters.system.randomness",
     **dict.fromkeys(
         ("assert_archived_by", "assert_audit_intact", "assert_not_audited", "refused", "snapshot"),
         "adapters.testing.assertions",
     ),
     **dict.fromkeys(
-        ("ADMIN_OPERATIONS", "ARCHIVE_OPS", "Actor", "Scene", "World", "admin_grants", "b64"),
+        ("ARCHIVE_OPS", "Actor", "Scene", "World", "admin_grants"),
         "adapters.testing.world",
     ),
 }

@@ -15,7 +15,7 @@ import asyncio
 import contextvars
 import functools
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Iterator, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 from urllib.parse import quote
@@ -29,6 +29,7 @@ from adapters.transport.http import (
     StreamedResponse,
 )
 from adapters.transport.port import Served
+from archive_core.requests import Headers, Request
 
 __all__ = [
     "AsgiApplication",
@@ -37,6 +38,7 @@ __all__ = [
     "Send",
     "header_pairs",
     "raw_target",
+    "request_from_scope",
     "request_target",
 ]
 
@@ -91,6 +93,29 @@ def header_pairs(scope: Scope) -> Iterator[tuple[str, str]]:
     Lazy: the handler's head bound stops decoding at the first pair past the limit.
     """
     return ((name.decode("latin-1"), value.decode("latin-1")) for name, value in scope["headers"])
+
+
+def request_from_scope(
+    scope: Scope, body: bytes, *, prefix: str = "", params: Mapping[str, str] | None = None
+) -> Request:
+    """The core's `Request` for an HTTP scope and its complete body, for an embedder that
+    calls a handler itself: the method, the raw path (`raw_target`: percent-encoding
+    intact, without `root_path` and `prefix`), every header as sent, the exact body
+    bytes and the raw query string. `params` are the path's parameters when the caller
+    knows them (a router finds them; none by default).
+
+    The transport's own checks (the head bound, the body limit, the framing) are the
+    caller's to make: this only translates.
+    """
+    query: bytes = scope.get("query_string", b"")
+    return Request(
+        scope["method"],
+        raw_target(scope, prefix=prefix),
+        Headers(header_pairs(scope)),
+        body,
+        {} if params is None else params,
+        query.decode("latin-1"),
+    )
 
 
 def _encode_headers(response: HttpResponse | StreamedResponse) -> list[tuple[bytes, bytes]]:

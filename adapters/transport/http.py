@@ -444,6 +444,14 @@ class HttpHandler:
             return HttpResponse(response.status, headers, whole)
         return response
 
+    @staticmethod
+    def refusal(exc: Exception, *, method: str = "", route: str = "embedded") -> HttpResponse:
+        """What the server answers when an operation raises `exc`: the one error mapping
+        (`as_refusal`), its status, headers and JSON body, logged as the server logs a
+        refusal (`method` and `route` name the request in that record; an unknown method is
+        logged as `OTHER`). For an embedder that calls a handler itself."""
+        return HttpHandler._refuse(method, route, as_refusal(exc), exception=exc)
+
     # -------------------------------------------------------------------- helpers
     def _ready(self, method: str) -> HttpResponse:
         """`GET /readyz`: 200 when every store answers in time, else 503 naming the failing."""

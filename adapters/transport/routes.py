@@ -6,8 +6,8 @@ own routes (`SERVER_ROUTES`: the OpenAPI document and the probes); the handler r
 by it (`http.py`), the OpenAPI document describes exactly its routes (`openapi.py`),
 the CORS layer answers a preflight with a path's methods from it, the metrics label a
 request with its route's template and operation (`observed.py`), and the framework
-embeddings mount its templates (`embeddings/`). Nothing here names an operation of the
-core: adding one is its declaration.
+embeddings mount its routes and claim no other path (`embeddings/`). Nothing here
+names an operation of the core: adding one is its declaration.
 
 Routing reads the raw path: a parameter is any non-empty segment, never
 percent-decoded (its syntax is the operation's to judge, 400), and a literal segment
@@ -203,17 +203,6 @@ class RouteTable:
     def mounted(self) -> Sequence[Route]:
         """The routes the framework embeddings mount (not the server's own)."""
         return tuple(route for route in self.routes if route.embedded)
-
-    def mounted_paths(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """What an embedding mounts: the exact paths of its routes without a parameter,
-        and the prefixes (up to the first parameter) under which the others live (the
-        handler routes inside them)."""
-        mounted = self.mounted()
-        exact = tuple(r.template for r in mounted if "{" not in r.template)
-        prefixes = tuple(
-            dict.fromkeys(r.template[: r.template.index("{")] for r in mounted if "{" in r.template)
-        )
-        return exact, prefixes
 
 
 def _walk(node: _Node, segments: list[str], index: int, params: dict[str, str]) -> Route | None:

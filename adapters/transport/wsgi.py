@@ -25,8 +25,15 @@ from adapters.transport.http import (
     StreamedResponse,
 )
 from adapters.transport.port import Served
+from archive_core.requests import Headers, Request
 
-__all__ = ["WsgiApplication", "environ_headers", "raw_target", "request_target"]
+__all__ = [
+    "WsgiApplication",
+    "environ_headers",
+    "raw_target",
+    "request_from_environ",
+    "request_target",
+]
 
 StartResponse = Callable[..., Any]
 Environ = Mapping[str, Any]
@@ -81,6 +88,29 @@ def environ_headers(environ: Environ) -> list[tuple[str, str]]:
         if isinstance(value, str) and value:
             pairs.append((name, value))
     return pairs
+
+
+def request_from_environ(
+    environ: Environ, body: bytes, *, prefix: str = "", params: Mapping[str, str] | None = None
+) -> Request:
+    """The core's `Request` for a WSGI environ and its complete body, for an embedder that
+    calls a handler itself: the method, the raw path (`raw_target`: from `REQUEST_URI` or
+    `RAW_URI` when the server keeps it, without `SCRIPT_NAME` and `prefix`), the headers
+    (`environ_headers`), the exact body bytes and the query string as sent. `params` are
+    the path's parameters when the caller knows them (none by default).
+
+    The transport's own checks (the head bound, the body limit, the framing) are the
+    caller's to make: this only translates.
+    """
+    query = environ.get("QUERY_STRING", "")
+    return Request(
+        environ.get("REQUEST_METHOD", "GET"),
+        raw_target(environ, prefix=prefix),
+        Headers(environ_headers(environ)),
+        body,
+        {} if params is None else params,
+        query if isinstance(query, str) else "",
+    )
 
 
 def _read(stream: IO[bytes], amount: int) -> bytes:

@@ -3,37 +3,28 @@
     from adapters.wiring import build, bootstrap_org, create_user
 
 `build` is used alike by production (`archive-core serve`), the testing kit and the
-documentation; nothing else wires the use cases.
+documentation; nothing else wires the use cases. The package names what an embedder
+does with a deployment: `build` and its `Deployment` (whose `issue_bearer_token` an
+application's own login calls), `bootstrap_org` (a `NewOrg`) and `create_user` (a
+`NewUser`); a refused input is an `OperatorError`. The command line's other operations
+stay in `adapters.wiring.operations`.
 """
 
-from adapters.wiring.bootstrap import (
-    DEFAULT_AUDIENCE,
-    DEFAULT_ISSUER,
-    BearerTokens,
-    Deployment,
-    build,
-)
+from adapters.wiring.bootstrap import Deployment, build
 from adapters.wiring.operations import (
-    AuditCheck,
+    NewOrg,
     NewUser,
     OperatorError,
-    add_credential,
     bootstrap_org,
-    check_audit,
     create_user,
 )
 
 __all__ = [
-    "DEFAULT_AUDIENCE",
-    "DEFAULT_ISSUER",
-    "AuditCheck",
-    "BearerTokens",
     "Deployment",
+    "NewOrg",
     "NewUser",
     "OperatorError",
-    "add_credential",
     "bootstrap_org",
     "build",
-    "check_audit",
     "create_user",
 ]

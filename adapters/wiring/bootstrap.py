@@ -22,16 +22,17 @@ from typing import Protocol, Self
 
 import attrs
 
-from adapters.crypto import (
+from adapters.crypto import credential_verifiers
+from adapters.crypto.signing_keys import (
     BEARER_PURPOSE,
+    EDDSA,
+    ES256,
+    HS256,
     USER_ACTION_PURPOSE,
-    HmacUserActionCodec,
-    JwtBearerTokens,
     SigningKeyRing,
-    WebAuthnAuthenticatorDataParser,
-    credential_verifiers,
 )
-from adapters.crypto.signing_keys import EDDSA, ES256, HS256
+from adapters.crypto.tokens import HmacUserActionCodec, JwtBearerTokens
+from adapters.crypto.webauthn import WebAuthnAuthenticatorDataParser
 from adapters.observability.health import Readiness, store_checks
 from adapters.storage.urls import Storage, Waits, open_storage
 from adapters.system.clocks import SystemClock
@@ -40,6 +41,8 @@ from archive_core.access import NONCE_HEADER, Gate
 from archive_core.config import Policy
 from archive_core.declarations import Declaration, Endpoints, Handler, Wiring, resolve_matrix
 from archive_core.entities import CredentialKind, TokenKind, User
+from archive_core.errors import ArchiveCoreError, Catalogue
+from archive_core.ids import UserId
 from archive_core.operations import OPERATIONS
 from archive_core.permissions import PermissionMatrix
 from archive_core.ports import (
@@ -51,7 +54,8 @@ from archive_core.ports import (
     UserActionTokenCodec,
 )
 from archive_core.requests import Headers
-from archive_core.use_cases import Provisioning, PurgeExpired
+from archive_core.use_cases.maintenance import PurgeExpired
+from archive_core.use_cases.provisioning import Provisioning
 
 __all__ = ["DEFAULT_AUDIENCE", "DEFAULT_ISSUER", "BearerTokens", "Deployment", "build"]
 
@@ -75,7 +79,9 @@ class BearerTokens(Protocol):
 class Deployment:
     """A wired deployment: the operations it serves with their handlers (`endpoints`),
     the store checks behind `GET /readyz` (`readiness`), the administrative operations
-    and the adapters. A transport serves it as it is: `AsgiApplication(deployment)`."""
+    and the adapters. A transport serves it as it is: `AsgiApplication(deployment)`.
+    An application with its own login issues its users' bearer tokens with
+    `issue_bearer_token`; `close` (or a `with` block) closes the storage."""
 
     endpoints: Endpoints
     readiness: Readiness | None
@@ -102,6 +108,41 @@ class Deployment:
         if declaration.reads_only:
             return waits.reads or (waits.nonces and NONCE_HEADER in headers.by_name)
         return waits.reads or waits.writes or waits.nonces
+
+    def issue_bearer_token(
+        self, user_id: str, *, ttl: timedelta, token_kind: TokenKind | None = None
+    ) -> str:
+        """A bearer token for the user `user_id`, valid from now (the deployment's clock)
+        for `ttl`: what an application's own login hands its client once it has checked,
+        its own way, who the client is. The token is the one `Authorization: Bearer …`
+        every operation of this deployment verifies.
+
+        `token_kind` is the token's `tokenKind`: by default `ServiceAccount` for a service
+        account and `Login` for anyone else (`Pat` is for a personal access token).
+
+        Raises `ArchiveCoreError` 401 `Not Authorized.` — what the operations would answer
+        the token — when the user is unknown or archived (reason `caller_unknown`) or
+        deactivated (`caller_inactive`): no token is issued that could not authenticate.
+        Raises `ValueError` for a `ttl` that is not positive, or a `token_kind` the user
+        cannot authenticate with (`ServiceAccount` for a person, or the reverse).
+        """
+        if ttl <= timedelta(0):
+            raise ValueError("ttl must be positive")
+        with self.storage.uow_factory() as uow:
+            user = uow.users.get(UserId(user_id))
+        if user is None or user.is_archived:
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_unknown")
+        if not user.is_active:
+            raise ArchiveCoreError(Catalogue.NOT_AUTHORIZED, reason="caller_inactive")
+        service = TokenKind.SERVICE_ACCOUNT
+        if token_kind is None:
+            token_kind = service if user.is_service_account else TokenKind.LOGIN
+        elif (token_kind is service) != user.is_service_account:
+            raise ValueError(
+                f"a token of kind {token_kind.value} cannot authenticate "
+                + ("a service account" if user.is_service_account else "a person")
+            )
+        return self.bearer_tokens.issue(user, now=self.clock.now(), ttl=ttl, token_kind=token_kind)
 
     def close(self) -> None:
         """Close the storage connections."""

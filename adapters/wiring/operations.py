@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -15,7 +15,7 @@ from adapters.crypto.keys import algorithm_for_public_key
 from adapters.crypto.webauthn import cose_key_from_pem
 from adapters.wiring.bootstrap import Deployment
 from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chain
-from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
+from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, User, UserKind
 from archive_core.errors import AlreadyExists, ArchiveCoreError
 from archive_core.ids import OrgId, UserId
 from archive_core.operations import KNOWN_PERMISSIONS
@@ -23,6 +23,7 @@ from archive_core.user_action import reverify_evidence
 
 __all__ = [
     "AuditCheck",
+    "NewOrg",
     "NewUser",
     "OperatorError",
     "add_credential",
@@ -37,11 +38,17 @@ TOKEN_TTL = timedelta(hours=24)
 
 @attrs.frozen
 class NewUser:
-    """A user as the CLI reports it, with its key pair and token when asked for."""
+    """A user just created (`create_user`, `bootstrap_org`), with its key pair and its
+    bearer token when they were asked for."""
 
+    #: the user as stored: `.id` (`us-…`), `.org_id` (`or-…`), `.username`, `.kind`
     user: User
+    #: its `Key` credential when a key was asked for: `.cred_id` is what a signer names
     credential: Credential | None = None
+    #: the credential's private key (PKCS#8 PEM), returned once and never stored: hand it
+    #: to the user's signer (`adapters.client.KeySigner(credential.cred_id, pem)`)
     private_key_pem: str | None = None
+    #: a `Login` bearer token valid for 24 hours, when one was asked for
     auth_token: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -70,9 +77,11 @@ def create_user(
     key_algorithm: str | None = None,
     token: bool = False,
 ) -> NewUser:
-    """A new user of an existing org; `operations` become one permission
-    (`DfnsFullAdminAccess` is the built-in full grant); `key_algorithm` registers a `Key`
-    credential with a fresh key pair.
+    """A new user of an existing org, returned as a `NewUser`: `operations` become one
+    permission (`DfnsFullAdminAccess` is the built-in full grant); `key_algorithm`
+    registers a `Key` credential with a fresh key pair (`credential`,
+    `private_key_pem`); `token` issues a `Login` bearer token (`auth_token`). What was
+    not asked for is None.
 
     Raises OperatorError when the org has no user yet (orgs exist through their users;
     `bootstrap_org` makes one) or an operation is not a known permission
@@ -126,11 +135,7 @@ def _new_user(
             public_key=public_pem,
             algorithm=algorithm,
         )
-    auth_token = None
-    if token:
-        auth_token = deployment.bearer_tokens.issue(
-            user, now=deployment.clock.now(), ttl=TOKEN_TTL, token_kind=TokenKind.LOGIN
-        )
+    auth_token = deployment.issue_bearer_token(user.id, ttl=TOKEN_TTL) if token else None
     return NewUser(user, credential, private_pem, auth_token)
 
 
@@ -174,11 +179,23 @@ def add_credential(
         raise OperatorError("a credential with that --cred-id is already registered") from exc
 
 
+class NewOrg(NamedTuple):
+    """What `bootstrap_org` made: `admin, app_id = bootstrap_org(deployment)`."""
+
+    #: the org's first user: `DfnsFullAdminAccess`, a `Key` credential with its private
+    #: key, a bearer token (`admin.user.org_id` is the new org's id)
+    admin: NewUser
+    #: the org's application (`X-DFNS-APPID`), named `default`
+    app_id: str
+
+
 def bootstrap_org(
     deployment: Deployment, *, key_algorithm: str = "ed25519", username: str | None = None
-) -> tuple[NewUser, str]:
-    """A new org with an application and an admin (`DfnsFullAdminAccess`, a `Key`
-    credential, a bearer token). Returns the admin and the application id."""
+) -> NewOrg:
+    """A new org with an application and an admin: `DfnsFullAdminAccess`, a `Key`
+    credential of `key_algorithm` (its private key returned once, in
+    `admin.private_key_pem`) and a `Login` bearer token (`admin.auth_token`).
+    `username` defaults to `admin.<org>@example.com`."""
     org_id = deployment.provisioning.new_org_id()
     # The admin first: a username the rule refuses leaves nothing behind.
     admin = _new_user(
@@ -191,7 +208,7 @@ def bootstrap_org(
         token=True,
     )
     app = deployment.provisioning.create_application(org_id, "default")
-    return admin, app.id
+    return NewOrg(admin, app.id)
 
 
 @attrs.frozen

@@ -104,12 +104,12 @@ class CompleteUserAction:
             verified: list[VerifiedAssertion] = [
                 verify_assertion(
                     factor,
-                    uow.credentials.get_by_cred_id(factor.cred_id),
-                    principal.user,
-                    challenge,
-                    self.policy,
-                    self.verifiers,
-                    self.authenticator_parser,
+                    credential=uow.credentials.get_by_cred_id(factor.cred_id),
+                    caller=principal.user,
+                    challenge=challenge,
+                    policy=self.policy,
+                    verifiers=self.verifiers,
+                    authenticator_parser=self.authenticator_parser,
                 )
                 for factor in factors
             ]

@@ -38,7 +38,13 @@ from archive_core.audit import sealed_record
 from archive_core.config import Policy
 from archive_core.declarations import Declaration, Wiring
 from archive_core.entities import Grants, Principal, User, UserKind
-from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict, ErrorKind
+from archive_core.errors import (
+    AlreadyExists,
+    ArchiveCoreError,
+    Catalogue,
+    ConcurrencyConflict,
+    ErrorKind,
+)
 from archive_core.fields import NO_VALUES, Values
 from archive_core.ids import UserId, is_canonical_id, new_id
 from archive_core.permissions import PermissionMatrix, authorize, denial_message
@@ -268,7 +274,12 @@ class SignedUserMutation:
             # 4. the unconditional permissions
             grants = principal.grants
             first = authorize(
-                matrix, operation, grants.operations, grants.full_admin, None, caller.kind
+                matrix,
+                operation,
+                granted=grants.operations,
+                full_admin=grants.full_admin,
+                target_kind=None,
+                caller_kind=caller.kind,
             )
             if not first.allowed:
                 _deny(caller.kind, caller.id, first.missing)
@@ -287,7 +298,12 @@ class SignedUserMutation:
 
             # 8. the permission for the target's kind
             decision = authorize(
-                matrix, operation, grants.operations, grants.full_admin, target.kind, caller.kind
+                matrix,
+                operation,
+                granted=grants.operations,
+                full_admin=grants.full_admin,
+                target_kind=target.kind,
+                caller_kind=caller.kind,
             )
             if not decision.allowed:
                 _deny(caller.kind, caller.id, decision.missing)
@@ -299,10 +315,10 @@ class SignedUserMutation:
             self.mutation.check(subject)
             after = self.mutation.change(subject)
 
-            # 10. commit: change, audit, token consumption (already staged) — all or nothing
-            # (the hot calls here are positional: docs/benchmarks.md §1). The org's turn
-            # first: reading its audit head takes the org's lock where units of work are
-            # not serialised (to the end of this one), before anything more is written.
+            # 10. commit: change, audit, token consumption (already staged) — all or nothing.
+            # The org's turn first: reading its audit head takes the org's lock where units
+            # of work are not serialised (to the end of this one), before anything more is
+            # written.
             # Then the caller is read again under it: a caller changed since admission
             # (deactivated, archived, cut off) sends the unit round again, to be answered
             # as it now stands. A no-op takes the same turn: its token stays unused then.
@@ -311,25 +327,30 @@ class SignedUserMutation:
             if current is None or current.version != caller.version:
                 raise ConcurrencyConflict(caller.id)
             if after is not None:
-                uow.users.update(after, expected_version=target.version)
+                try:
+                    uow.users.update(after, expected_version=target.version)
+                except AlreadyExists as taken:  # a change that took another's username
+                    raise ArchiveCoreError(
+                        Catalogue.USERNAME_TAKEN, reason="username_taken"
+                    ) from taken
                 uow.audit.append(
                     sealed_record(
                         head,
-                        new_id("au", self.randomness),
-                        caller.org_id,
-                        self.mutation.audit_action(target),
-                        record.grant.token_id,  # the user action
-                        caller.id,
-                        caller.username,
-                        caller.kind._value_,
-                        principal.token_kind._value_,
-                        now,  # performed at
-                        record.evidence,
-                        decision.required,
-                        decision.matched,
-                        target.id,
-                        target.state,  # before
-                        after.state,
+                        id=new_id("au", self.randomness),
+                        org_id=caller.org_id,
+                        action=self.mutation.audit_action(target),
+                        user_action_id=record.grant.token_id,
+                        actor_id=caller.id,
+                        actor_username=caller.username,
+                        actor_kind=caller.kind._value_,
+                        token_kind=principal.token_kind._value_,
+                        performed_at=now,
+                        evidence=record.evidence,
+                        permissions_required=decision.required,
+                        permissions_matched=decision.matched,
+                        target_id=target.id,
+                        target_before=target.state,
+                        target_after=after.state,
                     )
                 )
             assignments = subject.target_grants.assignments  # read before the commit ends it

@@ -1,17 +1,19 @@
 """`serve` reads every flag from an ARCHIVE_CORE_* variable too; the flag wins; a bad
-value is one line and status 2; `serve --help` names each variable."""
+value is one line on stderr and status 2; numbers are ASCII digits; `--workers` is
+bounded by the CPUs; `serve --help` names each variable and the bound."""
 
 from __future__ import annotations
 
 import argparse
 import io
+import os
 from collections.abc import Mapping
 from typing import Any
 
 import pytest
 
 from adapters.entrypoints.cli import _parser, main
-from adapters.entrypoints.environment import SERVE_VARIABLES
+from adapters.entrypoints.environment import SERVE_VARIABLES, WORKERS_PER_CPU, max_workers
 
 
 def _serve_parser() -> argparse.ArgumentParser:
@@ -121,7 +123,8 @@ def test_an_empty_variable_is_unset() -> None:
         (
             "ARCHIVE_CORE_WORKERS",
             "0",
-            "error: ARCHIVE_CORE_WORKERS: must be a whole number of at least 1",
+            "error: ARCHIVE_CORE_WORKERS: must be a whole number from 1 to "
+            f"{max_workers()} ({WORKERS_PER_CPU} per CPU)",
         ),
         (
             "ARCHIVE_CORE_LOG_FORMAT",
@@ -136,12 +139,79 @@ def test_an_empty_variable_is_unset() -> None:
     ],
 )
 def test_a_bad_variable_is_one_line_and_status_2(variable: str, value: str, message: str) -> None:
-    out = io.StringIO()
-    assert main(["serve"], out=out, environ={variable: value}) == 2
-    assert out.getvalue() == message + "\n"
+    out, err = io.StringIO(), io.StringIO()
+    assert main(["serve"], out=out, err=err, environ={variable: value}) == 2
+    assert err.getvalue() == message.replace("error: ", "archive-core: ", 1) + "\n"
+    assert out.getvalue() == ""
 
 
 def test_a_bad_flag_is_refused_by_argparse_with_status_2() -> None:
     with pytest.raises(SystemExit) as stopped:
         _parser().parse_args(["serve", "--workers", "0"])
     assert stopped.value.code == 2
+
+
+# int() reads most of these as a number; none is ASCII digits only. "\u0663" is an
+# Arabic-Indic three, "\uff13" a fullwidth three.
+NOT_ASCII_DIGITS = [
+    "\u0663",
+    "\uff13",
+    "1_000",
+    "+7",
+    "-0",
+    "0x10",
+    "7.0",
+    "1e3",
+    "7\n",
+    "",
+    "9" * 5000,
+]
+
+
+@pytest.mark.parametrize("text", NOT_ASCII_DIGITS, ids=repr)
+@pytest.mark.parametrize("flag", ["--port", "--metrics-port", "--workers"])
+def test_numeric_flags_take_ascii_digits_only(
+    flag: str, text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        _parser().parse_args(["serve", flag, text])
+    assert stopped.value.code == 2
+    refused = capsys.readouterr().err
+    assert refused.startswith(f"archive-core serve: argument {flag}: must be ")
+    assert refused.count("\n") == 1  # one line, no usage
+
+
+# A variable's surrounding whitespace is ignored: "7\n" is 7 there.
+@pytest.mark.parametrize("text", [t for t in NOT_ASCII_DIGITS if t.strip() == t != ""], ids=repr)
+@pytest.mark.parametrize(
+    "variable", ["ARCHIVE_CORE_PORT", "ARCHIVE_CORE_METRICS_PORT", "ARCHIVE_CORE_WORKERS"]
+)
+def test_numeric_variables_take_ascii_digits_only(variable: str, text: str) -> None:
+    err = io.StringIO()
+    assert main(["serve"], out=io.StringIO(), err=err, environ={variable: text}) == 2
+    assert err.getvalue().startswith(f"archive-core: {variable}: must be ")
+    assert err.getvalue().count("\n") == 1
+
+
+def test_numbers_in_ascii_digits_are_read_and_a_variable_may_be_padded() -> None:
+    args = _serve_args(["--port", "08000", "--metrics-port", "0"], {"ARCHIVE_CORE_WORKERS": " 2 "})
+    assert (args.port, args.metrics_port, args.workers) == (8000, 0, 2)
+
+
+def test_workers_are_bounded_by_the_cpus(capsys: pytest.CaptureFixture[str]) -> None:
+    most = max_workers()
+    assert most == WORKERS_PER_CPU * len(os.sched_getaffinity(0))
+    assert _serve_args(["--workers", str(most)], {}).workers == most
+    err = io.StringIO()
+    environ = {"ARCHIVE_CORE_WORKERS": str(most + 1)}
+    assert main(["serve"], out=io.StringIO(), err=err, environ=environ) == 2
+    bound = f"must be a whole number from 1 to {most} ({WORKERS_PER_CPU} per CPU)"
+    assert err.getvalue() == f"archive-core: ARCHIVE_CORE_WORKERS: {bound}\n"
+    with pytest.raises(SystemExit):
+        _parser().parse_args(["serve", "--workers", "9" * 20])
+    assert capsys.readouterr().err == (
+        f"archive-core serve: argument --workers: {bound} (see archive-core serve --help)\n"
+    )
+    assert f"1 to {most} ({WORKERS_PER_CPU} per CPU)" in " ".join(
+        _serve_parser().format_help().split()
+    )

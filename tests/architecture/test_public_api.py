@@ -51,6 +51,19 @@ def test_every_package_names_its_public_api(name: str) -> None:
         assert hasattr(package, public), f"{name}.__all__ names {public}, which it lacks"
 
 
+def test_a_public_name_has_one_home_package() -> None:
+    """A package names what it holds; it does not name again what another package
+    names (the library's operations are `archive_core.use_cases`', the clocks
+    `adapters.system`'s), so an embedder finds each name in one place."""
+    homes: dict[tuple[str, int], list[str]] = {}
+    for name in packages():
+        package = importlib.import_module(name)
+        for public in getattr(package, "__all__", ()):
+            homes.setdefault((public, id(getattr(package, public))), []).append(name)
+    named_twice = {public: where for (public, _), where in homes.items() if len(where) > 1}
+    assert not named_twice, f"named by more than one package: {named_twice}"
+
+
 def imports_in(document: Path) -> list[str]:
     blocks = re.findall(r"```python\n(.*?)```", document.read_text(encoding="utf-8"), re.S)
     modules = []

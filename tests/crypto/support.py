@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from adapters.crypto import WebAuthnAuthenticatorDataParser, credential_verifiers
+from adapters.crypto import credential_verifiers
+from adapters.crypto.webauthn import WebAuthnAuthenticatorDataParser
 from archive_core.config import Policy
 from archive_core.encoding import b64url_decode
 from archive_core.entities import (

@@ -17,11 +17,8 @@ import attrs
 import pytest
 from dfns_sdk.auth import KeySigner  # type: ignore[import-untyped]  # the SDK ships no types
 
-from adapters.crypto import (
-    JwtBearerTokens,
-    generate_key_credential,
-)
-from adapters.crypto.keys import KeyChoice
+from adapters.crypto.keys import KeyChoice, generate_key_credential
+from adapters.crypto.tokens import JwtBearerTokens
 from adapters.storage.memory import (
     MemoryChallengeStore,
     MemoryReplayGuard,

@@ -15,12 +15,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.crypto import (
-    Fido2SignatureVerifier,
-    KeySignatureVerifier,
-    WebAuthnAuthenticatorDataParser,
-)
-from adapters.crypto.keys import KEY_ALGORITHMS, generate_key_credential
+from adapters.crypto.keys import KEY_ALGORITHMS, KeySignatureVerifier, generate_key_credential
 from adapters.crypto.signing_keys import (
     BEARER_PURPOSE,
     EDDSA,
@@ -29,7 +24,11 @@ from adapters.crypto.signing_keys import (
     SigningKeyRing,
 )
 from adapters.crypto.tokens import HmacUserActionCodec, JwtBearerTokens
-from adapters.crypto.webauthn import COSE_ALGORITHMS
+from adapters.crypto.webauthn import (
+    COSE_ALGORITHMS,
+    Fido2SignatureVerifier,
+    WebAuthnAuthenticatorDataParser,
+)
 from adapters.storage.memory import MemorySigningKeyStore
 from adapters.system.clocks import ManualClock
 from archive_core.encoding import b64url_encode

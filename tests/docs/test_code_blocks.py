@@ -8,7 +8,7 @@ loaded from the installed package as a team's project would have it; every test 
 hold must pass.
 
 The other blocks of a document run in order in one namespace (a later block may use
-what an earlier one defined), which starts with `service`: a `Service` wired to
+what an earlier one defined), which starts with `deployment`: a `Deployment` wired to
 in-memory storage, as the composition root would hand it to an embedding.
 """
 

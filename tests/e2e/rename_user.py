@@ -22,12 +22,12 @@ from archive_core import (
     Field,
     Permissions,
     Requirement,
+    SignedUserMutation,
     Subject,
-    User,
-    UserKind,
+    check_username,
     signed_user_mutation,
 )
-from archive_core.use_cases import SignedUserMutation
+from archive_core.entities import User, UserKind
 
 __all__ = ["RENAME_USER", "Rename"]
 
@@ -46,9 +46,11 @@ class Rename:
     empty_object_signed_empty: bool = False
 
     def check(self, subject: Subject) -> None:
-        """Not a service account."""
+        """Not a service account; a name that follows the username rule (the store
+        refuses one another user holds: 409)."""
         if subject.target.is_service_account:
             raise ArchiveCoreError(NOT_A_PERSON, reason="service_account")
+        check_username(subject.values["username"])
 
     def change(self, subject: Subject) -> User | None:
         """The new name; nothing when it is the name already."""

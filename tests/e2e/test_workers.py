@@ -1,6 +1,7 @@
 """`serve --workers 2`: the official SDK, the replay race across workers, readiness that
 follows Redis down and back up, metrics summed over the workers, a dead worker reported
-and replaced, SIGTERM stopping everything with status 0, configuration from variables."""
+and replaced, SIGTERM stopping everything with status 0, configuration from variables,
+workers that exit when their supervisor is killed, workers added and removed."""
 
 from __future__ import annotations
 
@@ -368,3 +369,101 @@ def test_configuration_from_the_environment(tmp_path: Path, workers: Any) -> Non
     lines = [line for line in output.splitlines() if '"request_id": "env-test-1"' in line]
     assert len(lines) == 1 and '"route": "get_user"' in lines[0] and '"status": 200' in lines[0]
     assert admin["authToken"] not in output
+
+
+def _gone(pid: int) -> bool:
+    """The process has exited (a zombie waiting for whoever adopted it counts)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state in ("Z", "X")
+
+
+# The longest a worker may outlive its supervisor; it stops at once, as on SIGTERM.
+ORPHAN_LIMIT_SECONDS = 10
+
+
+def test_workers_exit_when_their_supervisor_is_killed(tmp_path: Path, workers: Any) -> None:
+    db = str(tmp_path / "orphans.db")
+    served, _ = workers("--db", db, "--workers", "2")
+    supervisor = served.process.pid
+    pids = _children(supervisor)
+    assert len(pids) == 2
+    os.kill(supervisor, signal.SIGKILL)
+    served.process.wait(timeout=30)
+    _wait_for(
+        lambda: all(_gone(pid) for pid in pids),
+        "the workers to exit",
+        tries=ORPHAN_LIMIT_SECONDS * 10,
+    )
+    # The port is free again: a new supervisor takes it, and only its workers answer.
+    port = served.url.rpartition(":")[2]
+    again, _ = workers("--db", db, "--workers", "2", "--port", port)
+    assert again.url == served.url
+    for _ in range(8):
+        answer = httpx.get(f"{again.url}/healthz", headers={"Connection": "close"})
+        assert answer.status_code == 200
+
+
+def test_a_worker_added_and_removed_keeps_every_connection_answered(
+    tmp_path: Path, workers: Any
+) -> None:
+    served, _ = workers("--db", str(tmp_path / "scale.db"), "--workers", "2")
+    supervisor = served.process.pid
+
+    def all_answered() -> bool:
+        return all(
+            httpx.get(f"{served.url}/healthz", headers={"Connection": "close"}).status_code == 200
+            for _ in range(12)
+        )
+
+    os.kill(supervisor, signal.SIGTTIN)
+    _wait_for(lambda: len(_children(supervisor)) == 3, "a third worker")
+    _wait_for(all_answered, "the third worker to serve")
+    os.kill(supervisor, signal.SIGTTOU)
+    _wait_for(lambda: len(_children(supervisor)) == 2, "a worker fewer")
+    # The removed worker's socket is closed with it: no connection waits on it in vain.
+    for _ in range(12):
+        answer = httpx.get(f"{served.url}/healthz", headers={"Connection": "close"}, timeout=5)
+        assert answer.status_code == 200
+    status, _ = served.stop()
+    assert status == 0
+
+
+# A process whose child runs the portable watcher (in a thread, as a worker does), then
+# waits to be killed.
+_WATCHER = """
+import os, signal, subprocess, sys, time
+child = subprocess.Popen([sys.executable, "-c", '''
+import os, signal, sys, threading, time
+from adapters.entrypoints.serving import watch_parent
+def stop(signum, frame):
+    open(sys.argv[1], "w").write("SIGTERM")
+    os._exit(0)
+signal.signal(signal.SIGTERM, stop)
+parent = os.getppid()  # before the pid is printed: the parent is killed once it is
+threading.Thread(target=watch_parent, args=(parent,), kwargs={"every": 0.05}).start()
+print(os.getpid(), flush=True)
+time.sleep(60)
+''', sys.argv[1]], stdout=subprocess.PIPE, text=True)
+print(child.stdout.readline().strip(), flush=True)
+time.sleep(60)
+"""
+
+
+def test_the_portable_watcher_stops_a_worker_whose_parent_died(tmp_path: Path) -> None:
+    mark = tmp_path / "stopped"
+    parent = subprocess.Popen(  # noqa: S603 - our own interpreter, fixed arguments
+        [sys.executable, "-c", _WATCHER, str(mark)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    assert not _gone(child)
+    parent.kill()
+    parent.wait(timeout=30)
+    _wait_for(lambda: _gone(child), "the orphan to stop", tries=ORPHAN_LIMIT_SECONDS * 10)
+    assert mark.read_text() == "SIGTERM"

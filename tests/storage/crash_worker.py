@@ -1,4 +1,5 @@
-"""The child side of the crash test: archive users through ArchiveUser, forever, until killed."""
+"""The child side of the crash test: archive users through the archive handler, forever, until
+killed."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""Crash safety of the SQLite adapter: a process archiving users through ArchiveUser is
-killed with SIGKILL at 10 random moments; after each kill the file is intact and the
-archive's three writes (token consumed, user archived, audit record) are all or nothing.
+"""Crash safety of the SQLite adapter: a process archiving users through the archive
+handler is killed with SIGKILL at 10 random moments; after each kill the file is intact
+and the archive's three writes (token consumed, user archived, audit record) are all or
+nothing.
 """
 
 from __future__ import annotations

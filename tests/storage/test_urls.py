@@ -1,10 +1,12 @@
-"""`open_storage`: from a path or URL to the storage ports, options stripped before the
-driver sees them."""
+"""`open_storage`: from a path, URL or libpq keyword string to the storage ports, options
+stripped before the driver sees them, numbers in ASCII digits, passwords never shown."""
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -12,9 +14,15 @@ from adapters.storage.memory import MemoryChallengeStore, MemoryStore
 from adapters.storage.postgres import PostgresReplayGuard, PostgresStore
 from adapters.storage.redis import RedisChallengeStore, RedisReplayGuard
 from adapters.storage.sqlite import SqliteReplayGuard, SqliteSigningKeyStore, SqliteStore
-from adapters.storage.urls import open_storage
+from adapters.storage.urls import StorageStartError, _opening, database_kind, open_storage
 from archive_core.errors import StorageUnavailable
 from tests.services import PgSchema, RedisPrefix
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 def test_a_plain_path_is_a_sqlite_file_with_its_replay_file_beside_it(tmp_path: Path) -> None:
@@ -113,3 +121,78 @@ def test_close_is_idempotent_and_a_failed_open_closes_what_it_opened(tmp_path: P
     assert caught.value.driver_error == "OperationalError"
     assert "CANTOPEN" in str(caught.value.__cause__)
     assert os.path.exists(tmp_path / "d.db")
+
+
+def test_a_libpq_keyword_string_is_postgresql_with_our_options_as_keywords(
+    pg_schema: PgSchema, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # where a SQLite file named after the string would appear
+    parts = urlsplit(pg_schema.dsn)
+    keywords = (
+        f"host={parts.hostname} port={parts.port or 5432} user='{parts.username}' "
+        f"dbname={parts.path.lstrip('/')} schema={pg_schema.schema} pool_size=2 "
+        "application_name=keyword-test"
+    )
+    assert database_kind(keywords) == "postgresql"
+    with open_storage(keywords) as storage:
+        store = storage.uow_factory
+        assert isinstance(store, PostgresStore)
+        assert store.schema == pg_schema.schema
+        with store.pool.connection() as conn:
+            name = conn.execute("SELECT current_setting('application_name')").fetchone()
+        assert name == ("keyword-test",)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_multi_host_url_reaches_the_driver_unchanged(pg_schema: PgSchema) -> None:
+    parts = urlsplit(pg_schema.dsn)
+    down = _closed_port()  # the first host refuses: libpq moves on to the second
+    hosts = f"127.0.0.1:{down},{parts.hostname}:{parts.port or 5432}"
+    url = (
+        f"postgresql://{parts.username}@{hosts}{parts.path}"
+        f"?target_session_attrs=any&schema={pg_schema.schema}"
+    )
+    with open_storage(url) as storage:
+        assert isinstance(storage.uow_factory, PostgresStore)
+        assert storage.uow_factory.schema == pg_schema.schema
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("sqlite:///a.db?purge_every=٣", "the URL option purge_every must be a whole number"),
+        ("sqlite:///a.db?busy_timeout=nan", "the URL option busy_timeout must be a number"),
+        ("sqlite:///a.db?busy_timeout=1e3", "the URL option busy_timeout must be a number"),
+        ("postgresql://u@h/d?pool_size=1_0", "the URL option pool_size must be a whole number"),
+        ("postgresql://u@h/d?pool_size=0", "the URL option pool_size must be a whole number"),
+        ("postgresql://u@h/d?timeout=inf", "the URL option timeout must be a number"),
+        ("host=h purge_every=+1", "the URL option purge_every must be a whole number"),
+    ],
+)
+def test_numeric_options_take_ascii_digits_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ValueError, match=message):
+        open_storage(url)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_database_kind() -> None:
+    assert database_kind("postgres://u@h/d") == "postgresql"
+    assert database_kind("dbname=d") == "postgresql"
+    assert database_kind("memory:") == "memory"
+    assert database_kind("./dbname=d.db") == "sqlite"
+    with pytest.raises(ValueError, match="scheme 'mysql'"):
+        database_kind("mysql://h/d")
+
+
+def test_a_driver_message_never_shows_a_password() -> None:
+    failure = StorageUnavailable("postgres", store="postgresql", driver_error="X")
+    failure.__cause__ = RuntimeError('invalid value: "S3cr3t%21" (S3cr3t!)')
+    with (
+        pytest.raises(StorageStartError) as caught,
+        _opening("PostgreSQL", "u@h:5432/d", secrets=("S3cr3t%21", "S3cr3t!")),
+    ):
+        raise failure
+    assert str(caught.value) == 'cannot reach PostgreSQL at u@h:5432/d: invalid value: "***" (***)'

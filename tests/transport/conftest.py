@@ -3,6 +3,8 @@ parametrized over ASGI and WSGI, and a snapshot proving refusals changed nothing
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -112,3 +114,29 @@ def client(
     request: pytest.FixtureRequest, asgi_app: AsgiApplication, wsgi_app: WsgiApplication
 ) -> Client:
     return Client(transport=request.param, asgi=asgi_app, wsgi=wsgi_app)
+
+
+@pytest.fixture(scope="module")
+def django_urls() -> Iterator[types.ModuleType]:
+    """A URLconf module the Django examples' patterns are placed in (no project needed)."""
+    import django  # type: ignore[import-untyped]  # Django ships no type hints
+    from django.conf import settings  # type: ignore[import-untyped]
+
+    module = types.ModuleType("archive_core_embedding_urls")
+    module.urlpatterns = []  # type: ignore[attr-defined]
+    sys.modules[module.__name__] = module
+    if not settings.configured:
+        settings.configure(
+            DEBUG=False,
+            SECRET_KEY="embedding-test-only",
+            ALLOWED_HOSTS=["testserver"],
+            ROOT_URLCONF=module.__name__,
+            MIDDLEWARE=[
+                "django.middleware.common.CommonMiddleware",
+                "django.middleware.csrf.CsrfViewMiddleware",
+            ],
+            INSTALLED_APPS=[],
+        )
+        django.setup()
+    yield module
+    del sys.modules[module.__name__]

@@ -4,109 +4,25 @@ handler's) and the raw-body binding."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import re
 import sys
 import types
-from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
-
-import httpx
-import pytest
 
 from adapters.testing.world import World
 from adapters.transport.http import HttpHandler
 from tests.transport.conftest import Scene, make_scene
-
-DOC = Path(__file__).resolve().parents[2] / "docs" / "embedding.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)
-
-Pairs = list[tuple[str, str]]
-Answer = tuple[int, dict[str, str], bytes]
-Send = Callable[[str, str, Pairs, bytes], Answer]
-
-
-def run_block(index: int, deployment: object) -> dict[str, Any]:
-    namespace: dict[str, Any] = {"deployment": deployment, "__name__": "embedding_example"}
-    exec(compile(BLOCKS[index], f"{DOC}#block-{index}", "exec"), namespace)  # noqa: S102 - our own documentation
-    return namespace
-
-
-def block_index(marker: str, *, nth: int = 0) -> int:
-    return [i for i, block in enumerate(BLOCKS) if marker in block][nth]
-
-
-# ------------------------------------------------------------------------------ clients
-def asgi_sender(app: Any) -> Send:
-    def send(method: str, path: str, headers: Pairs, body: bytes) -> Answer:
-        async def call() -> httpx.Response:
-            transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-                return await c.request(method, path, headers=headers, content=body)
-
-        response = asyncio.run(call())
-        return response.status_code, dict(response.headers), response.content
-
-    return send
-
-
-def flask_sender(app: Any) -> Send:
-    client = app.test_client()
-
-    def send(method: str, path: str, headers: Pairs, body: bytes) -> Answer:
-        response = client.open(path, method=method, headers=headers, data=body)
-        return response.status_code, dict(response.headers), response.data
-
-    return send
-
-
-@pytest.fixture(scope="module")
-def django_urls() -> Iterator[types.ModuleType]:
-    """A URLconf module the Django examples' patterns are placed in (no project needed)."""
-    import django  # type: ignore[import-untyped]  # Django ships no type hints
-    from django.conf import settings  # type: ignore[import-untyped]
-
-    module = types.ModuleType("archive_core_embedding_urls")
-    module.urlpatterns = []  # type: ignore[attr-defined]
-    sys.modules[module.__name__] = module
-    if not settings.configured:
-        settings.configure(
-            DEBUG=False,
-            SECRET_KEY="embedding-test-only",
-            ALLOWED_HOSTS=["testserver"],
-            ROOT_URLCONF=module.__name__,
-            MIDDLEWARE=[
-                "django.middleware.common.CommonMiddleware",
-                "django.middleware.csrf.CsrfViewMiddleware",
-            ],
-            INSTALLED_APPS=[],
-        )
-        django.setup()
-    yield module
-    del sys.modules[module.__name__]
-
-
-def django_sender(urls: types.ModuleType, patterns: list[Any], **environ: str) -> Send:
-    from django.test import Client, override_settings  # type: ignore[import-untyped]
-    from django.urls import clear_url_caches  # type: ignore[import-untyped]
-
-    urls.urlpatterns = patterns  # type: ignore[attr-defined]
-    clear_url_caches()
-    client = Client()
-
-    def send(method: str, path: str, headers: Pairs, body: bytes) -> Answer:
-        extra = dict(environ)
-        extra.update(("HTTP_" + name.upper().replace("-", "_"), value) for name, value in headers)
-        with override_settings(ROOT_URLCONF=urls.__name__):
-            response = client.generic(
-                method, path, data=body, content_type="application/json", **extra
-            )
-        return response.status_code, dict(response.headers), response.content
-
-    return send
+from tests.transport.frameworks import (
+    BLOCKS,
+    Pairs,
+    Send,
+    asgi_sender,
+    block_index,
+    django_sender,
+    flask_sender,
+    is_ours,
+    run_block,
+)
 
 
 # ------------------------------------------------------------------------------ the scenario
@@ -139,7 +55,19 @@ def signed_flow(send: Send, scene: Scene, prefix: str, target: str, payload: str
     return token
 
 
-def exercise(send: Send, scene: Scene, prefix: str = "", *, raw_path_survives: bool = True) -> None:
+def exercise(
+    send: Send,
+    scene: Scene,
+    prefix: str = "",
+    *,
+    whole_application: bool = False,
+    routes_on_raw_path: bool = True,
+) -> None:
+    """The signed flow and the refusals through an embedding. `whole_application`: the
+    reference application is mounted (every path under the mount is its own); otherwise
+    the embedding claims only the deployment's routes. `routes_on_raw_path`: the
+    framework hands us `us-a%2Fb` (Starlette's raw path); Flask and Django resolve the
+    decoded path, where `us-a/b` is no route of ours."""
     world = scene.world
     employee, end_user = scene.employee.id, scene.end_user.id
 
@@ -164,7 +92,6 @@ def exercise(send: Send, scene: Scene, prefix: str = "", *, raw_path_survives: b
     refusals: list[tuple[str, str, Pairs, bytes, int]] = [
         ("GET", f"/auth/users/{employee}", bearer(scene), b"", 404),
         ("GET", other, bearer(scene), b"", 404),
-        ("GET", "/auth/users/us-x/extra", bearer(scene), b"", 404),
         ("PUT", "/auth/action", bearer(scene), b"", 405),
         ("DELETE", "/auth/action/init", bearer(scene), b"", 405),
         ("POST", "/auth/action/init", bearer(scene), b"x" * (64 * 1024 + 1), 413),
@@ -197,12 +124,20 @@ def exercise(send: Send, scene: Scene, prefix: str = "", *, raw_path_survives: b
             assert allow == dict(want.headers)["allow"]
     assert not world.fresh_user(scene.reader.user).is_archived
 
+    # a path on none of the routes: the mounted application's 404, or the framework's
+    status, _, body = send("GET", f"{prefix}/auth/users/us-x/extra", bearer(scene), b"")
+    want = reference.handle("GET", "/auth/users/us-x/extra", bearer(scene), b"")
+    if whole_application:
+        assert (status, body) == (404, want.body)
+    else:
+        assert status == 404 and not is_ours(body), body
+
     # the raw path: never decoded into another id
     status, _, body = send("GET", f"{prefix}/auth/users/us-a%2Fb", bearer(scene), b"")
-    if raw_path_survives:
+    if routes_on_raw_path:
         assert (status, json.loads(body)["error"]["message"]) == (400, "The user id is malformed.")
     else:
-        assert (status, json.loads(body)["error"]["message"]) == (404, "Not Found")
+        assert status == 404 and not is_ours(body), body
 
 
 # ------------------------------------------------------------------------------ the tests
@@ -232,7 +167,7 @@ def test_fastapi_router_under_a_prefix() -> None:
 def test_starlette_mount_example() -> None:
     scene = make_scene(World())
     app = run_block(block_index("Mount("), scene.world.deployment)["app"]
-    exercise(asgi_sender(app), scene, "/dfns")
+    exercise(asgi_sender(app), scene, "/dfns", whole_application=True)
     status, _, body = asgi_sender(app)("GET", "/dfns/openapi.json", [], b"")
     assert status == 200
     assert json.loads(body)["openapi"] == "3.1.0"
@@ -241,7 +176,7 @@ def test_starlette_mount_example() -> None:
 def test_flask_example() -> None:
     scene = make_scene(World())
     app = run_block(block_index("archive_blueprint"), scene.world.deployment)["app"]
-    exercise(flask_sender(app), scene)
+    exercise(flask_sender(app), scene, routes_on_raw_path=False)
 
 
 def test_flask_blueprint_under_a_prefix() -> None:
@@ -252,31 +187,37 @@ def test_flask_blueprint_under_a_prefix() -> None:
     scene = make_scene(World())
     app = flask.Flask("embedding_prefix")
     app.register_blueprint(archive_blueprint(scene.world.deployment, url_prefix="/dfns"))
-    exercise(flask_sender(app), scene, "/dfns")
+    exercise(flask_sender(app), scene, "/dfns", routes_on_raw_path=False)
 
 
 def test_django_example(django_urls: types.ModuleType) -> None:
     scene = make_scene(World())
     patterns = run_block(block_index("archive_urlpatterns"), scene.world.deployment)["urlpatterns"]
     # Django's test client decodes the path and sends no REQUEST_URI: `%2F` is a `/` there.
-    exercise(django_sender(django_urls, patterns), scene, raw_path_survives=False)
+    exercise(django_sender(django_urls, patterns), scene, routes_on_raw_path=False)
 
 
 def test_django_example_under_a_server_that_keeps_the_raw_path(
     django_urls: types.ModuleType,
 ) -> None:
+    """Django resolves the decoded path (`us-abc` is one segment: ours); the view reads
+    the raw one, where `%61` is no character of an id."""
     scene = make_scene(World())
     patterns = run_block(block_index("archive_urlpatterns"), scene.world.deployment)["urlpatterns"]
+    send = django_sender(django_urls, patterns, REQUEST_URI="/auth/users/us-%61bc")
+    status, _, body = send("GET", "/auth/users/us-%61bc", bearer(scene), b"")
+    assert (status, json.loads(body)["error"]["message"]) == (400, "The user id is malformed.")
+    # `%2F` decoded is a `/`: two segments, no route of ours, the project's 404
     send = django_sender(django_urls, patterns, REQUEST_URI="/auth/users/us-a%2Fb")
     status, _, body = send("GET", "/auth/users/us-a%2Fb", bearer(scene), b"")
-    assert (status, json.loads(body)["error"]["message"]) == (400, "The user id is malformed.")
+    assert status == 404 and not is_ours(body)
 
 
 def test_django_prefixed_example(django_urls: types.ModuleType) -> None:
     scene = make_scene(World())
     index = block_index("archive_urlpatterns", nth=1)
     patterns = run_block(index, scene.world.deployment)["urlpatterns"]
-    exercise(django_sender(django_urls, patterns), scene, "/dfns", raw_path_survives=False)
+    exercise(django_sender(django_urls, patterns), scene, "/dfns", routes_on_raw_path=False)
 
 
 def test_embedding_modules_import_only_their_framework() -> None:

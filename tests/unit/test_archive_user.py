@@ -1,4 +1,4 @@
-"""`ArchiveUser`: the happy path, every error of SPEC §4, and the order of checks."""
+"""Archive (`ARCHIVE_USER`): the happy path, every error of SPEC §4, and the order of checks."""
 
 from __future__ import annotations
 

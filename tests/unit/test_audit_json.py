@@ -1,6 +1,6 @@
-"""`chain_record` hashes a record's canonical JSON written field by field; it must be,
-byte for byte, what `record_hash` computes from `content()` (and so what
-`verify_audit_chain` recomputes)."""
+"""`sealed_record` (and `chain_record`, through it) hashes a record's canonical JSON
+written field by field; it must be, byte for byte, what `record_hash` computes from
+`content()` (and so what `verify_audit_chain` recomputes)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_asci
 
 
 def reference_chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditRecord:
-    """The former body of `chain_record`: content() encoded."""
+    """What `chain_record` computes, the plain way: `content()` encoded."""
     sequence = 1 if previous is None else previous.sequence + 1
     prev_hash = GENESIS_HASH if previous is None else previous.hash
     content = record.content()

@@ -1,5 +1,6 @@
-"""`DeactivateUser` and `ActivateUser`: the sibling operations of the signed pipeline
-(SPEC §1.4): their answers, rules, no-op answers, cut-off, order of checks and audit."""
+"""Deactivate and activate (`DEACTIVATE_USER`, `ACTIVATE_USER`): the sibling operations
+of the signed pipeline (SPEC §1.4): their answers, rules, no-op answers, cut-off, order
+of checks and audit."""
 
 from __future__ import annotations
 

@@ -473,7 +473,7 @@ def test_unknown_operation_is_a_programming_error_in_authorize_too() -> None:
     from archive_core.permissions import authorize
 
     with pytest.raises(KeyError, match="not in matrix"):
-        authorize(DFNS_PRESET, "Nope", frozenset(), True, None)
+        authorize(DFNS_PRESET, "Nope", granted=frozenset(), full_admin=True, target_kind=None)
 
 
 def test_header_step_called_on_its_own_finds_no_facts_in_no_headers(scene: Scene) -> None:

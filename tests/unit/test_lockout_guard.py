@@ -197,7 +197,14 @@ def test_the_guard_counts_exactly_whom_the_matrix_would_let_do_it(
         "for end users": (matrix.required(undo, UserKind.END_USER), False),
         "archive_ops": (ARCHIVE_OPS, False),
     }
-    target_able = authorize(matrix, undo, frozenset(), True, target_kind, target_kind).allowed
+    target_able = authorize(
+        matrix,
+        undo,
+        granted=frozenset(),
+        full_admin=True,
+        target_kind=target_kind,
+        caller_kind=target_kind,
+    ).allowed
     for kind in UserKind:
         for name, (operations, full_admin) in grants.items():
             for service_account in (False, True):
@@ -212,7 +219,12 @@ def test_the_guard_counts_exactly_whom_the_matrix_would_let_do_it(
                 )
                 robot = world.actor(org, full_admin=True, service_account=True)
                 allowed = authorize(
-                    matrix, undo, frozenset(operations), full_admin, target_kind, kind
+                    matrix,
+                    undo,
+                    granted=frozenset(operations),
+                    full_admin=full_admin,
+                    target_kind=target_kind,
+                    caller_kind=kind,
                 ).allowed
                 counts = allowed and not service_account
                 case = f"another {kind.value} ({name}, service account: {service_account})"

@@ -25,15 +25,7 @@ import attrs
 from adapters.storage.migrations.steps import STEPS, StepConnection
 from archive_core.errors import StorageUnavailable
 
-__all__ = [
-    "BACKENDS",
-    "Migration",
-    "SchemaMismatch",
-    "StepConnection",
-    "check_applied",
-    "load",
-    "split_sqlite",
-]
+__all__ = ["Migration", "SchemaMismatch", "check_applied", "load", "split_sqlite"]
 
 BACKENDS: Final = ("sqlite", "sqlite_replay", "postgres")
 _NAME: Final = re.compile(r"(\d{4})_([a-z0-9_]+)\.sql\Z")

@@ -248,6 +248,44 @@ class UnitOfWorkContract(abc.ABC):
         assert read(factory, lambda uow: uow.users.get(other.id)) == other
         assert read(factory, lambda uow: uow.users.get(elsewhere.id)) == elsewhere
 
+    def test_a_renamed_user_takes_its_new_name_and_frees_the_old(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org = samples.org_id()
+        carol = samples.user(org, username="carol@example.co")
+        dave = samples.user(org, username="dave@example.co")
+        store(factory, carol, dave)
+        renamed = attrs.evolve(carol, username="Caroline@example.co", version=2)
+        committed(factory, lambda uow: uow.users.update(renamed, expected_version=1))
+        assert read(factory, lambda uow: uow.users.get(carol.id)) == renamed
+        # its old name is free, its new one taken (casefolded), its own case change fine
+        committed(factory, lambda uow: uow.users.add(samples.user(org, username=carol.username)))
+        with factory() as uow, pytest.raises(AlreadyExists):
+            uow.users.add(samples.user(org, username="CAROLINE@example.co"))
+        recased = attrs.evolve(renamed, username="caroline@example.co", version=3)
+        committed(factory, lambda uow: uow.users.update(recased, expected_version=2))
+        assert read(factory, lambda uow: uow.users.get(carol.id)) == recased
+
+    def test_a_rename_to_another_users_name_changes_nothing(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org = samples.org_id()
+        erin = samples.user(org, username="erin@example.co")
+        frank = samples.user(org, username="frank@example.co")
+        gone = samples.user(org, username="gone@example.co")
+        store(factory, erin, frank, gone)
+        committed(factory, lambda uow: uow.users.update(gone.archived(T0), expected_version=1))
+        with factory() as uow, pytest.raises(AlreadyExists):
+            uow.users.update(
+                attrs.evolve(erin, username="FRANK@example.co", version=2), expected_version=1
+            )
+        assert read(factory, lambda uow: uow.users.get(erin.id)) == erin
+        # an archived user's name is free to take
+        freed = attrs.evolve(erin, username="gone@example.co", version=2)
+        committed(factory, lambda uow: uow.users.update(freed, expected_version=1))
+        with factory() as uow, pytest.raises(AlreadyExists):
+            uow.users.add(samples.user(org, username="Gone@example.co"))
+
     def test_an_archived_user_frees_its_name_and_a_deactivated_one_keeps_it(
         self, factory: UnitOfWorkFactory
     ) -> None:
