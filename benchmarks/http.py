@@ -41,7 +41,6 @@ from typing import Any, Protocol
 from adapters.entrypoints.server import installed_stack
 from adapters.wiring.bootstrap import build
 from adapters.wiring.operations import bootstrap_org
-from archive_core.entities import TokenKind
 from benchmarks.timing import Figure
 
 __all__ = ["CONNECTIONS", "GOAL", "SERVE_GOAL", "Process", "Target", "run", "seed"]
@@ -103,12 +102,7 @@ def seed(db: str) -> tuple[str, str]:
     """An org in the SQLite file `db`: its admin's user id and a bearer token (2 h)."""
     with build(db_url=db) as deployment:
         admin, _ = bootstrap_org(deployment)
-        token = deployment.bearer_tokens.issue(
-            admin.user,
-            now=deployment.clock.now(),
-            ttl=timedelta(hours=2),
-            token_kind=TokenKind.LOGIN,
-        )
+        token = deployment.issue_bearer_token(admin.user.id, ttl=timedelta(hours=2))
     return admin.user.id, token
 
 

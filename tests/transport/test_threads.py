@@ -28,7 +28,6 @@ from adapters.transport.asgi import AsgiApplication, Message
 from adapters.wiring.bootstrap import Deployment, build
 from adapters.wiring.operations import bootstrap_org
 from archive_core.declarations import Declaration, Endpoints, Handler
-from archive_core.entities import TokenKind
 from archive_core.operations import OPERATIONS
 from archive_core.requests import Answer, Headers, Request
 from archive_core.use_cases import ARCHIVE_USER, GET_USER
@@ -212,12 +211,7 @@ def test_requests_that_need_no_store_are_not_held_up_by_a_stalled_postgresql(
 
     with build(db_url=pg_schema.url) as deployment:
         admin, _ = bootstrap_org(deployment)
-        token = deployment.bearer_tokens.issue(
-            admin.user,
-            now=deployment.clock.now(),
-            ttl=timedelta(minutes=10),
-            token_kind=TokenKind.LOGIN,
-        )
+        token = deployment.issue_bearer_token(admin.user.id, ttl=timedelta(minutes=10))
         with BackgroundServer(deployment) as server:
             port = int(server.url.rsplit(":", 1)[1])
             with httpx.Client(base_url=server.url, timeout=30) as http:
