@@ -4,9 +4,10 @@ server's head bound: `HeadBoundHttpToolsProtocol`.
 httptools (llhttp) has no limit on a request head: a header that arrives in pieces is
 gathered by its Python layer one piece at a time, and nothing refuses a head that
 never ends. This protocol counts the bytes of the head in progress and, once more
-than 16 KiB of it have arrived while it is still incomplete, answers with the API's
-JSON 431 and closes the connection: the rule h11's `max_incomplete_event_size` applies
-on the other stack (`HeadBoundH11Protocol`). It feeds the parser at most 16 KiB at a
+of it has arrived than the limit (`h11_max_incomplete_event_size`: 16 KiB and the
+blank line's two bytes, `uvicorn_config`) while it is still incomplete, answers with
+the API's JSON 431 and closes the connection: the rule h11 applies with the same
+setting on the other stack (`HeadBoundH11Protocol`). It feeds the parser at most 16 KiB at a
 time, so a head that arrives in one read is cut after its second slice exactly as one
 that arrives in pieces. A complete head within that reaches `HttpHandler.begin`, which
 applies the exact bounds (100 lines, 16 KiB as it measures them).

@@ -8,6 +8,7 @@ import os
 import signal
 import sqlite3
 import stat
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -370,3 +371,25 @@ def test_a_reader_reads_again_only_what_changed_since(store: SqliteStore) -> Non
         again = reader.users.get(who.id)
         assert again is not None
         assert again.is_active
+
+
+def test_a_reading_unit_never_waits_for_another_reader(store: SqliteStore) -> None:
+    """The reference server reads on its event loop while a reader in a worker thread
+    may be burning a nonce: a reading unit takes no lock of the process either."""
+    who = samples.user(samples.org_id())
+    with store() as uow:
+        uow.users.add(who)
+        uow.commit()
+    seen: list[bool] = []
+
+    def read() -> None:
+        with store.reading() as reader:
+            seen.append(reader.users.get(who.id) == who)
+
+    with store.reading() as holder:  # held open for the whole block
+        assert holder.users.get(who.id) == who
+        other = threading.Thread(target=read)
+        other.start()
+        other.join(timeout=10)
+        assert not other.is_alive(), "a reader waited for another"
+    assert seen == [True]

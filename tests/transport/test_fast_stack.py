@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from adapters.entrypoints.fast_stack import _Gathered
+from adapters.entrypoints.server import STACKS, installed_stack, uvicorn_config
+from adapters.testing.world import World
 
 
 class FakeTransport:
@@ -59,3 +63,13 @@ def test_closing_writes_what_is_pending_first_and_nothing_after() -> None:
     transport = asyncio.run(scenario())
     assert transport.writes == [b"431 answer"]
     assert transport.closed
+
+
+def test_the_stack_is_one_of_two_and_the_installed_one_by_default() -> None:
+    deployment = World().deployment
+    assert installed_stack() == "httptools"  # the dev extra brings the server extra
+    for stack, loop in STACKS.items():
+        assert uvicorn_config(deployment, host="127.0.0.1", port=0, stack=stack).loop == loop
+    assert uvicorn_config(deployment, host="127.0.0.1", port=0).loop == "uvloop"
+    with pytest.raises(ValueError, match="no HTTP stack 'zttp': one of httptools, h11"):
+        uvicorn_config(deployment, host="127.0.0.1", port=0, stack="zttp")
