@@ -73,3 +73,18 @@ def test_the_stack_is_one_of_two_and_the_installed_one_by_default() -> None:
     assert uvicorn_config(deployment, host="127.0.0.1", port=0).loop == "uvloop"
     with pytest.raises(ValueError, match="no HTTP stack 'zttp': one of httptools, h11"):
         uvicorn_config(deployment, host="127.0.0.1", port=0, stack="zttp")
+
+
+def test_without_httptools_or_uvloop_the_stack_is_h11(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    for missing in ("httptools", "uvloop"):
+        monkeypatch.setattr(
+            importlib.util,
+            "find_spec",
+            lambda name, *args, gone=missing: None if name == gone else real(name, *args),
+        )
+        assert installed_stack() == "h11"
+        config = uvicorn_config(World().deployment, host="127.0.0.1", port=0)
+        assert config.loop == "asyncio"
