@@ -111,6 +111,21 @@ def test_a_replay_is_observed_by_its_reason(
     assert [c["outcome"] for c in seen.calls] == ["archived", "user_action_used"]
 
 
+def test_a_deactivation_that_changes_nothing_is_observed_as_unchanged(
+    app: ObservedApplication, scene: Scene, seen: Seen
+) -> None:
+    target = scene.employee.id
+    path = f"/auth/users/{target}/deactivate"
+    for _ in range(2):
+        token = scene.world.user_action(scene.admin, "PUT", path, "{}")
+        headers = [*scene.bearer(), ("X-DFNS-USERACTION", token)]
+        assert _call(app, "PUT", path, headers, b"{}").status == 200
+    assert [(c["operation"], c["outcome"]) for c in seen.calls] == [
+        ("deactivate_user", "deactivated"),
+        ("deactivate_user", "unchanged"),
+    ]
+
+
 @pytest.mark.parametrize(
     ("target", "route"),
     [
