@@ -110,7 +110,10 @@ class Declaration(Generic[H_co]):
       `answer_description` what it is, in words (the summary when empty);
     - `errors`: the error statuses it can answer (431 is added by the transport);
     - `build`: makes its handler from a deployment's `Wiring` and this declaration;
-    - `embedded`: the framework embeddings mount it (the server's probes are not).
+    - `embedded`: the framework embeddings mount it (the server's probes are not);
+    - `reads_only`: its handler changes no stored state: it reads through a reading unit
+      of work (`ReadingUnitOfWorkFactory`, where the store offers one), and the only
+      write it may make is the gate's burn of a nonce the request sends.
     """
 
     name: str
@@ -131,6 +134,7 @@ class Declaration(Generic[H_co]):
     media_type: str = "application/json"
     errors: tuple[int, ...] = (400, 401, 409, 413, 500, 503)
     embedded: bool = True
+    reads_only: bool = False
     #: the path's segments: a literal, or a parameter's name in braces
     segments: tuple[str, ...] = attrs.field(init=False)
     #: the path parameters' names, in order
@@ -187,10 +191,21 @@ class Declaration(Generic[H_co]):
 
 class Endpoints:
     """The operations a deployment serves, each declaration with its handler, in the
-    order they were declared."""
+    order they were declared.
 
-    def __init__(self, pairs: Sequence[tuple[Declaration[Handler], Handler]]) -> None:
+    `built` names the declarations whose handler is the one their own `build` made
+    (`Endpoints.build`); a handler given by hand or put in with `with_handler` is the
+    embedder's code, of which nothing is known.
+    """
+
+    def __init__(
+        self,
+        pairs: Sequence[tuple[Declaration[Handler], Handler]],
+        *,
+        built: frozenset[Declaration[Handler]] = frozenset(),
+    ) -> None:
         self._pairs = tuple(pairs)
+        self._built = built & {declaration for declaration, _handler in self._pairs}
         self._handlers: dict[Declaration[Handler], Handler] = {}
         routes: set[tuple[str, str]] = set()
         for declaration, handler in self._pairs:
@@ -206,7 +221,10 @@ class Endpoints:
     @classmethod
     def build(cls, declarations: Sequence[Declaration[Handler]], wiring: Wiring) -> Endpoints:
         """Each declaration's handler, built from `wiring`."""
-        return cls([(declaration, declaration.handler(wiring)) for declaration in declarations])
+        return cls(
+            [(declaration, declaration.handler(wiring)) for declaration in declarations],
+            built=frozenset(declarations),
+        )
 
     def handler(self, declaration: Declaration[H_in]) -> H_in:
         """The handler serving `declaration` (KeyError when it is not served)."""
@@ -219,7 +237,14 @@ class Endpoints:
         """The same endpoints, `declaration` served by `handler` instead (a wrapper that
         adds a rule of the embedder's around the library's handler, or a test double)."""
         self.handler(declaration)  # KeyError when it is not served
-        return Endpoints([(d, handler if d is declaration else h) for d, h in self._pairs])
+        return Endpoints(
+            [(d, handler if d is declaration else h) for d, h in self._pairs],
+            built=self._built - {declaration},
+        )
+
+    def built(self, declaration: Declaration[Handler]) -> bool:
+        """Whether `declaration` is served by the handler its own `build` made."""
+        return declaration in self._built
 
     @property
     def declarations(self) -> tuple[Declaration[Handler], ...]:

@@ -2,10 +2,11 @@
 
 Prints a table of the figures (medians with their spread) and the goals; with `--json`
 the last line is one JSON object with the ratios (`flow_time_ratio`,
-`decision_time_ratio`, `sqlite_time_ratio`, `http_rps_ratio`, `workers_rps_ratio`,
-`p99_scale_ratio`, `rss_growth_ratio`, `key_verify_ratio_max`, and `sync_standby_ratio`,
-measured with no goal, when PostgreSQL clusters can be made here) and every raw figure
-under `figures`.
+`decision_time_ratio`, `sqlite_time_ratio`, `serve_rps_ratio`, `http_rps_ratio`,
+`workers_rps_ratio`, `p99_scale_ratio`, `rss_growth_ratio`, `key_verify_ratio_max`, and
+`sync_standby_ratio`, measured with no goal, when PostgreSQL clusters can be made here),
+every raw figure under `figures`, and under `uncounted` the ratios measured in a way
+that does not count against their goal (`serve_rps_ratio` without wrk).
 `--tiny` shrinks every size so that the test suite can check the harness runs.
 """
 
@@ -27,6 +28,7 @@ GOALS: dict[str, tuple[str, float]] = {
     "flow_time_ratio": ("≤", 1.3),
     "decision_time_ratio": ("≤", 0.02),
     "sqlite_time_ratio": ("≤", 1.25),
+    "serve_rps_ratio": ("≥", 0.45),
     "http_rps_ratio": ("≥", 1.1),
     "workers_rps_ratio": ("≥", 1.5),
     "p99_scale_ratio": ("≤", 1.5),
@@ -124,12 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     ratios: dict[str, float] = {}
     figures: dict[str, Any] = {}
+    uncounted: list[str] = []
     seconds: dict[str, float] = {}
     for name in args.only or list(BENCHMARKS):
         started = time.perf_counter()
         result = BENCHMARKS[name](quick=args.quick, tiny=args.tiny)
         seconds[name] = round(time.perf_counter() - started, 1)
         figures.update(result.pop("figures", {}))
+        uncounted.extend(result.pop("uncounted", []))
         ratios.update({k: float(v) for k, v in result.items()})
         sys.stdout.write(f"{name}: done in {seconds[name]} s\n")
         sys.stdout.flush()
@@ -140,11 +144,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         sign, goal = GOALS[name]
         met = "yes" if _meets(name, value) else "NO"
+        if name in uncounted:
+            met = "not counted (no wrk)"
         sys.stdout.write(f"{name:<24} {value:>10.4g}  {sign} {goal:<6}  {met}\n")
     if args.json:
         document = {
             **ratios,
             "figures": figures,
+            "uncounted": uncounted,
             "seconds": seconds,
             "mode": "tiny" if args.tiny else "quick" if args.quick else "full",
             "machine": {

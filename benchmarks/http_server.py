@@ -1,25 +1,22 @@
-"""A server process for the HTTP benchmark: `python -m benchmarks.http_server KIND PORT INFO`.
+"""A peer server for the HTTP benchmark: `python -m benchmarks.http_server KIND DB STACK`.
 
-KIND is `bare` (the reference ASGI app), `fastapi` (the same service mounted with the
-FastAPI embedding) or `fixed` (bare uvicorn answering a fixed JSON document, for
-context). Each runs on uvicorn with the same settings; in-memory storage, so the
-figure is about the HTTP layer. INFO is a file the process writes `{"token", "userId"}`
-to once it is ready.
+KIND is `fastapi` (the service mounted with the FastAPI embedding over the SQLite file
+DB, as `serve` opens it) or `fixed` (bare uvicorn answering a fixed JSON document).
+Both run on uvicorn with uvicorn's own protocol and loop for STACK (`httptools`: on
+uvloop; `h11`: on asyncio), logging as `serve` does by default (warnings, no access
+log), on a free loopback port that is printed once ready (`serving on http://…`).
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from adapters.entrypoints.server import ReadyServer
-from adapters.transport.asgi import AsgiApplication
+from adapters.entrypoints.server import STACKS, ReadyServer
 from adapters.wiring.bootstrap import build
-from adapters.wiring.operations import bootstrap_org
 
 FIXED = json.dumps({"userId": "us-aaaaa-bbbbb-cccccccccccccccc", "isActive": True}).encode()
 
@@ -44,17 +41,14 @@ async def fixed_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": FIXED})
 
 
-def main(kind: str, port: int, info: Path) -> None:
-    deployment = build(db_url="memory:")
-    admin, _ = bootstrap_org(deployment)
+def main(kind: str, db: str, stack: str) -> None:
     app: Any
-    if kind == "bare":
-        app = AsgiApplication(deployment)
-    elif kind == "fastapi":
+    if kind == "fastapi":
         from fastapi import FastAPI
 
         from adapters.transport.embeddings.fastapi import archive_router
 
+        deployment = build(db_url=db)
         app = FastAPI()
         app.include_router(archive_router(deployment))
     elif kind == "fixed":
@@ -64,7 +58,9 @@ def main(kind: str, port: int, info: Path) -> None:
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
-        port=port,
+        port=0,
+        http=stack,
+        loop=STACKS[stack],
         lifespan="on",
         log_level="warning",
         access_log=False,
@@ -73,12 +69,11 @@ def main(kind: str, port: int, info: Path) -> None:
     )
 
     def ready(host: str, bound: int) -> None:
-        info.write_text(
-            json.dumps({"token": admin.auth_token, "userId": admin.user.id, "port": bound})
-        )
+        sys.stdout.write(f"serving on http://{host}:{bound}\n")
+        sys.stdout.flush()
 
     ReadyServer(config, ready).run()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]), Path(sys.argv[3]))
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

@@ -11,95 +11,37 @@ from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from adapters.wiring.bootstrap import build
-from adapters.wiring.operations import bootstrap_org
-from archive_core.entities import TokenKind
-from benchmarks.http import _python_load, _wrk
-from benchmarks.timing import Figure
+from benchmarks.http import Process, figure, load_generator, seed, serve_command
 
 __all__ = ["GOAL", "run"]
 
 GOAL = 1.5
 COUNTS = (1, 2)
-_READY = re.compile(r"archive-core serving on http://([0-9.]+):(\d+)")
-
-
-class _Serve:
-    """`archive-core serve --workers N` on a free loopback port."""
-
-    def __init__(self, db: str, workers: int, user_id: str, token: str) -> None:
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [
-                sys.executable,
-                "-m",
-                "adapters.entrypoints.cli",
-                "serve",
-                "--db",
-                db,
-                "--port",
-                "0",
-                "--workers",
-                str(workers),
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            match = _READY.search(line)
-            if match:
-                self.port = int(match.group(2))
-                break
-        else:
-            self.stop()
-            raise RuntimeError(f"serve --workers {workers} did not start")
-        self.path = f"/auth/users/{user_id}"
-        self.token = token
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
 
 
 def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
     """Start both servers, load them in alternating rounds, report medians."""
     rounds = 1 if tiny else 4 if quick else 9
     seconds = 0.5 if tiny else 2.0 if quick else 5.0
-    load: Any = _wrk if shutil.which("wrk") else _python_load
+    generator, load = load_generator()
     samples: dict[int, list[float]] = {count: [] for count in COUNTS}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as folder:
         db = str(Path(folder) / "workers.db")
-        with build(db_url=db) as deployment:
-            admin, _ = bootstrap_org(deployment)
-            token = deployment.bearer_tokens.issue(
-                admin.user,
-                now=deployment.clock.now(),
-                ttl=timedelta(hours=2),
-                token_kind=TokenKind.LOGIN,
-            )
-        servers: dict[int, _Serve] = {}
+        user_id, token = seed(db)
+        path = f"/auth/users/{user_id}"
+        servers: dict[int, Process] = {}
         try:
             for count in COUNTS:
-                servers[count] = _Serve(db, count, admin.user.id, token)
+                command = serve_command(db, "--workers", str(count))
+                servers[count] = Process(command, path=path, token=token)
             for server in servers.values():  # warm-up
                 load(server, seconds / 2)
             for index in range(rounds):
@@ -112,17 +54,13 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
             for server in servers.values():
                 server.stop()
     ratios = [two / one for one, two in zip(samples[1], samples[2], strict=True)]
-
-    def figure(values: list[float], unit: str) -> dict[str, Any]:
-        return Figure(statistics.median(values), min(values), max(values), unit).to_dict()
-
     return {
         "workers_rps_ratio": statistics.median(ratios),
         "figures": {
             "workers_rps_1": figure(samples[1], "req/s"),
             "workers_rps_2": figure(samples[2], "req/s"),
             "workers_rps_ratio": figure(ratios, "×"),
-            "workers_load_generator": {"name": "wrk" if load is _wrk else "python"},
+            "workers_load_generator": {"name": generator},
             # The machine's 1-minute load average before and after: other jobs share it.
             "workers_load_average": {"before": load_before, "after": os.getloadavg()[0]},
         },

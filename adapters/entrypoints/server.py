@@ -2,19 +2,23 @@
 or in a background thread (the demo and the tests), always on a port that is known once
 the server is ready.
 
-The request head is bounded twice, with the same numbers: h11 refuses a head that
-outgrows its buffer while it arrives in pieces (`HeadBoundH11Protocol` answers that with
-the JSON 431 instead of uvicorn's plain-text 400), and `HttpHandler.begin` refuses a
-complete head over the bounds, however it arrived.
+Two HTTP stacks (`STACKS`): uvicorn's fast one, httptools on uvloop, when both are
+installed (the `server` extra: `pip install 'archive-core[server]'`), else h11 on
+asyncio (`installed_stack`). The request head is bounded twice on each, with the same
+numbers: the protocol refuses a head that passes 16 KiB while it is still incomplete
+(`HeadBoundHttpToolsProtocol` in `fast_stack`, `HeadBoundH11Protocol` here, both
+answering with the JSON 431 instead of uvicorn's plain-text 400), and
+`HttpHandler.begin` refuses a complete head over the bounds, however it arrived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import socket
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any, Self
+from typing import Any, Final, Self
 
 import h11
 import uvicorn
@@ -25,7 +29,40 @@ from adapters.transport.cors import CorsApplication
 from adapters.transport.http import MAX_HEAD_BYTES, head_too_large
 from adapters.transport.port import Served
 
-__all__ = ["BackgroundServer", "HeadBoundH11Protocol", "ReadyServer", "uvicorn_config"]
+__all__ = [
+    "FAST_STACK",
+    "PLAIN_STACK",
+    "STACKS",
+    "BackgroundServer",
+    "HeadBoundH11Protocol",
+    "ReadyServer",
+    "installed_stack",
+    "uvicorn_config",
+]
+
+#: httptools on uvloop (the `server` extra), and h11 on asyncio (always installed).
+FAST_STACK: Final = "httptools"
+PLAIN_STACK: Final = "h11"
+#: Each stack's event loop, by the name uvicorn gives it.
+STACKS: Final = {FAST_STACK: "uvloop", PLAIN_STACK: "asyncio"}
+
+
+def installed_stack() -> str:
+    """The fast stack when httptools and uvloop are both installed, else the plain one."""
+    fast = all(importlib.util.find_spec(name) is not None for name in ("httptools", "uvloop"))
+    return FAST_STACK if fast else PLAIN_STACK
+
+
+def _protocol(stack: str) -> type[asyncio.Protocol]:
+    if stack == PLAIN_STACK:
+        return HeadBoundH11Protocol
+    if stack == FAST_STACK:
+        from adapters.entrypoints.fast_stack import (  # noqa: PLC0415 - the [server] extra
+            HeadBoundHttpToolsProtocol,
+        )
+
+        return HeadBoundHttpToolsProtocol
+    raise ValueError(f"no HTTP stack {stack!r}: one of {', '.join(STACKS)}")
 
 
 class _HeadBoundConnection(h11.Connection):
@@ -91,9 +128,13 @@ def uvicorn_config(
     port: int,
     max_head_bytes: int = MAX_HEAD_BYTES,
     cors_origins: Iterable[str] = (),
+    stack: str | None = None,
 ) -> uvicorn.Config:
-    """The uvicorn settings the reference server runs with (also used by the benchmarks).
-    `cors_origins` (serve --cors-origin) wraps the application in CORS for those origins."""
+    """The uvicorn settings the reference server runs with, on `stack` (one of `STACKS`;
+    by default `installed_stack()`). `cors_origins` (serve --cors-origin) wraps the
+    application in CORS for those origins."""
+    stack = installed_stack() if stack is None else stack
+    protocol = _protocol(stack)
     origins = frozenset(cors_origins)
     plain = AsgiApplication(served, max_head_bytes=max_head_bytes)
     app = CorsApplication(plain, origins) if origins else plain
@@ -101,8 +142,11 @@ def uvicorn_config(
         app,
         host=host,
         port=port,
-        http=HeadBoundH11Protocol,
-        h11_max_incomplete_event_size=max_head_bytes,
+        http=protocol,
+        loop=STACKS[stack],
+        # The head in progress may hold the whole bounded head and its blank line: a head
+        # the handler accepts is never refused while it arrives, however it is split.
+        h11_max_incomplete_event_size=max_head_bytes + len(b"\r\n"),
         lifespan="on",
         log_level="warning",
         access_log=False,
@@ -127,7 +171,8 @@ class ReadyServer(uvicorn.Server):
 
 
 class BackgroundServer:
-    """The reference server in a daemon thread, for the demo and the tests.
+    """The reference server in a daemon thread, for the demo and the tests, on `stack`
+    (by default the one `serve` runs on: `installed_stack()`).
 
     `with BackgroundServer(deployment) as server: server.url` — the server stops (cleanly,
     finishing requests in flight) when the block ends.
@@ -140,12 +185,14 @@ class BackgroundServer:
         host: str = "127.0.0.1",
         port: int = 0,
         cors_origins: Iterable[str] = (),
+        stack: str | None = None,
     ) -> None:
         self._ready = threading.Event()
         self._address: tuple[str, int] | None = None
-        self._server = ReadyServer(
-            uvicorn_config(served, host=host, port=port, cors_origins=cors_origins), self._set
+        config = uvicorn_config(
+            served, host=host, port=port, cors_origins=cors_origins, stack=stack
         )
+        self._server = ReadyServer(config, self._set)
         self._thread = threading.Thread(target=self._run, name="archive-core-server", daemon=True)
         self._error: BaseException | None = None
 
@@ -155,7 +202,8 @@ class BackgroundServer:
 
     def _run(self) -> None:
         try:
-            asyncio.run(self._server.serve())
+            with asyncio.Runner(loop_factory=self._server.config.get_loop_factory()) as runner:
+                runner.run(self._server.serve())
         except BaseException as exc:  # reported to the thread that waits for readiness
             self._error = exc
         finally:

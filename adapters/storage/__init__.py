@@ -20,7 +20,7 @@ from adapters.storage.memory import (
     MemorySigningKeyStore,
     MemoryStore,
 )
-from adapters.storage.urls import Storage, StorageStartError, open_storage
+from adapters.storage.urls import Storage, StorageStartError, Waits, open_storage
 
 __all__ = [
     "MemoryChallengeStore",
@@ -29,6 +29,7 @@ __all__ = [
     "MemoryStore",
     "Storage",
     "StorageStartError",
+    "Waits",
     "audit_from_json",
     "audit_to_json",
     "micros",

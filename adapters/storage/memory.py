@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Final, Generic, Self, TypeVar, overload
+from typing import Any, ClassVar, Final, Generic, Self, TypeVar, overload
 
 import attrs
 
@@ -52,6 +52,10 @@ PURGE_EVERY = 1024
 
 class MemoryStore:
     """The in-memory database shared by units of work (one lock serialises them)."""
+
+    # Its locks are held for in-memory work only: no call waits on I/O (`Storage.waits`).
+    reads_wait: ClassVar[bool] = False
+    writes_wait: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.lock = threading.RLock()
@@ -386,6 +390,10 @@ class MemoryUnitOfWork:
 class MemoryChallengeStore:
     """Open challenges, taken at most once."""
 
+    # Its locks are held for in-memory work only: no call waits on I/O (`Storage.waits`).
+    reads_wait: ClassVar[bool] = False
+    writes_wait: ClassVar[bool] = False
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[str, Challenge] = {}
@@ -426,6 +434,10 @@ class MemoryChallengeStore:
 class MemoryReplayGuard:
     """Request nonces remembered until they expire."""
 
+    # Its locks are held for in-memory work only: no call waits on I/O (`Storage.waits`).
+    reads_wait: ClassVar[bool] = False
+    writes_wait: ClassVar[bool] = False
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._items: dict[str, datetime] = {}
@@ -461,6 +473,10 @@ class MemoryReplayGuard:
 
 class MemorySigningKeyStore:
     """Signing keys kept in process memory (a single-process deployment)."""
+
+    # Its locks are held for in-memory work only: no call waits on I/O (`Storage.waits`).
+    reads_wait: ClassVar[bool] = False
+    writes_wait: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

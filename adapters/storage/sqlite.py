@@ -9,9 +9,9 @@ The embedded default: a file path is all a deployment gives.
   use `isolation_level=None` (the driver never begins or commits on its own),
   `foreign_keys=ON` and a busy timeout; the file is in WAL mode.
 - **Reading units** (`store.reading()`, the optional `ReadingUnitOfWorkFactory` port):
-  `BEGIN DEFERRED` on a `query_only` connection, so a read takes no write lock and
-  readers in several processes run side by side, each on its snapshot; within one
-  process they take turns (docs/benchmarks.md §8).
+  `BEGIN DEFERRED` on a `query_only` connection, so a read takes no lock of ours nor
+  the file's write lock: readers in several threads and processes run side by side,
+  each on its snapshot, and a reading unit never waits (docs/http.md, "Threads").
 - **Durability.** `synchronous=FULL` by default: with WAL, every commit is on disk
   (fsync of the WAL) before `commit()` returns, so an acknowledged archive, a
   consumed token and its audit record survive a crash of the process *and* of the
@@ -369,6 +369,10 @@ def _abandon(conn: sqlite3.Connection) -> bool:
 
 _BEGIN_WRITE: Final = "BEGIN IMMEDIATE"
 _BEGIN_READ: Final = "BEGIN DEFERRED"
+_DATA_VERSION: Final = "PRAGMA data_version"
+#: A reader's session remembers at most this many reads, each of at most as many rows.
+_MEMO_ROWS: Final = 256
+_UNREAD: Final[Any] = object()
 _QUERY_ONLY: Final = "PRAGMA query_only = 1"
 _READ_WRITE: Final = "PRAGMA query_only = 0"
 
@@ -382,6 +386,12 @@ class _Session:
     its thread) at a time: `BEGIN IMMEDIATE` on checkout and again before the first
     statement after a commit or rollback; driver errors translated (`sql.Session`).
 
+    A reader's session remembers the rows its reads returned (`memo`) for as long as
+    the file's `PRAGMA data_version` stays what it was: read at the start of each
+    reading transaction (which fixes the transaction's snapshot), it changes with every
+    commit of any other connection, of this process or another. This connection's own
+    commits do not change it, so a session that writes forgets its rows first.
+
     `execute`, `one` and `all` repeat their few lines on purpose: each statement of the
     archive path is one call from a repository to the driver, with no helper between.
     """
@@ -392,10 +402,12 @@ class _Session:
         "begin",
         "conn",
         "credentials",
+        "memo",
         "owner",
         "permissions",
         "user_actions",
         "users",
+        "version",
     )
 
     def __init__(self, store: SqliteStore, conn: sqlite3.Connection) -> None:
@@ -403,6 +415,10 @@ class _Session:
         self.owner: int | None = None
         #: how this session's transactions begin: IMMEDIATE, or DEFERRED for a reader
         self.begin = _BEGIN_WRITE
+        #: a reader's rows by (statement, parameters, one or all); None for a writer
+        self.memo: dict[tuple[str, tuple[Any, ...], bool], Any] | None = None
+        #: the `data_version` the memo's rows were read at
+        self.version = -1
         self.users = SqliteUserRepository(store, self)
         self.credentials = SqliteCredentialRepository(store, self)
         self.applications = SqliteApplicationRepository(store, self)
@@ -410,13 +426,25 @@ class _Session:
         self.user_actions = SqliteUserActionStore(store, self)
         self.audit = SqliteAuditLog(store, self)
 
+    def open(self) -> None:
+        """Begin a transaction; a reader's also reads the file's `data_version` (which
+        fixes its snapshot) and forgets its rows when the version moved."""
+        conn = self.conn
+        conn.execute(self.begin)
+        if self.begin is _BEGIN_READ:
+            (version,) = conn.execute(_DATA_VERSION).fetchone()
+            memo = self.memo
+            if memo is None or version != self.version or len(memo) > _MEMO_ROWS:
+                self.memo = {}
+                self.version = version
+
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> int:
         if self.owner != get_ident():
             raise _outside()
         conn = self.conn
         try:
             if not conn.in_transaction:
-                conn.execute(self.begin)
+                self.open()
             return conn.execute(sql, params).rowcount
         except sqlite3.Error as exc:
             _fail(exc)
@@ -427,8 +455,15 @@ class _Session:
         conn = self.conn
         try:
             if not conn.in_transaction:
-                conn.execute(self.begin)
-            return conn.execute(sql, params).fetchone()
+                self.open()
+            memo = self.memo
+            if memo is None or type(params) is not tuple:
+                return conn.execute(sql, params).fetchone()
+            key = (sql, params, True)
+            row = memo.get(key, _UNREAD)
+            if row is _UNREAD:
+                row = memo[key] = conn.execute(sql, params).fetchone()
+            return row
         except sqlite3.Error as exc:
             _fail(exc)
 
@@ -438,8 +473,18 @@ class _Session:
         conn = self.conn
         try:
             if not conn.in_transaction:
-                conn.execute(self.begin)
-            return conn.execute(sql, params).fetchall()
+                self.open()
+            memo = self.memo
+            if memo is None or type(params) is not tuple:
+                return conn.execute(sql, params).fetchall()
+            key = (sql, params, False)
+            rows = memo.get(key, _UNREAD)
+            if rows is _UNREAD:
+                rows = conn.execute(sql, params).fetchall()
+                if len(rows) <= _MEMO_ROWS:
+                    memo[key] = tuple(rows)
+                return rows
+            return list(rows)
         except sqlite3.Error as exc:
             _fail(exc)
 
@@ -547,17 +592,8 @@ class SqliteUnitOfWork:
 
     def __enter__(self) -> Self:
         """Borrow a connection and take the file's write lock (`BEGIN IMMEDIATE`); a
-        reading unit takes none (`BEGIN DEFERRED`, the connection `query_only`), but
-        takes turns with the process's other readers (`SqliteStore.readers`)."""
-        if self._reading:
-            self._store.readers.acquire()
-            try:
-                session = self._store.checkout(reading=True)
-            except BaseException:
-                self._store.readers.release()
-                raise
-        else:
-            session = self._store.checkout()
+        reading unit takes none (`BEGIN DEFERRED`, the connection `query_only`)."""
+        session = self._store.checkout(reading=self._reading)
         self._session = session
         self.users = session.users
         self.credentials = session.credentials
@@ -578,8 +614,6 @@ class SqliteUnitOfWork:
         session, self._session = self._session, None
         if session is not None:
             self._store.checkin(session)
-            if self._reading:
-                self._store.readers.release()
 
     def commit(self) -> None:
         """Make every change of this unit visible at once (durable per `synchronous`)."""
@@ -603,6 +637,8 @@ class SqliteSigningKeyStore(sql.SigningKeyStore, dialect=DIALECT):
     """
 
     __slots__ = ()
+    reads_wait: ClassVar[bool] = False
+    writes_wait: ClassVar[bool] = True
 
 
 class _File:
@@ -652,16 +688,16 @@ class SqliteStore(_File):
     """
 
     _MIGRATIONS = "sqlite"
+    # A reading unit takes no lock (WAL) and syncs nothing; any other unit takes the
+    # file's write lock (`BEGIN IMMEDIATE`, up to the busy timeout) and syncs its commit.
+    reads_wait: ClassVar[bool] = False
+    writes_wait: ClassVar[bool] = True
 
     def _opened(self) -> None:
         self.writes = itertools.count(1)
         self.memo = sql.Memos(DIALECT, remember=True)
         self.signing_keys = SqliteSigningKeyStore(self.database)
         self._lock = threading.Lock()
-        #: Reading units of one process take turns: threads of one interpreter share its
-        #: lock anyway, and readers that ran side by side fought over it (a worker served
-        #: about a quarter fewer reads). Processes still read side by side.
-        self.readers = threading.Lock()
         self._sessions: list[_Session] = []
         self._closed = False
         self._trace: Callable[[str], object] | None = None
@@ -696,7 +732,8 @@ class SqliteStore(_File):
             if session.begin is not begin:  # the mode changes: so does query_only
                 session.conn.execute(_QUERY_ONLY if reading else _READ_WRITE)
                 session.begin = begin
-            session.conn.execute(begin)
+                session.memo = None  # its own commits would not move data_version
+            session.open()
         except sqlite3.Error as exc:
             self.checkin(session)
             _fail(exc)

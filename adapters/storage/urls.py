@@ -36,6 +36,11 @@ commits wait on no standby and ignore it. A multi-host URL
 `host=h1,h2 port=5432,5432 target_session_attrs=read-write`) reaches whichever host is
 the primary, after a failover too (docs/operations.md, "High availability").
 
+`Storage.waits` says which of the stores' calls may wait on a lock held across I/O, an
+fsync or the network (`Waits`): the transport answers a request that makes such a call
+in a worker thread, and any other on its event loop (docs/http.md, "Threads"). Each
+adapter says it of itself (`reads_wait`, `writes_wait`); one that does not say may wait.
+
 A store that cannot be opened raises `StorageStartError`, whose text is one line for an
 operator: the store, its address (never a password) and the driver's own cause (with
 any password in it replaced by `***`), e.g.
@@ -69,9 +74,15 @@ from adapters.storage.sqlite import (
     SqliteStore,
 )
 from archive_core.errors import StorageUnavailable
-from archive_core.ports import ChallengeStore, ReplayGuard, SigningKeyStore, UnitOfWorkFactory
+from archive_core.ports import (
+    ChallengeStore,
+    ReadingUnitOfWorkFactory,
+    ReplayGuard,
+    SigningKeyStore,
+    UnitOfWorkFactory,
+)
 
-__all__ = ["Storage", "StorageStartError", "database_kind", "open_storage"]
+__all__ = ["Storage", "StorageStartError", "Waits", "database_kind", "open_storage"]
 
 
 class StorageStartError(StorageUnavailable):
@@ -122,6 +133,24 @@ def _opening(
         ) from exc
 
 
+@attrs.frozen
+class Waits:
+    """Which calls of a deployment's stores may wait on a lock held across I/O, an fsync
+    or the network (True), rather than run on the CPU alone (False)."""
+
+    #: reading units of work (`ReadingUnitOfWorkFactory`) and signing-key reads
+    reads: bool
+    #: every other unit of work, the challenge store and signing-key writes
+    writes: bool
+    #: the replay guard's nonce burns
+    nonces: bool
+
+
+def _waits(port: object, calls: str) -> bool:
+    """What `port` says of its `calls` (`reads_wait`, `writes_wait`); unsaid: it may wait."""
+    return getattr(port, calls, True) is not False
+
+
 @attrs.define
 class Storage:
     """The storage ports of one deployment, and how to close them."""
@@ -131,6 +160,21 @@ class Storage:
     replay_guard: ReplayGuard
     signing_keys: SigningKeyStore
     closers: list[Callable[[], None]] = attrs.field(factory=list)
+
+    @property
+    def waits(self) -> Waits:
+        """Which of these stores' calls may wait (each adapter says it of itself)."""
+        factory = self.uow_factory
+        # A factory without reading units reads in its ordinary ones.
+        reading = isinstance(factory, ReadingUnitOfWorkFactory)
+        return Waits(
+            reads=_waits(factory, "reads_wait" if reading else "writes_wait")
+            or _waits(self.signing_keys, "reads_wait"),
+            writes=_waits(factory, "writes_wait")
+            or _waits(self.challenges, "writes_wait")
+            or _waits(self.signing_keys, "writes_wait"),
+            nonces=_waits(self.replay_guard, "writes_wait"),
+        )
 
     def close(self) -> None:
         """Close every connection this bundle opened (idempotent)."""

@@ -1,8 +1,10 @@
 """The reference ASGI 3 application: no web framework, the shared `HttpHandler` inside.
 
 Per request: route and framing checks on the event loop (cheap, no I/O), the body read
-with the 64 KiB limit enforced while it streams in, then the synchronous use case in a
-bounded worker pool so a slow store never blocks the loop.
+with the 64 KiB limit enforced while it streams in, then the synchronous use case: in a
+bounded worker pool when it may wait on its stores (`Exchange.waits`, from
+`Served.may_wait`), so a slow store never blocks the loop; on the loop otherwise,
+where a thread hop would cost more than the whole use case (docs/http.md, "Threads").
 
     app = AsgiApplication(deployment)          # uvicorn module:app
 """
@@ -155,7 +157,7 @@ class AsgiApplication:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
-            response = await self.respond(scope, receive)
+            response, waits = await self._answer(scope, receive, "")
             if response is None:  # the client went away before the body was complete
                 return
             await send(
@@ -166,7 +168,7 @@ class AsgiApplication:
                 }
             )
             if isinstance(response, StreamedResponse):
-                await self._stream(response.chunks, send)
+                await self._stream(response.chunks, send, waits=waits)
             else:
                 await send({"type": "http.response.body", "body": response.body})
         elif kind == "lifespan":
@@ -182,34 +184,48 @@ class AsgiApplication:
 
         Embeddings in ASGI frameworks call this with the framework's scope and receive.
         """
+        response, _waits = await self._answer(scope, receive, prefix)
+        return response
+
+    # ------------------------------------------------------------------ internals
+    async def _answer(
+        self, scope: Scope, receive: Receive, prefix: str
+    ) -> tuple[HttpResponse | StreamedResponse | None, bool]:
+        """`respond`'s answer, and whether it was made in the worker pool."""
         handler = self.handler
         started = handler.begin(
             scope["method"], request_target(scope, prefix=prefix), header_pairs(scope)
         )
         if isinstance(started, HttpResponse):
-            return started
+            return started, False
         body = await _read_body(receive, started.limit)
         if body is None:
-            return None
+            return None, False
         if len(body) > started.limit:
-            return handler.too_large(started)
+            return handler.too_large(started), False
+        if not started.waits:  # its stores never wait: a hop would cost more than it
+            return handler.finish(started, body), False
         loop = asyncio.get_running_loop()
         # The use case's thread sees this request's context (its id, for the log records).
         context = contextvars.copy_context()
-        return await loop.run_in_executor(
+        response = await loop.run_in_executor(
             self._pool(), functools.partial(context.run, handler.finish, started, body)
         )
+        return response, True
 
-    # ------------------------------------------------------------------ internals
-    async def _stream(self, chunks: Iterable[bytes], send: Send) -> None:
-        """Send a streamed answer chunk by chunk; each is made in the worker pool (it may
-        read a store). A failure after the head is sent can only cut the answer short."""
+    async def _stream(self, chunks: Iterable[bytes], send: Send, *, waits: bool) -> None:
+        """Send a streamed answer chunk by chunk; each is made where its handler ran (in
+        the worker pool when it may wait: it may read a store). A failure after the head
+        is sent can only cut the answer short."""
         loop = asyncio.get_running_loop()
         iterator = iter(chunks)
         context = contextvars.copy_context()
         try:
             while True:
-                chunk = await loop.run_in_executor(self._pool(), context.run, _next, iterator)
+                if waits:
+                    chunk = await loop.run_in_executor(self._pool(), context.run, _next, iterator)
+                else:
+                    chunk = next(iterator, None)
                 if chunk is None:
                     break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})

@@ -10,7 +10,9 @@ A transport does three things, in this order, and nothing else:
 2. read at most `exchange.limit` bytes of body, stopping as soon as more arrive
    (`HttpHandler.too_large(exchange)` answers 413 then);
 3. `HttpHandler.finish(exchange, body)`: the operation's handler, the error mapping and
-   the log record. It is synchronous: async transports run it in a worker thread.
+   the log record. It is synchronous: an async transport runs it in a worker thread
+   when `exchange.waits` (its stores may wait: `Served.may_wait`), and on its event
+   loop otherwise.
 
 The routes are those of the declarations served (`routes.py`): the handler of a route
 is reached through its declaration (`Endpoints.handler`), never by name. `target` is
@@ -89,7 +91,7 @@ class HttpResponse(NamedTuple):
 
 class StreamedResponse(NamedTuple):
     """A 200 whose body is sent chunk by chunk as `chunks` yields them (a transport
-    pulls them where a blocking call may run: a worker thread)."""
+    pulls them where its handler ran: in a worker thread when the exchange `waits`)."""
 
     status: int
     headers: tuple[tuple[str, str], ...]
@@ -110,6 +112,7 @@ class Exchange:
         "params",
         "path",
         "query",
+        "waits",
     )
 
     def __init__(
@@ -124,6 +127,7 @@ class Exchange:
         headers: Headers,
         expected_length: int | None,
         limit: int,
+        waits: bool = True,
     ) -> None:
         #: the operation routed to, and its handler (None: answered by this handler)
         self.declaration = declaration
@@ -139,6 +143,8 @@ class Exchange:
         self.expected_length = expected_length
         #: read at most this many bytes; one more means 413
         self.limit = limit
+        #: answering may wait on a lock held across I/O, an fsync or the network
+        self.waits = waits
 
 
 def render(status: int, document: Mapping[str, Any], *, allow: str | None = None) -> HttpResponse:
@@ -260,6 +266,7 @@ class HttpHandler:
         self.max_head_bytes = max_head_bytes
         self.max_header_lines = max_header_lines
         self._readiness = served.readiness
+        self._may_wait = served.may_wait
         self._handlers: dict[Declaration[Handler], Handler] = dict(endpoints)
         self._openapi = HttpResponse(
             200,
@@ -335,9 +342,10 @@ class HttpHandler:
                         declaration.route_name,
                         ArchiveCoreError(Catalogue.BODY_TOO_LARGE, reason="content_length"),
                     )
+            handler = self._handlers.get(declaration)
             return Exchange(
                 declaration=declaration,
-                handler=self._handlers.get(declaration),
+                handler=handler,
                 method=method,
                 path=path,
                 query=query,
@@ -345,6 +353,8 @@ class HttpHandler:
                 headers=headers,
                 expected_length=expected,
                 limit=self.max_body if expected is None else expected,
+                # /readyz (no handler) checks the stores, waiting up to its timeout.
+                waits=handler is None or self._may_wait(declaration, headers),
             )
         except Exception as exc:  # the transport's last line: never a crash
             return self._refuse(method, "unmatched", as_refusal(exc), exception=exc)

@@ -4,8 +4,10 @@ observation per request for the metrics.
     app = ObservedApplication(AsgiApplication(deployment), observer=metrics)
 
 - **Request id**: an `X-Request-Id` received (1 to 128 of `A-Z a-z 0-9 . _ : -`)
-  is kept, anything else is replaced by a new one; the answer carries it back and every
-  log record of the request names it (`adapters.observability.logs`).
+  is kept, anything else is replaced by a new one (32 hex digits: 16 drawn at random
+  once per process, then a counter: unique without a system call per request); the
+  answer carries it back and every log record of the request names it
+  (`adapters.observability.logs`).
 - **Observation**: route *template* (`/auth/users/{userId}`, never the concrete path),
   method, status, duration, and for the operations served their outcome as the
   handler noted it in the request context: a refusal's reason (else its code), or the
@@ -16,9 +18,10 @@ observation per request for the metrics.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
-import uuid
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
 
@@ -81,7 +84,17 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID.fullmatch(text):
                 return text
             break
-    return uuid.uuid4().hex
+    return _new_request_id()
+
+
+def _request_ids() -> Callable[[], str]:
+    """New request ids: this process's random half, then a count."""
+    prefix = secrets.token_hex(8)
+    count = itertools.count(1)
+    return lambda: f"{prefix}{next(count):016x}"
+
+
+_new_request_id: Final = _request_ids()
 
 
 def _outcome(status: int, body: bytes, success: str) -> str:

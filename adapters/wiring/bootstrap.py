@@ -34,10 +34,10 @@ from adapters.crypto.signing_keys import (
 from adapters.crypto.tokens import HmacUserActionCodec, JwtBearerTokens
 from adapters.crypto.webauthn import WebAuthnAuthenticatorDataParser
 from adapters.observability.health import Readiness, store_checks
-from adapters.storage.urls import Storage, open_storage
+from adapters.storage.urls import Storage, Waits, open_storage
 from adapters.system.clocks import SystemClock
 from adapters.system.randomness import SystemRandomness
-from archive_core.access import Gate
+from archive_core.access import NONCE_HEADER, Gate
 from archive_core.config import Policy
 from archive_core.declarations import Declaration, Endpoints, Handler, Wiring, resolve_matrix
 from archive_core.entities import CredentialKind, TokenKind, User
@@ -53,6 +53,7 @@ from archive_core.ports import (
     SignatureVerifier,
     UserActionTokenCodec,
 )
+from archive_core.requests import Headers
 from archive_core.use_cases.maintenance import PurgeExpired
 from archive_core.use_cases.provisioning import Provisioning
 
@@ -92,6 +93,21 @@ class Deployment:
     storage: Storage
     policy: Policy
     clock: Clock
+    #: which of the stores' calls may wait (`storage.waits`, as `build` found them)
+    waits: Waits
+
+    def may_wait(self, declaration: Declaration[Handler], headers: Headers) -> bool:
+        """Whether answering a request for `declaration` may wait on a lock held across
+        I/O, an fsync or the network: when its handler is the embedder's own, when it
+        reads from a store whose reads may wait, when it burns the nonce the request
+        sends in a replay guard that may wait, and when it may write to any store
+        whose writes or nonces may wait (`Declaration.reads_only`)."""
+        if not self.endpoints.built(declaration):
+            return True
+        waits = self.waits
+        if declaration.reads_only:
+            return waits.reads or (waits.nonces and NONCE_HEADER in headers.by_name)
+        return waits.reads or waits.writes or waits.nonces
 
     def issue_bearer_token(
         self, user_id: str, *, ttl: timedelta, token_kind: TokenKind | None = None
@@ -234,6 +250,7 @@ def build(
             storage=storage,
             policy=policy,
             clock=clock,
+            waits=storage.waits,
         )
     except BaseException:
         storage.close()

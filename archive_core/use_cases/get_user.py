@@ -98,5 +98,6 @@ GET_USER: Final = Declaration[GetUser](
     answer=USER,
     errors=TARGET_ERRORS,
     answer_description="The user.",
+    reads_only=True,
     build=GetUser.wired,
 )

@@ -13,6 +13,7 @@ RATIOS = {
     "flow_time_ratio",
     "decision_time_ratio",
     "sqlite_time_ratio",
+    "serve_rps_ratio",
     "http_rps_ratio",
     "workers_rps_ratio",
     "p99_scale_ratio",

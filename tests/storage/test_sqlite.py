@@ -8,11 +8,13 @@ import os
 import signal
 import sqlite3
 import stat
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from adapters.storage.sqlite import SqliteReplayStore, SqliteStore, translate_error
@@ -329,3 +331,65 @@ def test_readers_in_many_threads_run_beside_a_unit_that_holds_the_write_lock(
 
             with ThreadPoolExecutor(4) as pool:
                 assert all(pool.map(read, range(8)))
+
+
+def test_a_reader_reads_again_only_what_changed_since(store: SqliteStore) -> None:
+    """A reading unit's connection remembers the rows it read while the file's
+    `data_version` holds: the same read again runs no statement but its transaction's
+    own; a commit by another connection (another process here, or another unit of
+    this store) or by a writing unit on the same connection is seen at the next read."""
+    who = samples.user(samples.org_id())
+    with store() as uow:
+        uow.users.add(who)
+        uow.commit()
+    with store.reading() as reader:
+        assert reader.users.get(who.id) == who
+    statements: list[str] = []
+    store.set_trace(statements.append)
+    with store.reading() as reader:
+        assert reader.users.get(who.id) == who
+    store.set_trace(None)
+    assert statements == ["BEGIN DEFERRED", "PRAGMA data_version", "ROLLBACK"]
+
+    other = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        other.execute("UPDATE users SET is_active = 0 WHERE id = ?", (who.id,))
+    finally:
+        other.close()
+    with store.reading() as reader:
+        seen = reader.users.get(who.id)
+        assert seen is not None
+        assert not seen.is_active
+
+    with store() as uow:  # the same pooled connection, writing
+        uow.users.update(
+            attrs.evolve(seen, is_active=True, version=seen.version + 1),
+            expected_version=seen.version,
+        )
+        uow.commit()
+    with store.reading() as reader:
+        again = reader.users.get(who.id)
+        assert again is not None
+        assert again.is_active
+
+
+def test_a_reading_unit_never_waits_for_another_reader(store: SqliteStore) -> None:
+    """The reference server reads on its event loop while a reader in a worker thread
+    may be burning a nonce: a reading unit takes no lock of the process either."""
+    who = samples.user(samples.org_id())
+    with store() as uow:
+        uow.users.add(who)
+        uow.commit()
+    seen: list[bool] = []
+
+    def read() -> None:
+        with store.reading() as reader:
+            seen.append(reader.users.get(who.id) == who)
+
+    with store.reading() as holder:  # held open for the whole block
+        assert holder.users.get(who.id) == who
+        other = threading.Thread(target=read)
+        other.start()
+        other.join(timeout=10)
+        assert not other.is_alive(), "a reader waited for another"
+    assert seen == [True]

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from adapters.entrypoints.server import BackgroundServer
+from adapters.entrypoints.server import STACKS, BackgroundServer
 from adapters.testing.world import World
 from adapters.transport.http import MAX_HEAD_BYTES, MAX_HEADER_LINES, HttpHandler
 from archive_core.requests import Headers
@@ -137,10 +137,11 @@ def test_a_refused_head_changes_nothing_even_when_signed(client: Client, scene: 
 
 
 # ---------------------------------------------------------------------------- the server
-@pytest.fixture(scope="module")
-def served() -> Iterator[tuple[Scene, str]]:
+@pytest.fixture(scope="module", params=sorted(STACKS))
+def served(request: pytest.FixtureRequest) -> Iterator[tuple[Scene, str]]:
+    """The reference server on each HTTP stack: httptools on uvloop, h11 on asyncio."""
     scene = make_scene(World())
-    with BackgroundServer(scene.world.deployment) as server:
+    with BackgroundServer(scene.world.deployment, stack=request.param) as server:
         yield scene, server.url
 
 
@@ -210,6 +211,106 @@ def test_server_refuses_a_head_arriving_in_one_piece(served: tuple[Scene, str]) 
     # 20 KiB: small enough to sit whole in the socket buffers, so it arrives at once.
     big = get_head(b"X-Big: " + b"b" * (20 * 1024) + b"\r\n")
     assert_json_431(raw_exchange(url, big))
+
+
+def raw_head(method: str, target: str, pairs: list[tuple[str, str]]) -> bytes:
+    lines = [f"{method} {target} HTTP/1.1", *(f"{name}: {value}" for name, value in pairs)]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+
+def read_answers(sock: socket.socket, count: int) -> list[tuple[int, bytes]]:
+    """`count` answers read off one connection (each framed by its Content-Length)."""
+    answers: list[tuple[int, bytes]] = []
+    buffered = b""
+    while len(answers) < count:
+        while b"\r\n\r\n" not in buffered:
+            chunk = sock.recv(65536)
+            assert chunk, f"the server closed after {len(answers)} answers"
+            buffered += chunk
+        head, _, buffered = buffered.partition(b"\r\n\r\n")
+        lines = head.split(b"\r\n")
+        length = next(
+            int(line.split(b":", 1)[1])
+            for line in lines[1:]
+            if line.lower().startswith(b"content-length:")
+        )
+        while len(buffered) < length:
+            chunk = sock.recv(65536)
+            assert chunk, "the server closed inside an answer"
+            buffered += chunk
+        answers.append((int(lines[0].split(b" ")[1]), buffered[:length]))
+        buffered = buffered[length:]
+    return answers
+
+
+def split(data: bytes, size: int) -> list[bytes]:
+    return [data[start : start + size] for start in range(0, len(data), size)]
+
+
+def send_in_pieces(url: str, pieces: list[bytes], count: int) -> list[tuple[int, bytes]]:
+    """Send each piece in a write of its own (a short pause between), read `count` answers."""
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for piece in pieces:
+            sock.sendall(piece)
+            time.sleep(0.001)
+        return read_answers(sock, count)
+
+
+def bounded_get(scene: Scene, *, lines: int = 0, size: int = 0) -> bytes:
+    """`GET /auth/users/{id}` with the bearer and Host, and `lines` header lines in all or
+    `size` bytes of head as the handler measures it."""
+    target = f"/auth/users/{scene.employee.id}"
+    pairs = [("Host", "127.0.0.1"), *scene.bearer()]
+    if lines:
+        pairs += fillers(lines - len(pairs))
+    if size:
+        pairs.append(("X-Pad", ""))
+        pairs[-1] = ("X-Pad", "p" * (size - head_size("GET", target, pairs)))
+        assert head_size("GET", target, pairs) == size
+    return raw_head("GET", target, pairs)
+
+
+@pytest.mark.parametrize("over", [0, 1])
+@pytest.mark.parametrize("piece", [None, 1024, 4093])
+def test_server_keeps_the_exact_bounds_whole_or_in_pieces(
+    served: tuple[Scene, str], over: int, piece: int | None
+) -> None:
+    """The handler's bounds, exactly, through the server on each stack: 100 header lines
+    and 16 KiB of head pass, one more of either is the JSON 431, however the head is
+    split; the last piece is the head's final byte alone."""
+    scene, url = served
+    for head in (
+        bounded_get(scene, lines=MAX_HEADER_LINES + over),
+        bounded_get(scene, size=MAX_HEAD_BYTES + over),
+    ):
+        if piece is None:
+            answer = raw_exchange(url, head)
+        else:
+            answer = send_in_pieces(url, [*split(head[:-1], piece), head[-1:]], 1)[0]
+        if over:
+            assert_json_431(answer)
+        else:
+            assert answer is not None
+            assert answer[0] == 200, answer
+            assert json.loads(answer[1])["userId"] == scene.employee.id
+
+
+def test_server_counts_a_pipelined_head_from_where_it_begins(served: tuple[Scene, str]) -> None:
+    """A request with a body, then in the same write the start of a second request whose
+    head is exactly at the bound, the rest of it in pieces: both are answered. The bytes
+    of the first request and its body are not counted against the second head."""
+    scene, url = served
+    body = b"b" * 1000
+    first = raw_head(
+        "GET", "/openapi.json", [("Host", "127.0.0.1"), ("Content-Length", str(len(body)))]
+    )
+    second = bounded_get(scene, size=MAX_HEAD_BYTES)
+    pieces = [first + body + second[:10], *split(second[10:-1], 1024), second[-1:]]
+    answers = send_in_pieces(url, pieces, 2)
+    assert [status for status, _ in answers] == [200, 200]
+    assert json.loads(answers[1][1])["userId"] == scene.employee.id
 
 
 def test_server_still_answers_a_normal_head(served: tuple[Scene, str]) -> None:
