@@ -4,6 +4,7 @@ directory: what the failover tests and the durability benchmark run on.
     problem = replication_problem()          # None, or why no pair can be made here
     with ReplicatedPostgres.create() as pair:
         pair.url                              # postgresql://…:P,…:S/postgres?target_session_attrs=read-write
+        pair.keywords                         # the same as libpq keywords
         pair.stop(pair.standby)               # the standby gone: commits wait on it
         pair.stop(pair.primary, mode="immediate")
         pair.promote(pair.standby)            # the standby is the primary now
