@@ -12,11 +12,13 @@ from __future__ import annotations
 import functools
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Final, NoReturn
 
 import attrs
 import pytest
+
+from adapters.entrypoints.environment import SERVE_VARIABLES
 
 PG_DSN_ENV: Final = "ARCHIVE_CORE_PG_DSN"
 REDIS_URL_ENV: Final = "ARCHIVE_CORE_REDIS_URL"
@@ -33,6 +35,16 @@ def pg_dsn() -> str:
 def redis_url() -> str:
     """The Redis URL tests use."""
     return os.environ.get(REDIS_URL_ENV) or DEFAULT_REDIS_URL
+
+
+def cli_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment of an `archive-core` process a test starts: this one's, without
+    the variables the CLI reads as its own settings, plus `extra`. `REDIS_URL_ENV` is
+    both where the tests find Redis and `serve`'s `--redis`: inherited, every server a
+    test starts would put its challenges and nonces in Redis when CI sets it."""
+    own = set(SERVE_VARIABLES.values())
+    kept = {name: value for name, value in os.environ.items() if name not in own}
+    return {**kept, **(extra or {})}
 
 
 def services_required() -> bool:

@@ -16,6 +16,7 @@ import pytest
 from adapters.entrypoints.cli import main
 from adapters.entrypoints.progress import Progress
 from tests.e2e.conftest import ROOT
+from tests.services import cli_environment
 
 
 class Terminal(io.StringIO):
@@ -101,6 +102,7 @@ def test_a_real_pty_gets_the_progress(trail: str) -> None:
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=terminal,
+            env=cli_environment(),
         )
         os.close(terminal)
         terminal = -1

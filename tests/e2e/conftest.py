@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import signal
 import subprocess
@@ -15,7 +14,7 @@ from typing import Any
 import attrs
 import pytest
 
-from tests.services import pg_schema, redis_prefix
+from tests.services import cli_environment, pg_schema, redis_prefix
 
 __all__ = ["Served", "cli", "pg_schema", "redis_prefix", "serve"]
 
@@ -32,6 +31,7 @@ def cli(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=120,
         check=False,
+        env=cli_environment(),
     )
     if check and result.returncode != 0:
         raise AssertionError(
@@ -68,7 +68,7 @@ def start_serve(*args: str, env: Mapping[str, str] | None = None) -> Served:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        env=cli_environment({"PYTHONUNBUFFERED": "1", **(env or {})}),
     )
     assert process.stdout is not None
     seen = []

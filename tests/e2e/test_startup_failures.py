@@ -6,7 +6,6 @@ and a port (or metrics port) that is already in use, whoever holds it."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import subprocess
@@ -20,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from tests.e2e.conftest import start_serve
-from tests.services import require_postgres, require_redis
+from tests.services import cli_environment, require_postgres, require_redis
 
 ROLE = "archive_core_no_such_role"
 PASSWORD = "s3cret-never-shown"
@@ -68,7 +67,7 @@ def run(
         text=True,
         timeout=120,
         check=False,
-        env={**os.environ, **(env or {})},
+        env=cli_environment(env),
     )
 
 
@@ -345,6 +344,7 @@ def test_two_serves_starting_together_on_one_port_one_is_refused(tmp_path: Path)
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=cli_environment(),
         )
         for n in range(2)
     ]

@@ -27,7 +27,7 @@ import redis
 
 from tests.e2e.conftest import ROOT, Served, cli_json
 from tests.e2e.test_sdk import _b64, _sdk, _signed_token, _user
-from tests.services import PgSchema, RedisPrefix
+from tests.services import PgSchema, RedisPrefix, cli_environment
 
 _READY = re.compile(r"archive-core serving on (http://\S+) \((\d+) workers?\)")
 _METRICS = re.compile(r"archive-core metrics on (http://\S+)/metrics")
@@ -41,7 +41,7 @@ def _start(*args: str, env: dict[str, str] | None = None) -> tuple[Served, str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+        env=cli_environment({"PYTHONUNBUFFERED": "1", **(env or {})}),
     )
     assert process.stdout is not None
     seen: list[str] = []
