@@ -69,6 +69,10 @@ class AuditRecord:
     target_after: UserState
     prev_hash: str
     hash: str
+    #: When the user action behind it was signed (its token issued): SPEC §1.6's
+    #: `dateSigned`. None for a record written before it was kept; then absent from
+    #: the content, so such a record's hash is what it was.
+    signed_at: datetime | None = None
     #: The canonical JSON its hash was computed over and where a stored form puts its
     #: `"hash"` member in it, kept by `sealed_record` (None for a record built any other
     #: way: `attrs.evolve`, `from_dict`, the constructor). Not content: no part of
@@ -97,6 +101,7 @@ class AuditRecord:
             "targetBefore": self.target_before.to_dict(),
             "targetAfter": self.target_after.to_dict(),
             "prevHash": self.prev_hash,
+            **({} if self.signed_at is None else {"signedAt": self.signed_at.isoformat()}),
         }
 
     def to_dict(self) -> dict[str, Any]:
@@ -125,6 +130,7 @@ class AuditRecord:
             target_after=UserState.from_dict(data["targetAfter"]),
             prev_hash=data["prevHash"],
             hash=data["hash"],
+            signed_at=None if "signedAt" not in data else datetime.fromisoformat(data["signedAt"]),
         )
 
 
@@ -202,6 +208,8 @@ def _canonical_parts(r: AuditRecord, sequence: int, prev_hash: str) -> tuple[str
     # a stored record's `"hash"` member takes in key order (between `evidence` and `id`).
     performed_at = r.performed_at
     performed = f'"{performed_at.isoformat()}"'
+    signed_at = r.signed_at
+    signed = "" if signed_at is None else f'"signedAt":"{signed_at.isoformat()}",'
     return (
         f'{{"action":{_quote(r.action)},'
         f'"actorId":{_quote(r.actor_id)},'
@@ -215,6 +223,7 @@ def _canonical_parts(r: AuditRecord, sequence: int, prev_hash: str) -> tuple[str
         f'"permissionsRequired":[{",".join(map(_quote, r.permissions_required))}],'
         f'"prevHash":{_quote(prev_hash)},'
         f'"sequence":{int.__repr__(sequence) if type(sequence) is int else _encode(sequence)},'
+        f"{signed}"
         f'"targetAfter":{_state_json(r.target_after, performed_at, performed)},'
         f'"targetBefore":{_state_json(r.target_before, performed_at, performed)},'
         f'"targetId":{_quote(r.target_id)},'
@@ -241,6 +250,7 @@ def sealed_record(
     target_id: UserId,
     target_before: UserState,
     target_after: UserState,
+    signed_at: datetime | None = None,
 ) -> AuditRecord:
     """A new record placed after `previous` (None: the first of its org), hashed: the
     one object a decision builds (no draft to chain afterwards)."""
@@ -267,6 +277,7 @@ def sealed_record(
         target_after,
         prev_hash,
         "",  # its hash, set below
+        signed_at,
     )
     head, tail = _canonical_parts(record, sequence, prev_hash)
     text = head + tail
@@ -296,6 +307,7 @@ def chain_record(record: AuditRecord, previous: AuditRecord | None) -> AuditReco
         target_id=record.target_id,
         target_before=record.target_before,
         target_after=record.target_after,
+        signed_at=record.signed_at,
     )
 
 

@@ -351,6 +351,7 @@ class SignedUserMutation:
                         target_id=target.id,
                         target_before=target.state,
                         target_after=after.state,
+                        signed_at=record.grant.issued_at,
                     )
                 )
             assignments = subject.target_grants.assignments  # read before the commit ends it

@@ -67,6 +67,7 @@ _RECORDS = st.builds(
     target_after=_STATES,
     prev_hash=_TEXT,
     hash=_TEXT,
+    signed_at=st.none() | _TIMES,
 )
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
