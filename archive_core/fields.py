@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
@@ -27,13 +28,18 @@ from archive_core.errors import ArchiveCoreError, Catalogue
 
 __all__ = ["NO_VALUES", "Body", "Field", "Query", "Values"]
 
-FieldType = Literal["string", "boolean", "integer"]
+FieldType = Literal["string", "boolean", "integer", "instant"]
 #: Parsed values by field name (absent optional fields hold their default).
 Values = Mapping[str, Any]
 NO_VALUES: Final[Values] = MappingProxyType({})
 
 _SHOWN_NAME: Final = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 _DIGITS: Final = re.compile(r"[0-9]{1,18}")
+#: A UTC instant as a query gives it: `2026-01-31T23:59:59Z`, an optional fraction of
+#: 1 to 6 digits, `Z` or `+00:00` (sent as `%2B00:00`: a raw `+` is a space).
+_INSTANT: Final = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]{1,6})?(?:Z|\+00:00)"
+)
 _ESCAPE: Final = re.compile(r"%([0-9A-Fa-f]{2})")
 _MAX_QUERY: Final = 8192
 _MAX_PARAMETERS: Final = 64
@@ -70,6 +76,8 @@ class Field:
             return "must be one of " + ", ".join(self.choices)
         if self.type == "boolean":
             return "must be a boolean"
+        if self.type == "instant":
+            return "must be a UTC ISO-8601 instant (2026-01-31T23:59:59Z)"
         if self.type == "integer":
             if self.minimum is not None and self.maximum is not None:
                 return f"must be an integer from {self.minimum} to {self.maximum}"
@@ -83,6 +91,8 @@ class Field:
         """Whether `value` (already of a JSON type) is of this field's type and bounds."""
         if self.type == "boolean":
             return isinstance(value, bool)
+        if self.type == "instant":
+            return isinstance(value, datetime) and value.tzinfo is UTC
         if self.type == "integer":
             return (
                 isinstance(value, int)
@@ -102,6 +112,8 @@ class Field:
         schema: dict[str, Any]
         if self.choices:
             schema = {"enum": list(self.choices)}
+        elif self.type == "instant":
+            schema = {"type": "string", "format": "date-time"}
         else:
             schema = {"type": self.type}
             if self.type == "string" and self.max_length is not None:
@@ -273,15 +285,28 @@ def _decoded(text: str) -> str:
 
 
 def _converted(field: Field, text: str) -> Any:
-    """A query value as the field's type (ASCII digits for integers, true/false)."""
+    """A query value as the field's type (ASCII digits for integers, true/false, a UTC
+    instant)."""
     value: Any = text
-    if field.type == "integer":
+    if field.type == "instant":
+        value = _instant(text)
+    elif field.type == "integer":
         value = int(text) if _DIGITS.fullmatch(text) else None
     elif field.type == "boolean":
         value = {"true": True, "false": False}.get(text)
     if value is None or not field.accepts(value):
         raise _query_invalid(f"{field.name} {field.wrong()}")
     return value
+
+
+def _instant(text: str) -> datetime | None:
+    """A UTC instant of the strict form `_INSTANT` (a date that does not exist: None)."""
+    if not _INSTANT.fullmatch(text):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _body_invalid(what: str) -> ArchiveCoreError:

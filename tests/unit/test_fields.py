@@ -3,6 +3,7 @@ names the field (or parameter), never an echo of what is not a plain name."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -227,3 +228,35 @@ def test_a_query_describes_its_parameters() -> None:
             "description": "kinds",
         },
     ]
+
+
+START = Field(name="startTime", type="instant", required=True)
+
+
+def test_an_instant_is_a_strict_utc_iso_8601_time() -> None:
+    query = Query((START,))
+    assert query.parse("startTime=2026-01-31T23%3A59%3A59Z")["startTime"] == datetime(
+        2026, 1, 31, 23, 59, 59, tzinfo=UTC
+    )
+    assert query.parse("startTime=2026-01-31T23:59:59.5%2B00:00")["startTime"] == datetime(
+        2026, 1, 31, 23, 59, 59, 500000, tzinfo=UTC
+    )
+    wrong = invalid_query("startTime must be a UTC ISO-8601 instant (2026-01-31T23:59:59Z)")
+    for sent in (
+        "2026-01-31T23:59:59+00:00",  # a raw + is a space
+        "2026-01-31T23:59:59%2B01:00",  # not UTC
+        "2026-02-30T00:00:00Z",  # no such day
+        "2026-01-31T24:00:00Z",
+        "2026-01-31",
+        "1738367999",
+        "2026-01-31T23:59:59.1234567Z",
+    ):
+        assert query_refusal(query, f"startTime={sent}") == wrong, sent
+    assert query_refusal(query, "") == invalid_query("startTime is required")
+
+
+def test_an_instant_field_accepts_utc_datetimes_and_is_a_date_time_string() -> None:
+    assert START.accepts(datetime(2026, 1, 1, tzinfo=UTC))
+    assert not START.accepts("2026-01-01T00:00:00Z")
+    assert not START.accepts(datetime(2026, 1, 1))  # noqa: DTZ001 - naive on purpose
+    assert START.schema() == {"type": "string", "format": "date-time"}
