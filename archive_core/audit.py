@@ -33,6 +33,7 @@ from archive_core.ids import OrgId, UserId
 __all__ = [
     "GENESIS_HASH",
     "AuditRecord",
+    "AuditWindow",
     "ChainBreak",
     "ChainVerification",
     "chain_record",
@@ -131,6 +132,22 @@ class AuditRecord:
             prev_hash=data["prevHash"],
             hash=data["hash"],
             signed_at=None if "signedAt" not in data else datetime.fromisoformat(data["signedAt"]),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class AuditWindow:
+    """The records an export reads: those performed at `start` or later and before
+    `end`, by `actor` when it is given."""
+
+    start: datetime
+    end: datetime
+    actor: UserId | None = None
+
+    def holds(self, record: AuditRecord) -> bool:
+        """Whether `record` falls in this window."""
+        return self.start <= record.performed_at < self.end and (
+            self.actor is None or record.actor_id == self.actor
         )
 
 

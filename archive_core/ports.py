@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 import attrs
 
 if TYPE_CHECKING:
-    from archive_core.audit import AuditRecord
+    from archive_core.audit import AuditRecord, AuditWindow
     from archive_core.entities import (
         Application,
         AssignedPermission,
@@ -225,6 +225,22 @@ class AuditLog(Protocol):
 
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         """Records of one org (or all), ordered by org then sequence."""
+        ...
+
+    def find(self, org_id: OrgId, record_id: str) -> AuditRecord | None:
+        """The org's record with this id, or None (another org's record is None)."""
+        ...
+
+    def survey(self, org_id: OrgId, window: AuditWindow, *, at_most: int) -> tuple[int, int]:
+        """How many of the org's records fall in `window`, counting no further than
+        `at_most`, and the sequence of the last one counted (0: none)."""
+        ...
+
+    def window(
+        self, org_id: OrgId, window: AuditWindow, *, after: int, through: int, limit: int
+    ) -> list[AuditRecord]:
+        """The org's records in `window` whose sequence is above `after` and at most
+        `through`, in sequence order, at most `limit` of them (a keyset page)."""
         ...
 
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Final, Generic, Self, TypeVar, overload
 
 import attrs
 
-from archive_core.audit import AuditRecord
+from archive_core.audit import AuditRecord, AuditWindow
 from archive_core.entities import (
     Application,
     AssignedPermission,
@@ -308,6 +308,33 @@ class MemoryAuditLog(_Part):
         if org_id is not None:
             return list(self._s.audit.get(org_id, ()))
         return [r for org in sorted(self._s.audit) for r in self._s.audit[org]]
+
+    def find(self, org_id: OrgId, record_id: str) -> AuditRecord | None:
+        """The org's record with this id, or None."""
+        return next((r for r in self._s.audit.get(org_id, ()) if r.id == record_id), None)
+
+    def survey(self, org_id: OrgId, window: AuditWindow, *, at_most: int) -> tuple[int, int]:
+        """How many records fall in `window` (at most `at_most`), and the last one's sequence."""
+        count = last = 0
+        for record in self._s.audit.get(org_id, ()):
+            if count == at_most:
+                break
+            if window.holds(record):
+                count, last = count + 1, record.sequence
+        return count, last
+
+    def window(
+        self, org_id: OrgId, window: AuditWindow, *, after: int, through: int, limit: int
+    ) -> list[AuditRecord]:
+        """A keyset page of the records in `window` (sequence above `after`, at most `through`)."""
+        chain = self._s.audit.get(org_id, [])
+        page: list[AuditRecord] = []
+        for record in chain[after:through]:  # sequence n is at index n - 1
+            if len(page) == limit:
+                break
+            if window.holds(record):
+                page.append(record)
+        return page
 
 
 P = TypeVar("P", bound="_Part")

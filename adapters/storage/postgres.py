@@ -360,6 +360,8 @@ DIALECT: Final = sql.Dialect(
         "in_kinds": "= ANY(:kinds::text[])",
         "each_element": "unnest(?::text[])",
         "expires": "expires_at",
+        "performed": "performed_at",
+        "actor": "(record::json ->> 'actorId')",
     },
     load_time=_as_is,
     store_time=_as_is,

@@ -40,7 +40,7 @@ from adapters.storage.codec import (
     user_action_from_json,
     user_action_to_json,
 )
-from archive_core.audit import AuditRecord
+from archive_core.audit import AuditRecord, AuditWindow
 from archive_core.entities import (
     FULL_ADMIN,
     Application,
@@ -650,6 +650,20 @@ class AuditLog(Repository):
     )
     ALL_RECORDS = "SELECT record FROM audit ORDER BY org_id, sequence"
     RECORDS_OF = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence"
+    FIND = "SELECT record FROM audit WHERE org_id = ? AND id = ?"
+    # A window: `{performed}` compares instants (SQLite: through `instant_us`), `{actor}`
+    # is the record's `actorId`; a NULL actor parameter lets every actor through.
+    SURVEY = (
+        "SELECT COUNT(*), COALESCE(MAX(sequence), 0) FROM (SELECT sequence FROM audit"
+        " WHERE org_id = :org AND {performed} >= :start AND {performed} < :end"
+        " AND (:actor::text IS NULL OR {actor} = :actor::text)"
+        " ORDER BY sequence LIMIT :at_most) AS counted"
+    )
+    WINDOW = (
+        "SELECT record FROM audit WHERE org_id = :org AND sequence > :after"
+        " AND sequence <= :through AND {performed} >= :start AND {performed} < :end"
+        " AND (:actor::text IS NULL OR {actor} = :actor::text) ORDER BY sequence LIMIT :limit"
+    )
 
     def head(self, org_id: OrgId) -> AuditRecord | None:
         """The org's latest record, or None."""
@@ -682,6 +696,33 @@ class AuditLog(Repository):
         else:
             rows = self._tx.all(self.RECORDS_OF, (org_id,))
         return [audit_from_json(row[0]) for row in rows]
+
+    def find(self, org_id: OrgId, record_id: str) -> AuditRecord | None:
+        """The org's record with this id, or None."""
+        row = self._tx.one(self.FIND, (org_id, record_id))
+        return None if row is None else audit_from_json(row[0])
+
+    def _window(self, org_id: OrgId, window: AuditWindow, **bounds: int) -> dict[str, Any]:
+        store = self.dialect.store_expiry
+        return {
+            "org": org_id,
+            "start": store(window.start),
+            "end": store(window.end),
+            "actor": window.actor,
+            **bounds,
+        }
+
+    def survey(self, org_id: OrgId, window: AuditWindow, *, at_most: int) -> tuple[int, int]:
+        """How many records fall in `window` (at most `at_most`), and the last one's sequence."""
+        count, last = self._tx.one(self.SURVEY, self._window(org_id, window, at_most=at_most))
+        return int(count), int(last)
+
+    def window(
+        self, org_id: OrgId, window: AuditWindow, *, after: int, through: int, limit: int
+    ) -> list[AuditRecord]:
+        """A keyset page of the records in `window` (sequence above `after`, at most `through`)."""
+        params = self._window(org_id, window, after=after, through=through, limit=limit)
+        return [audit_from_json(row[0]) for row in self._tx.all(self.WINDOW, params)]
 
 
 # --------------------------------------------------------------------------- outside units of work

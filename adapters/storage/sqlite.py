@@ -266,6 +266,7 @@ class SqliteDatabase:
         try:
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.create_function("instant_us", 1, _instant_us, deterministic=True)
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         except sqlite3.Error as exc:
             conn.close()
@@ -500,6 +501,12 @@ class _Session:
             _fail(exc)
 
 
+def _instant_us(text: str) -> int:
+    """SQL `instant_us(t)`: a stored ISO-8601 time as integer microseconds since the
+    epoch, so that times written with different offsets compare as instants."""
+    return micros(datetime.fromisoformat(text))
+
+
 #: How SQLite says the statements of `sql.py`: integer booleans, lists as JSON read
 #: through `json_each`, times as ISO-8601 text, expiries as integer microseconds
 #: (`expires_us`).
@@ -514,6 +521,8 @@ DIALECT: Final = sql.Dialect(
         "in_kinds": "IN (SELECT value FROM json_each(:kinds))",
         "each_element": "value FROM json_each(?) WHERE true",
         "expires": "expires_us",
+        "performed": "instant_us(performed_at)",
+        "actor": "json_extract(record, '$.actorId')",
     },
     load_time=datetime.fromisoformat,
     store_time=iso,

@@ -156,9 +156,13 @@ def grant_record(
 
 
 def audit_record(
-    org: OrgId, previous: AuditRecord | None, *, at: datetime = T0_PARIS
+    org: OrgId,
+    previous: AuditRecord | None,
+    *,
+    at: datetime = T0_PARIS,
+    actor: UserId | None = None,
 ) -> AuditRecord:
-    """The record that follows `previous` in `org`'s chain."""
+    """The record that follows `previous` in `org`'s chain (by `actor`, or a new user)."""
     serial = _serial()
     before = UserState(is_active=True, archived_at=None, version=1)
     draft = AuditRecord(
@@ -167,7 +171,7 @@ def audit_record(
         sequence=0,
         action=f"DELETE /auth/users/us-{serial}-target",
         user_action_id=f"ua-{serial}",
-        actor_id=UserId(f"us-{serial}-actor"),
+        actor_id=actor or UserId(f"us-{serial}-actor"),
         actor_username="actor@example.co",
         actor_kind="CustomerEmployee",
         token_kind="Login",
@@ -180,6 +184,7 @@ def audit_record(
         target_after=UserState(is_active=False, archived_at=at, version=2),
         prev_hash=GENESIS_HASH,
         hash="",
+        signed_at=at - timedelta(seconds=1),
     )
     return chain_record(draft, previous)
 

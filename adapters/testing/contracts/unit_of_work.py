@@ -20,7 +20,7 @@ import pytest
 
 from adapters.testing.contracts import samples
 from adapters.testing.contracts.samples import ARCHIVE_OPS, T0, T0_PARIS
-from archive_core.audit import AuditRecord, verify_audit_chain
+from archive_core.audit import AuditRecord, AuditWindow, verify_audit_chain
 from archive_core.entities import (
     Application,
     Assignment,
@@ -778,6 +778,74 @@ class UnitOfWorkContract(abc.ABC):
             (org, sequence) for org in orgs for sequence in (1, 2)
         )
         assert verify_audit_chain(records).ok
+
+    def test_a_record_is_found_by_its_id_in_its_own_org_only(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org, other = samples.org_id(), samples.org_id()
+        first = samples.audit_record(org, None)
+        second = samples.audit_record(org, first)
+        store(factory, first, second)
+        assert read(factory, lambda uow: uow.audit.find(org, second.id)) == second
+        assert read(factory, lambda uow: uow.audit.find(other, second.id)) is None
+        assert read(factory, lambda uow: uow.audit.find(org, "au-none-test")) is None
+
+    def _timeline(self, factory: UnitOfWorkFactory) -> tuple[OrgId, UserId, list[AuditRecord]]:
+        """Six records of one org a minute apart from T0 (times written in Paris and in
+        UTC alike), every other one by the same actor; one record of another org."""
+        org = samples.org_id()
+        actor = UserId(f"us-{samples.org_id()[3:]}-actor")
+        chain: list[AuditRecord] = []
+        for minute in range(6):
+            at = T0 + timedelta(minutes=minute)
+            if minute % 2:
+                at = at.astimezone(T0_PARIS.tzinfo)
+            record = samples.audit_record(
+                org, chain[-1] if chain else None, at=at, actor=actor if minute % 2 else None
+            )
+            chain.append(record)
+        store(factory, *chain, samples.audit_record(samples.org_id(), None, at=T0))
+        return org, actor, chain
+
+    def test_a_window_holds_the_records_performed_from_its_start_to_before_its_end(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org, actor, chain = self._timeline(factory)
+        minute = timedelta(minutes=1)
+        window = AuditWindow(start=T0 + minute, end=T0 + 4 * minute)
+        assert read(factory, lambda uow: uow.audit.survey(org, window, at_most=10)) == (3, 4)
+        assert read(factory, lambda uow: uow.audit.survey(org, window, at_most=2)) == (2, 3)
+        page = read(
+            factory, lambda uow: uow.audit.window(org, window, after=0, through=6, limit=10)
+        )
+        assert page == chain[1:4]
+        by_actor = AuditWindow(start=T0, end=T0 + 10 * minute, actor=actor)
+        assert read(factory, lambda uow: uow.audit.survey(org, by_actor, at_most=10)) == (3, 6)
+        assert read(
+            factory, lambda uow: uow.audit.window(org, by_actor, after=0, through=6, limit=10)
+        ) == [chain[1], chain[3], chain[5]]
+        empty = AuditWindow(start=T0 - minute, end=T0)
+        assert read(factory, lambda uow: uow.audit.survey(org, empty, at_most=10)) == (0, 0)
+        nobody = AuditWindow(start=T0, end=T0 + minute, actor=UserId("us-nobody-test"))
+        assert read(factory, lambda uow: uow.audit.survey(org, nobody, at_most=10)) == (0, 0)
+
+    def test_a_window_is_read_in_keyset_pages(self, factory: UnitOfWorkFactory) -> None:
+        org, _actor, chain = self._timeline(factory)
+        window = AuditWindow(start=T0, end=T0 + timedelta(hours=1))
+
+        def page(after: int, through: int, limit: int) -> list[AuditRecord]:
+            return read(
+                factory,
+                lambda uow: uow.audit.window(
+                    org, window, after=after, through=through, limit=limit
+                ),
+            )
+
+        assert page(0, 6, 2) == chain[0:2]
+        assert page(2, 6, 2) == chain[2:4]
+        assert page(4, 6, 2) == chain[4:6]
+        assert page(6, 6, 2) == []
+        assert page(1, 3, 10) == chain[1:3]  # nothing past `through`
 
     # ------------------------------------------------------------------ transaction semantics
 
