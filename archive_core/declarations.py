@@ -108,6 +108,8 @@ class Declaration(Generic[H_co]):
       the operation parses itself;
     - `answer`: the JSON schema of its 200 (None: `media_type` only, e.g. a CSV), and
       `answer_description` what it is, in words (the summary when empty);
+      `answer_headers` the headers its 200 may carry beyond the standard ones, each
+      `(name, what it says)`: the OpenAPI document lists them and CORS exposes them;
     - `errors`: the error statuses it can answer (431 is added by the transport);
     - `build`: makes its handler from a deployment's `Wiring` and this declaration;
     - `embedded`: the framework embeddings mount it (the server's probes are not);
@@ -132,6 +134,7 @@ class Declaration(Generic[H_co]):
     answer: Schema | None = None
     answer_description: str = ""
     media_type: str = "application/json"
+    answer_headers: tuple[tuple[str, str], ...] = ()
     errors: tuple[int, ...] = (400, 401, 409, 413, 500, 503)
     embedded: bool = True
     reads_only: bool = False

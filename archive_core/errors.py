@@ -237,6 +237,20 @@ class Catalogue:
         when="an unknown, repeated, missing or malformed query parameter (the message names it)",
         origin="library",
     )
+    AUDIT_ID_MALFORMED = ErrorKind(
+        400,
+        "audit_log_id_malformed",
+        "The audit log id is malformed.",
+        when="the path's audit log id is not in canonical form (`au-…`)",
+        origin="library",
+    )
+    AUDIT_NOT_FOUND = ErrorKind(
+        404,
+        "audit_log_not_found",
+        "Audit log not found.",
+        when="no record of the caller's org has this id (another org's record included)",
+        origin="library",
+    )
     CREDENTIAL_REJECTED = ErrorKind(
         400,
         "credential_rejected",

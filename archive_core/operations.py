@@ -16,6 +16,7 @@ from archive_core.entities import FULL_ADMIN
 from archive_core.permissions import PRESET_NAMES, PermissionMatrix
 from archive_core.use_cases.activate_user import ACTIVATE_USER
 from archive_core.use_cases.archive_user import ARCHIVE_USER
+from archive_core.use_cases.audit_logs import GET_AUDIT_LOG, LIST_AUDIT_LOGS
 from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
@@ -39,6 +40,8 @@ OPERATIONS: Final[tuple[Declaration[Handler], ...]] = (
     DEACTIVATE_USER,
     ACTIVATE_USER,
     GET_USER,
+    LIST_AUDIT_LOGS,
+    GET_AUDIT_LOG,
 )
 
 #: Each preset of SPEC §1.1 over the library's operations, by name.

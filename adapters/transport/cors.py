@@ -9,7 +9,9 @@ by `parse_origin` first: an exact origin or nothing. For a request whose single
   methods answers 204 with the route's methods, the headers the official SDKs send,
   and the origin;
 - a request with one of that route's methods goes to the application, and its answer
-  carries `Access-Control-Allow-Origin: <origin>` (and `Vary: Origin`).
+  carries `Access-Control-Allow-Origin: <origin>` (and `Vary: Origin`), and
+  `Access-Control-Expose-Headers` naming the headers the operation's declaration says
+  its answer may carry (`X-Dfns-Result-Truncated` of the audit-log export).
 
 Every other request (no `Origin`, another origin, an unknown route, a method or a
 preflight for a method the route does not serve) goes to the application untouched:
@@ -185,6 +187,8 @@ class CorsApplication:
             await self.app(scope, receive, send)
             return
 
+        exposed = self.app.handler.exposed_headers(raw_target(scope), scope["method"])
+
         async def send_with_origin(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
@@ -192,6 +196,8 @@ class CorsApplication:
                     (b"access-control-allow-origin", allowed_origin),
                     (b"vary", b"Origin"),
                 ]
+                if exposed:
+                    headers.append((b"access-control-expose-headers", exposed.encode("latin-1")))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -282,6 +282,15 @@ class HttpHandler:
         (what a CORS preflight answers with)."""
         return self.routes.allowed_methods(strip_query(target))
 
+    def exposed_headers(self, target: str, method: str) -> str:
+        """The headers the answer of `method` on the route `target` names may carry beyond
+        the standard ones (`answer_headers`), comma-separated: what CORS exposes."""
+        route, _params = self.routes.match(strip_query(target))
+        declaration = None if route is None else route.methods.get(method)
+        if declaration is None:
+            return ""
+        return ", ".join(name for name, _what in declaration.answer_headers)
+
     # -------------------------------------------------------------------- phase 1
     def begin(
         self, method: str, target: str, header_pairs: Iterable[tuple[str, str]]

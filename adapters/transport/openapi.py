@@ -200,6 +200,11 @@ def _operation(declaration: Declaration[Handler], schemas: dict[str, Any]) -> di
         }
     else:
         answer["content"] = {declaration.media_type: {"schema": {"type": "string"}}}
+    if declaration.answer_headers:
+        answer["headers"] = {
+            name: {"description": what, "schema": {"type": "string"}}
+            for name, what in declaration.answer_headers
+        }
     responses = {"200": answer, **_errors(*declaration.errors, 431)}
     if declaration is _READYZ:
         # The probe answers 503 with its report, not the error body.

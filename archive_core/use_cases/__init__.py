@@ -7,6 +7,7 @@ lists); the use cases behind them, the signed pipeline (`signed_mutation`, whose
 
 from archive_core.use_cases.activate_user import ACTIVATE_USER
 from archive_core.use_cases.archive_user import ARCHIVE_USER
+from archive_core.use_cases.audit_logs import GET_AUDIT_LOG, LIST_AUDIT_LOGS
 from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
@@ -17,6 +18,8 @@ __all__ = [
     "ARCHIVE_USER",
     "COMPLETE_USER_ACTION",
     "DEACTIVATE_USER",
+    "GET_AUDIT_LOG",
     "GET_USER",
     "INIT_USER_ACTION",
+    "LIST_AUDIT_LOGS",
 ]

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Final
 
 import attrs
 
-from archive_core.access import Gate
 from archive_core.declarations import TARGET_ERRORS, Declaration, Wiring
 from archive_core.entities import Grants
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId, is_canonical_id
-from archive_core.permissions import (
-    Entry,
-    PermissionMatrix,
-    Permissions,
-    Requirement,
-    authorize,
-    denial_message,
-)
-from archive_core.ports import ReadingUnitOfWorkFactory, UnitOfWork, UnitOfWorkFactory
+from archive_core.permissions import Entry, Permissions, Requirement
 from archive_core.requests import Answer, Request
-from archive_core.use_cases.signed_mutation import parse_values
+from archive_core.use_cases.reading import ReadAccess
 from archive_core.wire import USER, user_to_wire
 
 __all__ = ["GET_USER", "GetUser"]
@@ -32,52 +22,19 @@ __all__ = ["GET_USER", "GetUser"]
 class GetUser:
     """Headers → authentication → permission → id syntax → look-up (archived users are 404)."""
 
-    gate: Gate
-    uow_factory: UnitOfWorkFactory
-    matrix: PermissionMatrix
-    declaration: Declaration[GetUser]
-    # A read needs no write lock: a reading unit where the factory offers one.
-    _begin: Callable[[], UnitOfWork] = attrs.field(init=False)
-
-    @_begin.default
-    def _reading_if_offered(self) -> Callable[[], UnitOfWork]:
-        factory = self.uow_factory
-        if isinstance(factory, ReadingUnitOfWorkFactory):
-            return factory.reading
-        return factory
+    access: ReadAccess
 
     @classmethod
     def wired(cls, wiring: Wiring, declaration: Declaration[GetUser]) -> GetUser:
         """The use case of `declaration`, built from a deployment's wiring."""
-        return cls(
-            gate=wiring.gate,
-            uow_factory=wiring.uow_factory,
-            matrix=wiring.matrix,
-            declaration=declaration,
-        )
+        return cls(access=ReadAccess.wired(wiring, declaration))
 
     def __call__(self, request: Request) -> Answer:
         """Answer `GET /auth/users/{userId}`."""
         user_id = request.params.get("userId", "")
-        screening = self.gate.screen(request.headers)
-        with self._begin() as uow:
-            principal = self.gate.admit(uow, screening)
-            decision = authorize(
-                self.matrix,
-                self.declaration.name,
-                granted=principal.grants.operations,
-                full_admin=principal.grants.full_admin,
-                target_kind=None,
-            )
-            if not decision.allowed:
-                raise ArchiveCoreError(
-                    Catalogue.PERMISSION_DENIED,
-                    message=denial_message(
-                        principal.user.kind, principal.user.id, decision.missing
-                    ),
-                    reason="permission_missing",
-                )
-            parse_values(self.declaration, request)
+        screening = self.access.screen(request)
+        with self.access.begin() as uow:
+            principal, _values = self.access.admit(uow, screening, request)
             if not is_canonical_id(user_id, "us"):
                 raise ArchiveCoreError(Catalogue.USER_ID_MALFORMED, reason="user_id_malformed")
             target = uow.users.get(UserId(user_id))

@@ -93,6 +93,8 @@ def test_paths_are_the_routes() -> None:
         ("/auth/users/{userId}", "GET"),
         ("/auth/users/{userId}/deactivate", "PUT"),
         ("/auth/users/{userId}/activate", "PUT"),
+        ("/auth/action/logs", "GET"),
+        ("/auth/action/logs/{id}", "GET"),
         ("/openapi.json", "GET"),
         ("/healthz", "GET"),
         ("/readyz", "GET"),

@@ -18,11 +18,14 @@ from archive_core.declarations import Declaration, Handler
 from archive_core.operations import OPERATIONS
 
 USER = "us-2mhcm-9r90a-92ran47bjpl60hmv"
+RECORD = "au-2mhcm-9r90a-92ran47bjpl60hmv"
+#: A value for each path parameter the library's routes name.
+VALUES = {"userId": USER, "id": RECORD}
 DECLARED = (*OPERATIONS, *SERVER_ROUTES)
 
 
 def concrete(declaration: Declaration[Handler]) -> str:
-    return declaration.path.replace("{userId}", USER)
+    return declaration.path.replace("{userId}", USER).replace("{id}", RECORD)
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,7 @@ def test_the_handler_routes_every_declaration_to_its_handler(
             assert started.handler is None  # /readyz: the handler's own
         else:
             assert started.handler is world.handler(declaration)
-        assert started.params == ({"userId": USER} if declaration.parameters else {})
+        assert started.params == {name: VALUES[name] for name in declaration.parameters}
 
 
 def test_the_document_describes_exactly_the_declarations() -> None:
