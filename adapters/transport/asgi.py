@@ -229,6 +229,11 @@ class AsgiApplication:
                 if chunk is None:
                     break
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if not waits:
+                    # A turn of the loop between chunks made on it: the server's writes
+                    # go out (the fast stack gathers a turn's writes into one) and its
+                    # flow control can hold the next chunk back: memory stays flat.
+                    await asyncio.sleep(0)
         except Exception as exc:  # the status is sent: log, and end the body short
             log.error("a streamed answer failed after its head: %s", type(exc).__name__)
         finally:

@@ -52,7 +52,7 @@ EXPORT_HEADER: Final = (
 #: The most rows an export holds; a wider window is cut, and says so.
 MAX_EXPORT_ROWS: Final = 100_000
 #: Records read per keyset page (one short reading unit of work each).
-EXPORT_PAGE: Final = 1000
+EXPORT_PAGE: Final = 250
 #: The header of a cut export (exposed to browsers by CORS).
 TRUNCATED_HEADER: Final = "X-Dfns-Result-Truncated"
 _CSV: Final = "text/csv; charset=utf-8"

@@ -18,6 +18,7 @@ RATIOS = {
     "workers_rps_ratio",
     "p99_scale_ratio",
     "rss_growth_ratio",
+    "export_rss_ratio",
     "key_verify_ratio_max",
 }
 

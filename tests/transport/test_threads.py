@@ -184,6 +184,47 @@ def test_a_request_that_may_wait_runs_in_the_pool_stream_and_all() -> None:
     assert loop_thread not in seen
 
 
+def test_a_stream_made_on_the_loop_gives_the_loop_a_turn_between_chunks() -> None:
+    """What the transport wrote for a chunk goes out before the next chunk is made (the
+    fast stack writes a turn's writes at its end): a stream never piles up in memory."""
+    turns: list[int] = []
+    seen_at_chunk: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for chunk in (b"a,", b"b,", b"c"):
+            seen_at_chunk.append(len(turns))
+            yield chunk
+
+    def handler(request: Request) -> Answer:
+        return Answer.stream(chunks(), media_type="text/csv")
+
+    world = World()
+    deployment = attrs.evolve(
+        world.deployment, endpoints=world.deployment.endpoints.with_handler(GET_USER, handler)
+    )
+    app = AsgiApplication(Paced(deployment, False))
+
+    async def call() -> None:
+        loop = asyncio.get_running_loop()
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            loop.call_soon(turns.append, 1)  # what a transport's deferred write does
+
+        scope = {"type": "http", "method": "GET", "path": "/auth/users/us-1", "headers": []}
+        await app(scope, receive, send)
+
+    try:
+        asyncio.run(call())
+    finally:
+        app.close()
+    # The first chunk follows the head at once; each later one is made once the head and
+    # every chunk before it were written out.
+    assert seen_at_chunk == [0, 2, 3]
+
+
 # ---------------------------------------------------------------------------- the bound
 ROUNDS = 15
 

@@ -222,4 +222,4 @@ def test_the_handler_is_built_from_the_deployment() -> None:
     world = World()
     handler = world.handler(LIST_AUDIT_LOGS)
     assert isinstance(handler, ListAuditLogs)
-    assert (handler.max_rows, handler.page) == (100_000, 1000)
+    assert (handler.max_rows, handler.page) == (100_000, 250)
