@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Final
 
 import attrs
@@ -241,6 +241,22 @@ def _check_hashes(path: Sequence[bytes]) -> None:
             raise ProofInvalid("hash_size", f"a hash of {len(value)} bytes, not {HASH_SIZE}")
 
 
+def _climb(fn: int, sn: int, path: Sequence[bytes], kind: str) -> Iterator[tuple[bytes, bool]]:
+    # The loop RFC 9162 §2.1.3.2 step 4 and §2.1.4.2 step 6 share: each node of the path
+    # with whether it sits to the left of the hash built so far; then sn must be 0.
+    for node in path:
+        if sn == 0:
+            raise ProofInvalid("path_too_long", f"the {kind} path is longer than the tree")
+        on_the_left = bool(fn & 1) or fn == sn
+        yield node, on_the_left
+        if on_the_left:
+            while not fn & 1 and fn:
+                fn, sn = fn >> 1, sn >> 1
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ProofInvalid("path_too_short", f"the {kind} path is shorter than the tree")
+
+
 def verify_inclusion(
     leaf_hash: bytes, index: int, size: int, path: Sequence[bytes], root: bytes
 ) -> None:
@@ -250,22 +266,11 @@ def verify_inclusion(
     # 1. The index must be inside the tree.
     if not 0 <= index < size:
         raise ProofInvalid("index_out_of_range", f"leaf index {index} is not below size {size}")
-    # 2.-3. fn, sn and r.
-    fn, sn, r = index, size - 1, leaf_hash
-    # 4. Fold the path in.
-    for p in path:
-        if sn == 0:
-            raise ProofInvalid("path_too_long", "the inclusion path is longer than the tree")
-        if fn & 1 or fn == sn:
-            r = node_hash(p, r)
-            while not fn & 1 and fn:
-                fn, sn = fn >> 1, sn >> 1
-        else:
-            r = node_hash(r, p)
-        fn, sn = fn >> 1, sn >> 1
-    # 5. Every level used, and the root reached.
-    if sn != 0:
-        raise ProofInvalid("path_too_short", "the inclusion path is shorter than the tree")
+    # 2.-4. From the leaf up: a node on the left joins as (p, r), on the right as (r, p).
+    r = leaf_hash
+    for p, on_the_left in _climb(index, size - 1, path, "inclusion"):
+        r = node_hash(p, r) if on_the_left else node_hash(r, p)
+    # 5. Every level used (`_climb`), and the root reached.
     if not _same(r, root):
         raise ProofInvalid("root_mismatch", "the inclusion path does not lead to the root")
 
@@ -299,22 +304,15 @@ def verify_consistency(
     fn, sn = old_size - 1, new_size - 1
     while fn & 1:
         fn, sn = fn >> 1, sn >> 1
-    # 5. fr and sr.
+    # 5.-6. fr and sr from the first node; a node on the left joins both, one on the
+    # right only the new tree's.
     fr = sr = hashes[0]
-    # 6. Fold the rest in.
-    for c in hashes[1:]:
-        if sn == 0:
-            raise ProofInvalid("path_too_long", "the consistency path is longer than the tree")
-        if fn & 1 or fn == sn:
+    for c, on_the_left in _climb(fn, sn, hashes[1:], "consistency"):
+        if on_the_left:
             fr, sr = node_hash(c, fr), node_hash(c, sr)
-            while not fn & 1 and fn:
-                fn, sn = fn >> 1, sn >> 1
         else:
             sr = node_hash(sr, c)
-        fn, sn = fn >> 1, sn >> 1
-    # 7. Both roots reached, every level used.
-    if sn != 0:
-        raise ProofInvalid("path_too_short", "the consistency path is shorter than the tree")
+    # 7. Every level used (`_climb`), and both roots reached.
     if not _same(fr, old_root):
         raise ProofInvalid("old_root_mismatch", "the path does not lead to the old root")
     if not _same(sr, new_root):

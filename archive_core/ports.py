@@ -47,6 +47,7 @@ __all__ = [
     "ConsumeOutcome",
     "ConsumeStatus",
     "CredentialRepository",
+    "Ed25519Verifier",
     "PermissionRepository",
     "Randomness",
     "ReadingUnitOfWorkFactory",
@@ -373,6 +374,14 @@ class SignatureVerifier(Protocol):
 
     def validate_public_key(self, kind: CredentialKind, algorithm: str, public_key: str) -> None:
         """Refuse unacceptable key material (ArchiveCoreError(CREDENTIAL_REJECTED))."""
+        ...
+
+
+class Ed25519Verifier(Protocol):
+    """Verifies Ed25519 signatures (RFC 8032) made by a raw 32-byte public key."""
+
+    def verify(self, public_key: bytes, *, message: bytes, signature: bytes) -> bool:
+        """Whether `signature` is `public_key`'s over `message` (False for malformed input)."""
         ...
 
 
