@@ -32,6 +32,7 @@ __all__ = [
     "ProofInvalid",
     "Subtree",
     "SubtreeReader",
+    "SubtreesReader",
     "append_reads",
     "appended_subtrees",
     "consistency_path",
@@ -40,6 +41,7 @@ __all__ = [
     "inclusion_subtrees",
     "leaf_hash",
     "node_hash",
+    "prefetched",
     "range_subtrees",
     "root_from_subtrees",
     "root_hash",
@@ -54,6 +56,9 @@ EMPTY_ROOT: Final = hashlib.sha256(b"").digest()
 
 #: The hash of the complete subtree at (level, index), as a store keeps it.
 SubtreeReader = Callable[[int, int], bytes]
+#: The hashes of the complete subtrees at these (level, index) positions, in order (one
+#: query of a store).
+SubtreesReader = Callable[[Sequence[tuple[int, int]]], Sequence[bytes]]
 
 _sha256: Final = hashlib.sha256
 
@@ -83,6 +88,13 @@ def leaf_hash(data: bytes) -> bytes:
 def node_hash(left: bytes, right: bytes) -> bytes:
     """SHA-256(0x01 ‖ left ‖ right): the hash of an interior node (RFC 9162 §2.1.1)."""
     return _sha256(b"\x01" + left + right).digest()
+
+
+def prefetched(positions: Sequence[tuple[int, int]], read: SubtreesReader) -> SubtreeReader:
+    """A reader of the subtrees at `positions`, all read at once by `read` (a store's one
+    query for the `*_subtrees` or `append_reads` of what is to be computed)."""
+    hashes = dict(zip(positions, read(positions), strict=True))
+    return lambda level, index: hashes[level, index]
 
 
 # --------------------------------------------------------------------------- appending

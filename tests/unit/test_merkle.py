@@ -195,3 +195,17 @@ def test_verifiers_name_why_a_proof_fails() -> None:
     assert _reason(verify, 6, 8, consistency, root6, root6) == "new_root_mismatch"
     assert _reason(verify, 0, 8, [], merkle.EMPTY_ROOT, root) == "empty_old_tree"
     verify(8, 8, [], root, root)
+
+
+def test_prefetched_reads_every_position_at_once() -> None:
+    tree = Tree(LEAVES)
+    batches: list[list[tuple[int, int]]] = []
+
+    def read_many(positions: Sequence[tuple[int, int]]) -> list[bytes]:
+        batches.append(list(positions))
+        return [tree.nodes[position] for position in positions]
+
+    positions = merkle.inclusion_subtrees(2, 7)
+    path = merkle.inclusion_path(2, 7, merkle.prefetched(positions, read_many))
+    assert batches == [list(positions)]
+    assert list(path) == rfc9162.path(2, LEAVES[:7])
