@@ -597,8 +597,8 @@ class _MigrationStep:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
 
-    def rows(self, query: str, /) -> list[Any]:
-        return self._conn.execute(query).fetchall()
+    def rows(self, query: str, params: Sequence[Any] = (), /) -> list[Any]:
+        return self._conn.execute(query.replace("?", "%s"), params).fetchall()
 
     def run_many(self, query: str, params: Sequence[tuple[Any, ...]], /) -> None:
         with self._conn.cursor() as cursor:

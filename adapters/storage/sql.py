@@ -26,11 +26,15 @@ PostgreSQL takes `timestamptz` and `text[]` as they are.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar, Final, Protocol, TypeVar
+
+import attrs
 
 from adapters.storage.codec import (
     ContentMemo,
@@ -40,7 +44,8 @@ from adapters.storage.codec import (
     user_action_from_json,
     user_action_to_json,
 )
-from archive_core.audit import AuditRecord, AuditWindow
+from archive_core import merkle
+from archive_core.audit import AuditRecord, AuditWindow, leaf_data
 from archive_core.entities import (
     FULL_ADMIN,
     Application,
@@ -648,6 +653,12 @@ class AuditLog(Repository):
         " WHERE ?::bigint = 1 + COALESCE((SELECT MAX(sequence) FROM audit WHERE org_id = ?), 0)"
         " ON CONFLICT DO NOTHING"
     )
+    # The org's Merkle tree (`audit_tree`): its size is one past its last leaf's index
+    # (the primary key's order, not a count); its subtrees are read and written a few
+    # at a time (`_READ_SUBTREES`, `_WRITE_SUBTREES`).
+    TREE_SIZE = (
+        "SELECT idx + 1 FROM audit_tree WHERE org_id = ? AND level = 0 ORDER BY idx DESC LIMIT 1"
+    )
     ALL_RECORDS = "SELECT record FROM audit ORDER BY org_id, sequence"
     RECORDS_OF = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence"
     FIND = "SELECT record FROM audit WHERE org_id = ? AND id = ?"
@@ -688,6 +699,29 @@ class AuditLog(Repository):
         if self._tx.execute(self.APPEND, params) == 0:
             raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
         self._store.memo.audit.put(record.org_id, text, record)
+        # Its leaf and the subtrees it completes, in this transaction.
+        org, index = record.org_id, record.sequence - 1
+        reads = merkle.append_reads(index)
+        read = merkle.prefetched(reads, partial(self.subtrees, org))
+        nodes = merkle.appended_subtrees(index, merkle.leaf_hash(leaf_data(record)), read)
+        values = [v for node in nodes for v in (org, node.level, node.index, node.hash)]
+        self._tx.execute(_WRITE_SUBTREES.rendered(self.dialect, len(nodes)), values)
+
+    def tree_size(self, org_id: OrgId) -> int:
+        """How many leaves the org's Merkle tree holds."""
+        row = self._tx.one(self.TREE_SIZE, (org_id,))
+        return 0 if row is None else int(row[0])
+
+    def subtrees(self, org_id: OrgId, positions: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The hashes of the org's complete subtrees at these positions, in one read (of
+        up to a hundred); KeyError if one is not stored."""
+        found: dict[tuple[int, int], bytes] = {}
+        for start in range(0, len(positions), _SUBTREES_PER_READ):
+            chunk = positions[start : start + _SUBTREES_PER_READ]
+            params = [v for level, index in chunk for v in (org_id, level, index)]
+            query = _READ_SUBTREES.rendered(self.dialect, len(chunk))
+            found.update({(row[0], row[1]): bytes(row[2]) for row in self._tx.all(query, params)})
+        return [found[position] for position in positions]
 
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         """Records of one org (or all), ordered by org then sequence."""
@@ -723,6 +757,39 @@ class AuditLog(Repository):
         """A keyset page of the records in `window` (sequence above `after`, at most `through`)."""
         params = self._window(org_id, window, after=after, through=through, limit=limit)
         return [audit_from_json(row[0]) for row in self._tx.all(self.WINDOW, params)]
+
+
+@attrs.frozen
+class _Repeated:
+    """A statement template with a part said once per item (`head`, then `part` joined by
+    `joint`, `count` times), rendered once per dialect and count."""
+
+    head: str
+    part: str
+    joint: str
+
+    def rendered(self, dialect: Dialect, count: int) -> str:
+        """The statement for `count` items in `dialect`."""
+        return _render_repeated(self, dialect, count)
+
+
+@functools.cache
+def _render_repeated(template: _Repeated, dialect: Dialect, count: int) -> str:
+    return dialect.render(template.head + template.joint.join([template.part] * count))
+
+
+# Each subtree by primary key (an index look-up each, whatever the planner makes of an OR);
+# a proof reads about 2·log2(n), so one statement; more go a hundred at a time (SQLite
+# allows 500 terms in a compound SELECT).
+_SUBTREES_PER_READ: Final = 100
+_READ_SUBTREES: Final = _Repeated(
+    "",
+    "SELECT level, idx, hash FROM audit_tree WHERE org_id = ? AND level = ? AND idx = ?",
+    " UNION ALL ",
+)
+_WRITE_SUBTREES: Final = _Repeated(
+    "INSERT INTO audit_tree (org_id, level, idx, hash) VALUES ", "(?, ?, ?, ?)", ", "
+)
 
 
 # --------------------------------------------------------------------------- outside units of work

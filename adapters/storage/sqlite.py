@@ -161,8 +161,8 @@ class _MigrationStep:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def rows(self, sql: str, /) -> list[Any]:
-        return self._conn.execute(sql).fetchall()
+    def rows(self, sql: str, params: Sequence[Any] = (), /) -> list[Any]:
+        return self._conn.execute(sql, params).fetchall()
 
     def run_many(self, sql: str, params: Sequence[tuple[Any, ...]], /) -> None:
         self._conn.executemany(sql, params)
