@@ -10,7 +10,7 @@ proofs it would serve do not match the log.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Final
 
 import attrs
@@ -73,6 +73,7 @@ def _compare(
     org_id: str, expected: list[merkle.Subtree], read: merkle.SubtreesReader
 ) -> TreeBreak | None:
     positions = [(node.level, node.index) for node in expected]
+    stored: Sequence[bytes | None]
     try:
         stored = read(positions)
     except KeyError:
