@@ -33,6 +33,7 @@ from archive_core.permissions import PRESET_NAMES, PermissionMatrix, Permissions
 from archive_core.ports import (
     AuthenticatorDataParser,
     ChallengeStore,
+    CheckpointSigner,
     Randomness,
     SignatureVerifier,
     UnitOfWorkFactory,
@@ -86,6 +87,8 @@ class Wiring:
     policy: Policy
     #: the permission matrix in force (the policy's, resolved: `resolve_matrix`)
     matrix: PermissionMatrix
+    #: the log key that signs the audit log's checkpoints (None: they are not served)
+    log_signer: CheckpointSigner | None = None
 
 
 def _route_name(operation_id: str) -> str:

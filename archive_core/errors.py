@@ -251,6 +251,13 @@ class Catalogue:
         when="no record of the caller's org has this id (another org's record included)",
         origin="library",
     )
+    LOG_SIZE_INVALID = ErrorKind(
+        400,
+        "log_size_invalid",
+        "The query is invalid: from must not be above the tree size.",
+        when="a consistency proof asked from a size above the org's tree (the message names it)",
+        origin="library",
+    )
     CREDENTIAL_REJECTED = ErrorKind(
         400,
         "credential_rejected",
@@ -291,6 +298,31 @@ class Catalogue:
         "unavailable",
         "Service Unavailable",
         when="the storage backend cannot be reached",
+        origin="library",
+    )
+
+    LOG_UNSIGNED = ErrorKind(
+        503,
+        "log_unsigned",
+        "The audit log is not signed by this server: it has no log key.",
+        when="a checkpoint or proof asked of a server started without --log-key-file",
+        origin="library",
+    )
+    LOG_TREE_DAMAGED = ErrorKind(
+        503,
+        "log_tree_damaged",
+        "The audit log's Merkle tree does not match its records.",
+        when="a subtree or a record's leaf is missing from the stored tree; an error is logged",
+        origin="library",
+    )
+    LOG_SIGNING_REFUSED = ErrorKind(
+        503,
+        "log_signing_refused",
+        "The log signer refused: the audit log does not extend the last tree head it signed.",
+        when=(
+            "the org's tree is smaller than, or inconsistent with, the last one the log key "
+            "signed (the tables were cut or rewritten); an error is logged"
+        ),
         origin="library",
     )
 

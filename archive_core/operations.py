@@ -21,6 +21,11 @@ from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
+from archive_core.use_cases.log_proofs import (
+    GET_CHECKPOINT,
+    GET_CONSISTENCY_PROOF,
+    GET_INCLUSION_PROOF,
+)
 
 __all__ = [
     "DFNS_CURRENT_PRESET",
@@ -42,6 +47,9 @@ OPERATIONS: Final[tuple[Declaration[Handler], ...]] = (
     GET_USER,
     LIST_AUDIT_LOGS,
     GET_AUDIT_LOG,
+    GET_CHECKPOINT,
+    GET_INCLUSION_PROOF,
+    GET_CONSISTENCY_PROOF,
 )
 
 #: Each preset of SPEC §1.1 over the library's operations, by name.

@@ -6,6 +6,7 @@
     archive-core users create --org ORG ... a user, optionally with permissions, key, token
     archive-core credentials add --user ... register a credential from a PEM public key
     archive-core audit [--verify]           the audit trail, re-verified
+    archive-core audit ACTION ...           the log key, proofs verified offline
     archive-core purge                      forget expired challenges, nonces and grants
 
 Readable output by default, `--json` for scripts. `--db` takes a SQLite path (default
@@ -40,6 +41,7 @@ from adapters.entrypoints.environment import (
 )
 from adapters.entrypoints.escaping import escaped
 from adapters.entrypoints.listening import CannotListen
+from adapters.entrypoints.log_tools import add_log_commands, run_log_command
 from adapters.entrypoints.progress import Progress
 from adapters.observability.logs import FORMATS, LEVELS
 from adapters.storage.urls import StorageStartError
@@ -57,6 +59,7 @@ from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
 from archive_core.errors import ArchiveCoreError
 from archive_core.ids import OrgId, is_canonical_id
+from archive_core.log_signing import DEFAULT_LOG_NAME
 from archive_core.operations import PRESETS
 
 __all__ = ["main"]
@@ -136,6 +139,19 @@ def _parser() -> argparse.ArgumentParser:
             "answered 503, not acknowledged (default 5)"
         ),
     )
+    serve.add_argument(
+        "--log-key-file",
+        metavar="FILE",
+        help=(
+            "the audit log's Ed25519 key (PEM, mode 600), outside the database: signs "
+            "checkpoints (archive-core audit new-log-key; off: checkpoints answer 503)"
+        ),
+    )
+    serve.add_argument(
+        "--log-name",
+        default=DEFAULT_LOG_NAME,
+        help=f"the audit log's schemeless name, origins <name>/<orgId> ({DEFAULT_LOG_NAME})",
+    )
     serve.set_defaults(environment=EnvironmentDefaults(serve, SERVE_VARIABLES))
 
     boot = commands.add_parser("bootstrap", help="a new org with an admin, a key and a token")
@@ -192,6 +208,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--org", help="one org only")
     audit.add_argument("--verify", action="store_true", help="re-check chain and signatures")
     as_json(audit)
+    add_log_commands(audit)
 
     purge = commands.add_parser("purge", help="forget expired challenges, nonces and grants")
     db(purge)
@@ -247,7 +264,10 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         log_level=args.log_level,
         cors_origins=frozenset(args.cors_origin),
         commit_timeout=args.commit_timeout,
+        log_key_file=args.log_key_file,
+        log_name=args.log_name,
     )
+    settings.log_signer()  # a key file or log name that cannot be used: one line, now
     status = serve(settings, out, err)
     if status == 0:
         out.write("archive-core stopped\n")
@@ -450,6 +470,8 @@ def _run(
         return run_demo(db=args.db, out=out)
     if args.command == "purge":
         return _purge(args, out, progress)
+    if args.command == "audit" and args.audit_command is not None:
+        return run_log_command(args, out, err)
     with build(db_url=args.db) as deployment:
         if args.command == "bootstrap":
             return _bootstrap(args, deployment, out)

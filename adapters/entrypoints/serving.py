@@ -60,6 +60,7 @@ import uvicorn
 import uvicorn.config
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
+from adapters.crypto.log_key import KeyFileSigner, checked_log_name
 from adapters.entrypoints.listening import (
     REUSE_PORT,
     listen,
@@ -73,6 +74,7 @@ from adapters.transport.port import Served
 from adapters.transport.routes import RouteTable
 from adapters.wiring.bootstrap import Deployment, build
 from archive_core.config import Policy
+from archive_core.log_signing import DEFAULT_LOG_NAME
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -103,6 +105,16 @@ class ServeSettings:
     #: PostgreSQL: seconds a commit may wait for a synchronous standby (None: the store's
     #: default, `postgres.DEFAULT_COMMIT_TIMEOUT`)
     commit_timeout: float | None = None
+    #: the audit log's key file (None: checkpoints and proofs are not signed) and name
+    log_key_file: str | None = None
+    log_name: str = DEFAULT_LOG_NAME
+
+    def log_signer(self) -> KeyFileSigner | None:
+        """The log key's signer (LogKeyInvalid, one line, when it cannot be used)."""
+        if self.log_key_file is None:
+            checked_log_name(self.log_name)
+            return None
+        return KeyFileSigner(self.log_key_file, log_name=self.log_name)
 
     def build(self) -> Deployment:
         """The deployment these settings describe (its storage opened)."""
@@ -111,6 +123,7 @@ class ServeSettings:
             replay_url=self.replay_url,
             policy=self.policy,
             commit_timeout=self.commit_timeout,
+            log_signer=self.log_signer(),
         )
 
 

@@ -43,7 +43,12 @@ from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenK
 from archive_core.ids import OrgId
 from archive_core.operations import DFNS_PRESET, OPERATIONS
 from archive_core.permissions import PermissionMatrix
-from archive_core.ports import ChallengeStore, ReplayGuard, UnitOfWorkFactory
+from archive_core.ports import (
+    ChallengeStore,
+    CheckpointSigner,
+    ReplayGuard,
+    UnitOfWorkFactory,
+)
 from archive_core.requests import Answer, Headers, Request
 from archive_core.use_cases import (
     ACTIVATE_USER,
@@ -122,6 +127,7 @@ class World:
 
     Storage is in memory unless `db_url` names other storage (`sqlite:///…`,
     `postgresql://…`) or `uow_factory` / `challenges` / `replay_guard` are given;
+    `log_signer` signs the audit log's checkpoints (none by default: they answer 503);
     `store` is the in-memory store (for tests that look inside it). `operations` are
     the declarations served (the library's own by default; add yours to test them).
     Close the world (or use it as a context manager) when it opened storage from
@@ -143,6 +149,7 @@ class World:
         seed: int = 7,
         start: datetime | None = None,
         operations: Sequence[Declaration[Handler]] = OPERATIONS,
+        log_signer: CheckpointSigner | None = None,
     ) -> None:
         self.policy = Policy() if policy is None else policy
         self.store = MemoryStore()
@@ -173,6 +180,7 @@ class World:
             verifiers=self.verifiers,
             authenticator_parser=FakeAuthenticatorDataParser(),
             operations=operations,
+            log_signer=log_signer,
         )
         opened = self.deployment.storage
         self.uow_factory: UnitOfWorkFactory = opened.uow_factory

@@ -48,6 +48,7 @@ from archive_core.permissions import PermissionMatrix
 from archive_core.ports import (
     AuthenticatorDataParser,
     BearerClaims,
+    CheckpointSigner,
     Clock,
     Randomness,
     SignatureVerifier,
@@ -172,13 +173,15 @@ def build(
     authenticator_parser: AuthenticatorDataParser | None = None,
     operations: Sequence[Declaration[Handler]] = OPERATIONS,
     commit_timeout: float | None = None,
+    log_signer: CheckpointSigner | None = None,
 ) -> Deployment:
     """Open storage from `db_url` (and `replay_url` for challenges and nonces) — or take
     `storage` already opened, which the deployment then owns and closes — and wire the
     handler of each of `operations` to it, the crypto adapters, the clock and the
     randomness source. Each crypto adapter left out is the production one.
     `commit_timeout` (seconds) bounds a PostgreSQL commit's wait for a synchronous
-    standby (`open_storage`)."""
+    standby (`open_storage`). `log_signer` signs the audit log's checkpoints (None: the
+    checkpoint and proof endpoints answer 503: `adapters.crypto.log_key.KeyFileSigner`)."""
     if storage is None:
         if db_url is None:
             raise ValueError("build needs db_url (or storage already opened)")
@@ -233,6 +236,7 @@ def build(
             ),
             policy=policy,
             matrix=matrix,
+            log_signer=log_signer,
         )
         return Deployment(
             endpoints=Endpoints.build(operations, wiring),

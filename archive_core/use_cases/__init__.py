@@ -12,6 +12,11 @@ from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
+from archive_core.use_cases.log_proofs import (
+    GET_CHECKPOINT,
+    GET_CONSISTENCY_PROOF,
+    GET_INCLUSION_PROOF,
+)
 
 __all__ = [
     "ACTIVATE_USER",
@@ -19,6 +24,9 @@ __all__ = [
     "COMPLETE_USER_ACTION",
     "DEACTIVATE_USER",
     "GET_AUDIT_LOG",
+    "GET_CHECKPOINT",
+    "GET_CONSISTENCY_PROOF",
+    "GET_INCLUSION_PROOF",
     "GET_USER",
     "INIT_USER_ACTION",
     "LIST_AUDIT_LOGS",

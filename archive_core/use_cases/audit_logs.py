@@ -21,10 +21,12 @@ import attrs
 
 from archive_core.audit import AuditRecord, AuditWindow
 from archive_core.declarations import Declaration, Wiring
+from archive_core.entities import Principal
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.fields import Field, Query
 from archive_core.ids import OrgId, is_canonical_id
 from archive_core.permissions import Entry, Permissions, Requirement
+from archive_core.ports import UnitOfWork
 from archive_core.requests import Answer, Request
 from archive_core.use_cases.reading import ReadAccess
 from archive_core.wire import Schema
@@ -41,6 +43,7 @@ __all__ = [
     "ListAuditLogs",
     "audit_log_to_wire",
     "export_row",
+    "record_of",
 ]
 
 #: The permission every audit-log endpoint needs, in every preset.
@@ -111,9 +114,7 @@ class ListAuditLogs:
 
     def __call__(self, request: Request) -> Answer:
         """Answer `GET /auth/action/logs`: the export, streamed."""
-        screening = self.access.screen(request)
-        with self.access.begin() as uow:
-            principal, values = self.access.admit(uow, screening, request)
+        with self.access.admitted(request) as (uow, principal, values):
             start, end, user_id = values["startTime"], values["endTime"], values["userId"]
             if end <= start:
                 raise _query_invalid("endTime must be later than startTime")
@@ -185,23 +186,23 @@ class GetAuditLog:
         """The use case of `declaration`, built from a deployment's wiring."""
         return cls(access=ReadAccess.wired(wiring, declaration))
 
-    def find(self, request: Request) -> AuditRecord:
-        """The record the path's `{id}` names in the caller's org (400 malformed, 404
-        not found); the first steps of every read of one record."""
-        record_id = request.params.get("id", "")
-        screening = self.access.screen(request)
-        with self.access.begin() as uow:
-            principal, _values = self.access.admit(uow, screening, request)
-            if not is_canonical_id(record_id, "au"):
-                raise ArchiveCoreError(Catalogue.AUDIT_ID_MALFORMED, reason="audit_id_malformed")
-            record = uow.audit.find(principal.user.org_id, record_id)
-        if record is None:
-            raise ArchiveCoreError(Catalogue.AUDIT_NOT_FOUND, reason="audit_log_not_found")
-        return record
-
     def __call__(self, request: Request) -> Answer:
         """Answer `GET /auth/action/logs/{id}`."""
-        return Answer.json(audit_log_to_wire(self.find(request)))
+        with self.access.admitted(request) as (uow, principal, _values):
+            record = record_of(uow, principal, request)
+        return Answer.json(audit_log_to_wire(record))
+
+
+def record_of(uow: UnitOfWork, principal: Principal, request: Request) -> AuditRecord:
+    """The record the path's `{id}` names in the caller's org: 400 when the id is
+    malformed, 404 when the org has none of that id (another org's record included)."""
+    record_id = request.params.get("id", "")
+    if not is_canonical_id(record_id, "au"):
+        raise ArchiveCoreError(Catalogue.AUDIT_ID_MALFORMED, reason="audit_id_malformed")
+    record = uow.audit.find(principal.user.org_id, record_id)
+    if record is None:
+        raise ArchiveCoreError(Catalogue.AUDIT_NOT_FOUND, reason="audit_log_not_found")
+    return record
 
 
 _STRING: Final = {"type": "string"}

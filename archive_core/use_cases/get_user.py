@@ -32,9 +32,7 @@ class GetUser:
     def __call__(self, request: Request) -> Answer:
         """Answer `GET /auth/users/{userId}`."""
         user_id = request.params.get("userId", "")
-        screening = self.access.screen(request)
-        with self.access.begin() as uow:
-            principal, _values = self.access.admit(uow, screening, request)
+        with self.access.admitted(request) as (uow, principal, _values):
             if not is_canonical_id(user_id, "us"):
                 raise ArchiveCoreError(Catalogue.USER_ID_MALFORMED, reason="user_id_malformed")
             target = uow.users.get(UserId(user_id))

@@ -7,7 +7,8 @@ offers one (`ReadingUnitOfWorkFactory`: no write lock), a plain unit otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import attrs
@@ -79,3 +80,12 @@ class ReadAccess:
                 reason="permission_missing",
             )
         return principal, parse_values(self.declaration, request)
+
+    @contextmanager
+    def admitted(self, request: Request) -> Iterator[tuple[UnitOfWork, Principal, Values]]:
+        """The read's unit of work once its caller is admitted (`screen`, then `admit`):
+        the unit, the caller and the values of its query."""
+        screening = self.screen(request)
+        with self.begin() as uow:
+            principal, values = self.admit(uow, screening, request)
+            yield uow, principal, values

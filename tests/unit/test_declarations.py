@@ -158,3 +158,14 @@ def test_answers_of_each_kind() -> None:
         "text/csv",
         (("x-a", "1"),),
     )
+
+
+def test_endpoints_know_which_handlers_their_own_build_made() -> None:
+    world = World()
+    endpoints = world.deployment.endpoints
+    assert endpoints.built(GET_USER)
+
+    def double(request: Request) -> Answer:
+        return Answer.json({})
+
+    assert not endpoints.with_handler(GET_USER, double).built(GET_USER)
