@@ -6,8 +6,9 @@ One sample is what the proof endpoints read, in one reading unit of work of a
 path of a leaf drawn at random and the consistency path from a size drawn at random —
 each a single primary-key read of O(log n) subtrees (`AuditLog.subtrees`), the paths
 computed from them by `archive_core.merkle`. The two databases are sampled alternately,
-sample by sample, so machine noise hits both alike; the p99 is over all samples of a size
-and the per-round ratios give the spread. Goal ≤ 1.5.
+sample by sample, so machine noise hits both alike; the figure is the median over rounds
+of each round's p99 ratio (2,000 samples a size a round), with their spread and the
+ratio of the p99s over all samples beside it. Goal ≤ 1.5.
 
 Seeding writes the tree's rows (`audit_tree`) straight into the file with `executemany`
 in one transaction, nodes computed as `AuditLog.append` computes them (leaves of
@@ -125,9 +126,9 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
                     big_times.extend(b)
                     ratios.append(_p99(b) / _p99(a))
     return {
-        "proof_p99_scale_ratio": _p99(big_times) / _p99(small_times),
+        "proof_p99_scale_ratio": statistics.median(ratios),
         "figures": {
-            "proof_p99_scale_ratio_round_median": statistics.median(ratios),
+            "proof_p99_scale_ratio_overall": _p99(big_times) / _p99(small_times),
             "proof_p99_scale_ratio_round_min": min(ratios),
             "proof_p99_scale_ratio_round_max": max(ratios),
             "proof_p99_small_us": _p99(small_times) * 1e6,
