@@ -1,7 +1,9 @@
-"""Checking an org's stored Merkle tree against its audit records, offline.
+"""Each org's Merkle tree over its audit records: what a store writes with a record,
+and checking a stored tree against the records, offline.
 
 The store keeps each org's tree as complete subtrees (`archive_core.merkle`), written
-with each record. `first_tree_break` rebuilds the tree from the records' leaves
+with each record: `record_subtrees` names them (what an adapter author's
+`AuditLog.append` calls). `first_tree_break` rebuilds the tree from the records' leaves
 (`audit.leaf_data`), in sequence order, and compares every subtree the store should hold
 with what it holds, a batch at a time: linear in the records, with O(log n) of the tree
 in memory. A tree whose size, or any subtree, differs from the records' is a break: the
@@ -18,10 +20,20 @@ import attrs
 from archive_core import merkle
 from archive_core.audit import AuditRecord, leaf_data
 
-__all__ = ["TREE_BATCH", "TreeBreak", "first_tree_break"]
+__all__ = ["TREE_BATCH", "TreeBreak", "first_tree_break", "record_subtrees"]
 
 #: Subtrees compared per read of the store.
 TREE_BATCH: Final = 100
+
+
+def record_subtrees(record: AuditRecord, read: merkle.SubtreesReader) -> tuple[merkle.Subtree, ...]:
+    """The subtrees a store writes with `record`, in its unit of work: its leaf
+    (`audit.leaf_data`, at index sequence - 1) and every subtree it completes. `read`
+    reads the org's stored subtrees (one call, for the left siblings: none at an even
+    index)."""
+    index = record.sequence - 1
+    reader = merkle.prefetched(merkle.append_reads(index), read)
+    return merkle.appended_subtrees(index, merkle.leaf_hash(leaf_data(record)), reader)
 
 
 @attrs.frozen

@@ -6,8 +6,9 @@ One sample is what the proof endpoints read, in one reading unit of work of a
 path of a leaf drawn at random and the consistency path from a size drawn at random —
 each a single primary-key read of O(log n) subtrees (`AuditLog.subtrees`), the paths
 computed from them by `archive_core.merkle`. The two databases are sampled alternately,
-sample by sample, so machine noise hits both alike; the p99 is over all samples of a size
-and the per-round ratios give the spread. Goal ≤ 1.5.
+sample by sample, so machine noise hits both alike; the p99 is over all samples of a
+size (2,000 a size a round, 10 rounds) and the per-round ratios give the spread. Goal
+≤ 1.5.
 
 Seeding writes the tree's rows (`audit_tree`) straight into the file with `executemany`
 in one transaction, nodes computed as `AuditLog.append` computes them (leaves of
@@ -18,10 +19,8 @@ synthetic data: the reads do not look at the records); 100,000 records with
 from __future__ import annotations
 
 import argparse
-import gc
 import random
 import sqlite3
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 from adapters.storage.sqlite import SqliteStore
 from archive_core import merkle
 from archive_core.ids import OrgId
+from benchmarks.timing import alternating_samples, scale_figures
 
 __all__ = ["GOAL", "run"]
 
@@ -88,10 +88,6 @@ def _prove_once(store: SqliteStore, chance: random.Random) -> float:
     return time.perf_counter() - start
 
 
-def _p99(values: list[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98]
-
-
 def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
     """The ratio and its figures, in a temporary folder."""
     large = 2_000 if tiny else 100_000 if quick else 1_000_000
@@ -102,42 +98,16 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
         with _tree(Path(folder), 1_000) as small, _tree(Path(folder), large) as big:
             seeded = time.perf_counter() - started
             chance = random.Random(7)  # noqa: S311 - sampling, not security
-            small_times: list[float] = []
-            big_times: list[float] = []
-            ratios: list[float] = []
-            for r in range(-1, rounds):  # round -1 warms caches and prepared statements up
-                a: list[float] = []
-                b: list[float] = []
-                gc.collect()
-                gc.disable()
-                try:
-                    for _ in range(per_round):
-                        if r % 2 == 0:
-                            a.append(_prove_once(small, chance))
-                            b.append(_prove_once(big, chance))
-                        else:
-                            b.append(_prove_once(big, chance))
-                            a.append(_prove_once(small, chance))
-                finally:
-                    gc.enable()
-                if r >= 0:
-                    small_times.extend(a)
-                    big_times.extend(b)
-                    ratios.append(_p99(b) / _p99(a))
-    return {
-        "proof_p99_scale_ratio": _p99(big_times) / _p99(small_times),
-        "figures": {
-            "proof_p99_scale_ratio_round_median": statistics.median(ratios),
-            "proof_p99_scale_ratio_round_min": min(ratios),
-            "proof_p99_scale_ratio_round_max": max(ratios),
-            "proof_p99_small_us": _p99(small_times) * 1e6,
-            "proof_p99_large_us": _p99(big_times) * 1e6,
-            "proof_median_small_us": statistics.median(small_times) * 1e6,
-            "proof_median_large_us": statistics.median(big_times) * 1e6,
-            "proof_large_records": large,
-            "proof_seed_seconds": seeded,
-        },
-    }
+            by_round = alternating_samples(
+                lambda _r, _j: _prove_once(small, chance),
+                lambda _r, _j: _prove_once(big, chance),
+                rounds=rounds,
+                per_round=per_round,
+            )
+    figures = scale_figures(*by_round, ratio="proof_p99_scale_ratio", what="proof")
+    ratio = figures.pop("proof_p99_scale_ratio")
+    figures.update(proof_large_records=large, proof_seed_seconds=seeded)
+    return {"proof_p99_scale_ratio": ratio, "figures": figures}
 
 
 def main(argv: list[str] | None = None) -> int:

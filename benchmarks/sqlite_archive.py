@@ -66,6 +66,7 @@ from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.requests import Request
 from archive_core.use_cases import ARCHIVE_USER
 from archive_core.usernames import username_key
+from benchmarks.timing import alternating_samples, p99, scale_figures
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
@@ -609,8 +610,7 @@ def _restore(population: _Population, targets: Sequence[UserId]) -> None:
         population.store.database.release(conn)
 
 
-def _p99(values: Sequence[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98]
+_p99: Callable[[Sequence[float]], float] = p99
 
 
 def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, float]:
@@ -621,44 +621,25 @@ def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, f
     started = time.perf_counter()
     with _population(folder, 1_000, "small") as small, _population(folder, large, "large") as big:
         seeded = time.perf_counter() - started
-        small_times: list[float] = []
-        big_times: list[float] = []
-        ratios: list[float] = []
-        for r in range(-1, rounds):  # round -1 warms caches and prepared statements up
-            a: list[float] = []
-            b: list[float] = []
-            chosen = [(r * per_round + j) % len(small.targets) for j in range(per_round)]
-            gc.collect()
-            gc.disable()
-            try:
-                for j in chosen:
-                    if r % 2 == 0:
-                        a.append(_archive_once(small, small.targets[j]))
-                        b.append(_archive_once(big, big.targets[j]))
-                    else:
-                        b.append(_archive_once(big, big.targets[j]))
-                        a.append(_archive_once(small, small.targets[j]))
-            finally:
-                gc.enable()
-            _restore(small, [small.targets[j] for j in chosen])
-            _restore(big, [big.targets[j] for j in chosen])
-            if r < 0:
-                continue
-            small_times += a
-            big_times += b
-            ratios.append(_p99(b) / _p99(a))
-    return {
-        "p99_scale_ratio": _p99(big_times) / _p99(small_times),
-        "p99_scale_ratio_round_median": statistics.median(ratios),
-        "p99_scale_ratio_round_min": min(ratios),
-        "p99_scale_ratio_round_max": max(ratios),
-        "archive_p99_small_us": _p99(small_times) * 1e6,
-        "archive_p99_large_us": _p99(big_times) * 1e6,
-        "archive_median_small_us": statistics.median(small_times) * 1e6,
-        "archive_median_large_us": statistics.median(big_times) * 1e6,
-        "users_large": float(large),
-        "seed_seconds": seeded,
-    }
+        count = len(small.targets)
+
+        def chosen(r: int) -> list[int]:
+            # Each round archives its own targets (round -1 warms caches and statements up).
+            return [(r * per_round + j) % count for j in range(per_round)]
+
+        def restore(r: int) -> None:
+            _restore(small, [small.targets[j] for j in chosen(r)])
+            _restore(big, [big.targets[j] for j in chosen(r)])
+
+        small_rounds, big_rounds = alternating_samples(
+            lambda r, j: _archive_once(small, small.targets[(r * per_round + j) % count]),
+            lambda r, j: _archive_once(big, big.targets[(r * per_round + j) % count]),
+            rounds=rounds,
+            per_round=per_round,
+            after_round=restore,
+        )
+    figures = scale_figures(small_rounds, big_rounds, ratio="p99_scale_ratio", what="archive")
+    return {**figures, "users_large": float(large), "seed_seconds": seeded}
 
 
 # --------------------------------------------------------------------------- entry points

@@ -12,13 +12,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, Self, TypeVar, overload
 
 import attrs
 
-from archive_core import merkle
-from archive_core.audit import AuditRecord, AuditWindow, leaf_data
+from archive_core.audit import AuditRecord, AuditWindow
+from archive_core.audit_tree import record_subtrees
 from archive_core.entities import (
     Application,
     AssignedPermission,
@@ -307,9 +308,7 @@ class MemoryAuditLog(_Part):
             raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
         self._j.append_item(self._s.audit, record.org_id, record)
         org, tree = record.org_id, self._s.tree
-        leaf = merkle.leaf_hash(leaf_data(record))
-        index = record.sequence - 1
-        for node in merkle.appended_subtrees(index, leaf, lambda lv, ix: tree[org, lv, ix]):
+        for node in record_subtrees(record, partial(self.subtrees, org)):
             self._j.put(tree, (org, node.level, node.index), node.hash)
         self._j.put(self._s.tree_sizes, org, record.sequence)
 

@@ -44,8 +44,8 @@ from adapters.storage.codec import (
     user_action_from_json,
     user_action_to_json,
 )
-from archive_core import merkle
-from archive_core.audit import AuditRecord, AuditWindow, leaf_data
+from archive_core.audit import AuditRecord, AuditWindow
+from archive_core.audit_tree import record_subtrees
 from archive_core.entities import (
     FULL_ADMIN,
     Application,
@@ -700,10 +700,8 @@ class AuditLog(Repository):
             raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
         self._store.memo.audit.put(record.org_id, text, record)
         # Its leaf and the subtrees it completes, in this transaction.
-        org, index = record.org_id, record.sequence - 1
-        reads = merkle.append_reads(index)
-        read = merkle.prefetched(reads, partial(self.subtrees, org))
-        nodes = merkle.appended_subtrees(index, merkle.leaf_hash(leaf_data(record)), read)
+        org = record.org_id
+        nodes = record_subtrees(record, partial(self.subtrees, org))
         values = [v for node in nodes for v in (org, node.level, node.index, node.hash)]
         self._tx.execute(_WRITE_SUBTREES.rendered(self.dialect, len(nodes)), values)
 
