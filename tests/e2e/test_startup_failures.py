@@ -394,3 +394,22 @@ def test_a_host_that_cannot_be_listened_on(tmp_path: Path, flag: str, what: str)
     assert unknown.stderr.startswith(f"archive-core: cannot listen on 'no such host' ({what} 0): ")
     assert unknown.stderr.count("\n") == 1
     assert "Traceback" not in unknown.stderr
+
+
+def test_a_log_key_file_or_log_name_that_cannot_be_used(tmp_path: Path) -> None:
+    db = str(tmp_path / "a.db")
+    missing = tmp_path / "missing.key"
+    result = run("serve", "--db", db, "--log-key-file", str(missing))
+    assert_one_line(result, f"log key file {missing}: No such file or directory")
+    junk = tmp_path / "junk.key"
+    junk.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
+    junk.chmod(0o600)
+    result = run("serve", "--db", db, env={"ARCHIVE_CORE_LOG_KEY_FILE": str(junk)})
+    assert_one_line(result, f"log key file {junk}: not an unencrypted PEM private key")
+    assert "not a key" not in result.stderr
+    result = run("serve", "--db", db, "--log-name", "https://log.example")
+    assert_one_line(
+        result,
+        "log name 'https://log.example': a log name has no scheme "
+        "(example.com/audit, not https://…)",
+    )
