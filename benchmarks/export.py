@@ -13,10 +13,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import os
-import re
-import signal
-import subprocess
 import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -29,14 +25,13 @@ from archive_core.audit import AuditRecord, sealed_record
 from archive_core.entities import CredentialKind, SignedEvidence, TokenKind, UserState
 from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.use_cases.audit_logs import MAX_EXPORT_ROWS
+from benchmarks.rss import serving
 
 __all__ = ["GOAL", "run"]
 
 GOAL = 1.2
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 _STEP = timedelta(milliseconds=1)
-_SERVE = ("serve", "--port", "0", "--db")
-_READY = re.compile(r"archive-core serving on http://([0-9.]+):(\d+)")
 _EVIDENCE = (
     SignedEvidence(
         credential_uuid=CredentialUuid("cr-bench-0000-export"),
@@ -134,30 +129,11 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         db = str(Path(folder) / "export.db")
         tokens = _prepare(db, small, large)
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-u", "-m", "adapters.entrypoints.cli", *_SERVE, db],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            assert process.stdout is not None
-            port = None
-            for line in process.stdout:
-                match = _READY.search(line)
-                if match:
-                    port = int(match.group(2))
-                    break
-            if port is None:
-                raise RuntimeError("serve did not start")
+        with serving(db) as (process, port):
             _export(port, tokens["small"], small)
             after_small = _rss_peak_kib(process.pid)
             _export(port, tokens["large"], large)
             after_large = _rss_peak_kib(process.pid)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.communicate(timeout=60)
     return {
         "export_rss_ratio": after_large / after_small,
         "figures": {

@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,10 +29,11 @@ from adapters.wiring.bootstrap import build
 from adapters.wiring.operations import bootstrap_org
 from archive_core.entities import TokenKind, UserKind
 
-__all__ = ["GOAL", "run"]
+__all__ = ["GOAL", "run", "serving"]
 
 GOAL = 1.2
 THREADS = 4
+_SERVE = ("serve", "--port", "0", "--db")
 _READY = re.compile(r"archive-core serving on http://([0-9.]+):(\d+)")
 
 
@@ -113,6 +116,33 @@ class _Driver:
             raise errors[0]
 
 
+@contextmanager
+def serving(db: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
+    """`archive-core serve --db DB` on a free loopback port, and its port; stopped (SIGTERM)
+    at the end of the block."""
+    process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-u", "-m", "adapters.entrypoints.cli", *_SERVE, db],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        assert process.stdout is not None
+        port = None
+        for line in process.stdout:
+            match = _READY.search(line)
+            if match:
+                port = int(match.group(2))
+                break
+        if port is None:
+            raise RuntimeError("serve did not start")
+        yield process, port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+
+
 def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
     """Drive `serve` through the flows; RSS after the first ones and at the end."""
     total = 40 if tiny else 5_000 if quick else 20_000
@@ -120,42 +150,13 @@ def run(*, quick: bool, tiny: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         db = str(Path(folder) / "rss.db")
         setup = _prepare(db, total)
-        process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [
-                sys.executable,
-                "-u",
-                "-m",
-                "adapters.entrypoints.cli",
-                "serve",
-                "--db",
-                db,
-                "--port",
-                "0",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
-        try:
-            assert process.stdout is not None
-            port = None
-            for line in process.stdout:
-                match = _READY.search(line)
-                if match:
-                    port = int(match.group(2))
-                    break
-            if port is None:
-                raise RuntimeError("serve did not start")
+        with serving(db) as (process, port):
             driver = _Driver(port, setup)
             work = [(t, setup["tokens"][i // 100]) for i, t in enumerate(setup["targets"])]
             driver.run(work[:first])
             after_first = _rss_kib(process.pid)
             driver.run(work[first:])
             after_all = _rss_kib(process.pid)
-        finally:
-            process.send_signal(signal.SIGTERM)
-            process.communicate(timeout=60)
     return {
         "rss_growth_ratio": after_all / after_first,
         "figures": {

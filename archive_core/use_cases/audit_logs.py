@@ -13,14 +13,14 @@ A cut export carries `X-Dfns-Result-Truncated: true` and ends with a `# TRUNCATE
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 
 from archive_core.audit import AuditRecord, AuditWindow
-from archive_core.declarations import Declaration, Wiring
+from archive_core.declarations import Declaration, Handler, Wiring
 from archive_core.entities import Principal
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.fields import Field, Query
@@ -28,7 +28,7 @@ from archive_core.ids import OrgId, is_canonical_id
 from archive_core.permissions import Entry, Permissions, Requirement
 from archive_core.ports import UnitOfWork
 from archive_core.requests import Answer, Request
-from archive_core.use_cases.reading import ReadAccess
+from archive_core.use_cases.reading import Read
 from archive_core.wire import Schema
 
 __all__ = [
@@ -43,6 +43,7 @@ __all__ = [
     "ListAuditLogs",
     "audit_log_to_wire",
     "export_row",
+    "log_read",
     "record_of",
 ]
 
@@ -100,17 +101,11 @@ def _query_invalid(what: str) -> ArchiveCoreError:
 
 
 @attrs.frozen(kw_only=True)
-class ListAuditLogs:
+class ListAuditLogs(Read):
     """Headers → authentication → permission → query (window, user id) → survey → stream."""
 
-    access: ReadAccess
     max_rows: int = MAX_EXPORT_ROWS
     page: int = EXPORT_PAGE
-
-    @classmethod
-    def wired(cls, wiring: Wiring, declaration: Declaration[ListAuditLogs]) -> ListAuditLogs:
-        """The use case of `declaration`, built from a deployment's wiring."""
-        return cls(access=ReadAccess.wired(wiring, declaration))
 
     def __call__(self, request: Request) -> Answer:
         """Answer `GET /auth/action/logs`: the export, streamed."""
@@ -176,15 +171,8 @@ def audit_log_to_wire(record: AuditRecord) -> dict[str, Any]:
 
 
 @attrs.frozen(kw_only=True)
-class GetAuditLog:
+class GetAuditLog(Read):
     """Headers → authentication → permission → id syntax → look-up in the caller's org."""
-
-    access: ReadAccess
-
-    @classmethod
-    def wired(cls, wiring: Wiring, declaration: Declaration[GetAuditLog]) -> GetAuditLog:
-        """The use case of `declaration`, built from a deployment's wiring."""
-        return cls(access=ReadAccess.wired(wiring, declaration))
 
     def __call__(self, request: Request) -> Answer:
         """Answer `GET /auth/action/logs/{id}`."""
@@ -253,19 +241,40 @@ AUDIT_LOG: Final = Schema(
     },
 )
 
-LIST_AUDIT_LOGS: Final = Declaration[ListAuditLogs](
+H = TypeVar("H", bound=Handler)
+
+
+def log_read(
+    build: Callable[[Wiring, Declaration[H]], H], *, name: str, path: str, **fields: Any
+) -> Declaration[H]:
+    """The declaration of an audit-log read: `GET path`, `Auth:Logs:Read` in every preset,
+    reads only, its `operationId` the name's (`ListAuditLogs`: `listAuditLogs`); a path
+    naming a record (`{id}`) may answer 404."""
+    errors = (400, 401, 403, 404, 413, 500, 503) if "{id}" in path else _LOGS_ERRORS
+    return Declaration[H](
+        name=name,
+        method="GET",
+        path=path,
+        operation_id=name[0].lower() + name[1:],
+        outcome="read",
+        permissions=LOGS_READ,
+        errors=errors,
+        reads_only=True,
+        build=build,
+        **fields,
+    )
+
+
+LIST_AUDIT_LOGS: Final = log_read(
+    ListAuditLogs.wired,
     name="ListAuditLogs",
-    method="GET",
     path="/auth/action/logs",
-    operation_id="listAuditLogs",
-    outcome="read",
     summary="Export the org's audit log over a time window as CSV (needs Auth:Logs:Read).",
     description=(
         "Rows in log order for `startTime ≤ datePerformed < endTime` (UTC ISO-8601, "
         "URL-encoded), at most 100,000; a cut export carries `X-Dfns-Result-Truncated: "
         "true` and ends with a `# TRUNCATED` line. Streamed."
     ),
-    permissions=LOGS_READ,
     query=Query(
         (
             Field(name="startTime", type="instant", required=True, description="Inclusive."),
@@ -276,22 +285,13 @@ LIST_AUDIT_LOGS: Final = Declaration[ListAuditLogs](
     media_type="text/csv",
     answer_description=f"The CSV export: `{EXPORT_HEADER}`, then one row per record.",
     answer_headers=((TRUNCATED_HEADER, "`true` when the export was cut at 100,000 rows."),),
-    errors=_LOGS_ERRORS,
-    reads_only=True,
-    build=ListAuditLogs.wired,
 )
 
-GET_AUDIT_LOG: Final = Declaration[GetAuditLog](
+GET_AUDIT_LOG: Final = log_read(
+    GetAuditLog.wired,
     name="GetAuditLog",
-    method="GET",
     path="/auth/action/logs/{id}",
-    operation_id="getAuditLog",
-    outcome="read",
     summary="Read one audit record of the caller's org (needs Auth:Logs:Read).",
     answer=AUDIT_LOG,
     answer_description="The record.",
-    errors=(*_LOGS_ERRORS[:3], 404, *_LOGS_ERRORS[3:]),
-    permissions=LOGS_READ,
-    reads_only=True,
-    build=GetAuditLog.wired,
 )

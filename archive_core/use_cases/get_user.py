@@ -6,28 +6,21 @@ from typing import Final
 
 import attrs
 
-from archive_core.declarations import TARGET_ERRORS, Declaration, Wiring
+from archive_core.declarations import TARGET_ERRORS, Declaration
 from archive_core.entities import Grants
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId, is_canonical_id
 from archive_core.permissions import Entry, Permissions, Requirement
 from archive_core.requests import Answer, Request
-from archive_core.use_cases.reading import ReadAccess
+from archive_core.use_cases.reading import Read
 from archive_core.wire import USER, user_to_wire
 
 __all__ = ["GET_USER", "GetUser"]
 
 
 @attrs.frozen(kw_only=True)
-class GetUser:
+class GetUser(Read):
     """Headers → authentication → permission → id syntax → look-up (archived users are 404)."""
-
-    access: ReadAccess
-
-    @classmethod
-    def wired(cls, wiring: Wiring, declaration: Declaration[GetUser]) -> GetUser:
-        """The use case of `declaration`, built from a deployment's wiring."""
-        return cls(access=ReadAccess.wired(wiring, declaration))
 
     def __call__(self, request: Request) -> Answer:
         """Answer `GET /auth/users/{userId}`."""

@@ -40,8 +40,8 @@ from archive_core.ids import OrgId
 from archive_core.log_signing import SigningRefused
 from archive_core.ports import CheckpointSigner, UnitOfWork
 from archive_core.requests import Answer, Request
-from archive_core.use_cases.audit_logs import LOGS_READ, record_of
-from archive_core.use_cases.reading import ReadAccess
+from archive_core.use_cases.audit_logs import log_read, record_of
+from archive_core.use_cases.reading import Read, ReadAccess
 
 __all__ = [
     "GET_CHECKPOINT",
@@ -56,7 +56,6 @@ __all__ = [
 ]
 
 _log: Final = logging.getLogger("archive_core.audit_log")
-_ERRORS: Final = (400, 401, 403, 413, 500, 503)
 
 
 @attrs.frozen
@@ -99,10 +98,9 @@ def signed_tree(uow: UnitOfWork, org_id: OrgId, signer: CheckpointSigner | None)
 
 
 @attrs.frozen(kw_only=True)
-class LogRead:
+class LogRead(Read):
     """What the three reads share: their access, and the log key (None: not configured)."""
 
-    access: ReadAccess
     signer: CheckpointSigner | None
 
     @classmethod
@@ -182,59 +180,44 @@ def _reader(
         raise _damaged(org_id, f"a subtree of a proof is missing ({missing})") from missing
 
 
-GET_CHECKPOINT: Final = Declaration[GetCheckpoint](
+GET_CHECKPOINT: Final = log_read(
+    GetCheckpoint.wired,
     name="GetAuditLogCheckpoint",
-    method="GET",
     path="/auth/action/logs/checkpoint",
-    operation_id="getAuditLogCheckpoint",
-    outcome="read",
     summary="The org's latest signed checkpoint of its audit log (needs Auth:Logs:Read).",
     description=(
         "A C2SP tlog-checkpoint (origin `<log name>/<orgId>`, tree size, base64 root) in "
         "a C2SP signed-note, signed with the log key (Ed25519); verify it with the "
         "org's verifier key (`archive-core audit log-key --org`)."
     ),
-    permissions=LOGS_READ,
     media_type="text/plain",
     answer_description="The signed note.",
-    errors=_ERRORS,
-    reads_only=True,
-    build=GetCheckpoint.wired,
 )
 
-GET_INCLUSION_PROOF: Final = Declaration[GetInclusionProof](
+GET_INCLUSION_PROOF: Final = log_read(
+    GetInclusionProof.wired,
     name="GetAuditLogProof",
-    method="GET",
     path="/auth/action/logs/{id}/proof",
-    operation_id="getAuditLogProof",
-    outcome="read",
     summary="Proof that a record is in the org's signed audit log (needs Auth:Logs:Read).",
     description=(
         "A C2SP tlog-proof@v1: `extra` (the record's leaf data, base64: the canonical "
         "JSON its hash covers), `index` (its sequence - 1), the RFC 9162 inclusion path, "
         "a blank line, the signed checkpoint (`archive-core audit verify-proof`)."
     ),
-    permissions=LOGS_READ,
     media_type="text/plain",
     answer_description="The tlog-proof@v1 bundle.",
-    errors=(*_ERRORS[:3], 404, *_ERRORS[3:]),
-    reads_only=True,
-    build=GetInclusionProof.wired,
 )
 
-GET_CONSISTENCY_PROOF: Final = Declaration[GetConsistencyProof](
+GET_CONSISTENCY_PROOF: Final = log_read(
+    GetConsistencyProof.wired,
     name="GetAuditLogConsistency",
-    method="GET",
     path="/auth/action/logs/consistency",
-    operation_id="getAuditLogConsistency",
-    outcome="read",
     summary="Proof that the org's audit log only grew since a size (needs Auth:Logs:Read).",
     description=(
         "The RFC 9162 §2.1.4 consistency path from `from` to the latest checkpoint, one "
         "base64 hash a line, a blank line, that checkpoint (`from` equal to its size: no "
         "hashes); `archive-core audit verify-consistency`."
     ),
-    permissions=LOGS_READ,
     query=Query(
         (
             Field(
@@ -249,7 +232,4 @@ GET_CONSISTENCY_PROOF: Final = Declaration[GetConsistencyProof](
     ),
     media_type="text/plain",
     answer_description="The consistency path and the checkpoint.",
-    errors=_ERRORS,
-    reads_only=True,
-    build=GetConsistencyProof.wired,
 )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Self
 
 import attrs
 
@@ -23,7 +23,7 @@ from archive_core.ports import ReadingUnitOfWorkFactory, UnitOfWork, UnitOfWorkF
 from archive_core.requests import Request
 from archive_core.use_cases.signed_mutation import parse_values
 
-__all__ = ["ReadAccess"]
+__all__ = ["Read", "ReadAccess"]
 
 
 @attrs.frozen(kw_only=True)
@@ -89,3 +89,15 @@ class ReadAccess:
         with self.begin() as uow:
             principal, values = self.admit(uow, screening, request)
             yield uow, principal, values
+
+
+@attrs.frozen(kw_only=True)
+class Read:
+    """A read's use case: its access; a subclass answers (`__call__`)."""
+
+    access: ReadAccess
+
+    @classmethod
+    def wired(cls, wiring: Wiring, declaration: Declaration[Any]) -> Self:
+        """The use case of `declaration`, built from a deployment's wiring."""
+        return cls(access=ReadAccess.wired(wiring, declaration))

@@ -11,7 +11,7 @@ import socket
 import statistics
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -137,17 +137,13 @@ class Paced:
         return self.waits
 
 
-def threads_of(waits: bool) -> tuple[int, set[int]]:
-    """The loop's thread, and the threads a handler and its streamed answer ran on."""
-    seen: set[int] = set()
-
-    def chunks() -> Iterator[bytes]:
-        for chunk in (b"a,", b"b"):
-            seen.add(threading.get_ident())
-            yield chunk
+def run_streamed(
+    chunks: Callable[[], Iterator[bytes]], *, waits: bool, on_send: Callable[[Message], None]
+) -> int:
+    """Serve a request whose handler answers the stream `chunks()` through the ASGI app
+    (its stores waiting or not), `on_send` seeing each message sent; the loop's thread."""
 
     def handler(request: Request) -> Answer:
-        seen.add(threading.get_ident())
         return Answer.stream(chunks(), media_type="text/csv")
 
     world = World()
@@ -155,7 +151,6 @@ def threads_of(waits: bool) -> tuple[int, set[int]]:
         world.deployment, endpoints=world.deployment.endpoints.with_handler(GET_USER, handler)
     )
     app = AsgiApplication(Paced(deployment, waits))
-    sent: list[Message] = []
     loop_thread = 0
 
     async def call() -> None:
@@ -166,7 +161,7 @@ def threads_of(waits: bool) -> tuple[int, set[int]]:
             return {"type": "http.request", "body": b"", "more_body": False}
 
         async def send(message: Message) -> None:
-            sent.append(message)
+            on_send(message)
 
         scope = {"type": "http", "method": "GET", "path": "/auth/users/us-1", "headers": []}
         await app(scope, receive, send)
@@ -175,6 +170,24 @@ def threads_of(waits: bool) -> tuple[int, set[int]]:
         asyncio.run(call())
     finally:
         app.close()
+    return loop_thread
+
+
+def threads_of(waits: bool) -> tuple[int, set[int]]:
+    """The loop's thread, and the threads a handler and its streamed answer ran on."""
+    seen: set[int] = set()
+    sent: list[Message] = []
+
+    def stream() -> Iterator[bytes]:
+        for chunk in (b"a,", b"b"):
+            seen.add(threading.get_ident())
+            yield chunk
+
+    def chunks() -> Iterator[bytes]:
+        seen.add(threading.get_ident())  # the handler's thread
+        return stream()
+
+    loop_thread = run_streamed(chunks, waits=waits, on_send=sent.append)
     assert sent[0]["status"] == 200
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"a,b"
     return loop_thread, seen
@@ -202,31 +215,11 @@ def test_a_stream_made_on_the_loop_gives_the_loop_a_turn_between_chunks() -> Non
             seen_at_chunk.append(len(turns))
             yield chunk
 
-    def handler(request: Request) -> Answer:
-        return Answer.stream(chunks(), media_type="text/csv")
+    def send(message: Message) -> None:
+        # What a transport's deferred write does: it goes out once the loop turns.
+        asyncio.get_running_loop().call_soon(turns.append, 1)
 
-    world = World()
-    deployment = attrs.evolve(
-        world.deployment, endpoints=world.deployment.endpoints.with_handler(GET_USER, handler)
-    )
-    app = AsgiApplication(Paced(deployment, False))
-
-    async def call() -> None:
-        loop = asyncio.get_running_loop()
-
-        async def receive() -> Message:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: Message) -> None:
-            loop.call_soon(turns.append, 1)  # what a transport's deferred write does
-
-        scope = {"type": "http", "method": "GET", "path": "/auth/users/us-1", "headers": []}
-        await app(scope, receive, send)
-
-    try:
-        asyncio.run(call())
-    finally:
-        app.close()
+    run_streamed(chunks, waits=False, on_send=send)
     # The first chunk follows the head at once; each later one is made once the head and
     # every chunk before it were written out.
     assert seen_at_chunk == [0, 2, 3]
