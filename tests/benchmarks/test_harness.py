@@ -19,6 +19,7 @@ RATIOS = {
     "p99_scale_ratio",
     "rss_growth_ratio",
     "export_rss_ratio",
+    "checkpoint_p99_scale_ratio",
     "key_verify_ratio_max",
 }
 
