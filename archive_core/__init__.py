@@ -8,13 +8,14 @@ and attrs, and reaches storage, time, randomness and cryptography through the po
 This package names what an embedder configures a deployment with (`Policy`,
 `OPERATIONS`), declares and writes an operation with (`Declaration` and its parts, the
 signed pipeline, a handler's `Request` and `Answer`, the error it raises) and reads of
-the audit trail (`AuditRecord`). The library's operations are `archive_core.use_cases`'
-(`ARCHIVE_USER`, ...); the values, the error catalogue and the ports are their modules'
-(`archive_core.entities`, `archive_core.ids`, `archive_core.errors`,
-`archive_core.ports`); everything else stays in its module.
+the audit trail (`AuditRecord`, and the `AuditWindow` an audit log pages through). The
+library's operations are `archive_core.use_cases`' (`ARCHIVE_USER`, ...); the values,
+the error catalogue and the ports are their modules' (`archive_core.entities`,
+`archive_core.ids`, `archive_core.errors`, `archive_core.ports`); everything else stays
+in its module.
 """
 
-from archive_core.audit import AuditRecord
+from archive_core.audit import AuditRecord, AuditWindow
 from archive_core.config import Policy
 from archive_core.declarations import Declaration, Handler
 from archive_core.errors import ArchiveCoreError, ErrorKind
@@ -37,6 +38,7 @@ __all__ = [
     "Answer",
     "ArchiveCoreError",
     "AuditRecord",
+    "AuditWindow",
     "Body",
     "Declaration",
     "Entry",

@@ -29,11 +29,11 @@ from archive_core.access import Gate
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind
 from archive_core.fields import Body, Query
+from archive_core.log_signing import CheckpointSigner
 from archive_core.permissions import PRESET_NAMES, PermissionMatrix, Permissions
 from archive_core.ports import (
     AuthenticatorDataParser,
     ChallengeStore,
-    CheckpointSigner,
     Randomness,
     SignatureVerifier,
     UnitOfWorkFactory,

@@ -1,6 +1,7 @@
 """The rules of the log signer: what it signs, and what it refuses to sign.
 
-The log key signs each org's checkpoints (`archive_core.checkpoints`): C2SP
+The log key is a port, `CheckpointSigner` (an adapter holds the key: `adapters.crypto.
+log_key.KeyFileSigner`); it signs each org's checkpoints (`archive_core.checkpoints`): C2SP
 `tlog-checkpoint` bodies in `signed-note`s whose key name is the checkpoint's origin,
 `<log name>/<orgId>`. The key is held outside the database (a `CheckpointSigner`
 adapter), and so is the last tree head it signed for each origin: whoever holds the
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from typing import Final
+from typing import Final, Protocol
 
 import attrs
 
@@ -32,6 +33,7 @@ from archive_core.checkpoints import (
 
 __all__ = [
     "DEFAULT_LOG_NAME",
+    "CheckpointSigner",
     "ConsistencySource",
     "SignedHead",
     "SigningRefused",
@@ -67,6 +69,28 @@ class SignedHead:
     size: int
     root: bytes
     note: str
+
+
+class CheckpointSigner(Protocol):
+    """The log key, held outside the database, with the last tree head it signed for each
+    origin kept beside it (shared by every process); it never signs a tree that does not
+    extend the last one it signed (`check_extension`)."""
+
+    @property
+    def log_name(self) -> str:
+        """The log's name: an org's checkpoints have the origin `<log name>/<orgId>`."""
+        ...
+
+    @property
+    def public_key(self) -> bytes:
+        """The log key's Ed25519 public key (32 bytes)."""
+        ...
+
+    def sign(self, checkpoint: Checkpoint, *, proof_from: ConsistencySource) -> str:
+        """The C2SP signed note of `checkpoint`, its key name the checkpoint's origin;
+        SigningRefused (and an error logged) when it does not extend the last head signed
+        for that origin, whose consistency path `proof_from(old size)` reads."""
+        ...
 
 
 def check_log_name(name: str) -> str:

@@ -19,7 +19,6 @@ import attrs
 
 if TYPE_CHECKING:
     from archive_core.audit import AuditRecord, AuditWindow
-    from archive_core.checkpoints import Checkpoint
     from archive_core.entities import (
         Application,
         AssignedPermission,
@@ -35,7 +34,6 @@ if TYPE_CHECKING:
         UserKind,
     )
     from archive_core.ids import AppId, CredentialUuid, OrgId, PermissionId, UserId
-    from archive_core.log_signing import ConsistencySource
 
 __all__ = [
     "ApplicationRepository",
@@ -45,7 +43,6 @@ __all__ = [
     "BearerClaims",
     "BearerTokenVerifier",
     "ChallengeStore",
-    "CheckpointSigner",
     "Clock",
     "ConsumeOutcome",
     "ConsumeStatus",
@@ -412,28 +409,6 @@ class Ed25519Verifier(Protocol):
 
     def verify(self, public_key: bytes, *, message: bytes, signature: bytes) -> bool:
         """Whether `signature` is `public_key`'s over `message` (False for malformed input)."""
-        ...
-
-
-class CheckpointSigner(Protocol):
-    """The log key, held outside the database, with the last tree head it signed for each
-    origin kept beside it (shared by every process); it never signs a tree that does not
-    extend the last one it signed (`archive_core.log_signing.check_extension`)."""
-
-    @property
-    def log_name(self) -> str:
-        """The log's name: an org's checkpoints have the origin `<log name>/<orgId>`."""
-        ...
-
-    @property
-    def public_key(self) -> bytes:
-        """The log key's Ed25519 public key (32 bytes)."""
-        ...
-
-    def sign(self, checkpoint: Checkpoint, *, proof_from: ConsistencySource) -> str:
-        """The C2SP signed note of `checkpoint`, its key name the checkpoint's origin;
-        SigningRefused (and an error logged) when it does not extend the last head signed
-        for that origin, whose consistency path `proof_from(old size)` reads."""
         ...
 
 

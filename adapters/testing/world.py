@@ -41,11 +41,11 @@ from archive_core.config import Policy
 from archive_core.declarations import Declaration, Handler
 from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, TokenKind, User, UserKind
 from archive_core.ids import OrgId
+from archive_core.log_signing import CheckpointSigner
 from archive_core.operations import DFNS_PRESET, OPERATIONS
 from archive_core.permissions import PermissionMatrix
 from archive_core.ports import (
     ChallengeStore,
-    CheckpointSigner,
     ReplayGuard,
     UnitOfWorkFactory,
 )

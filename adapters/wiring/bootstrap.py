@@ -43,12 +43,12 @@ from archive_core.declarations import Declaration, Endpoints, Handler, Wiring, r
 from archive_core.entities import CredentialKind, TokenKind, User
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId
+from archive_core.log_signing import CheckpointSigner
 from archive_core.operations import OPERATIONS
 from archive_core.permissions import PermissionMatrix
 from archive_core.ports import (
     AuthenticatorDataParser,
     BearerClaims,
-    CheckpointSigner,
     Clock,
     Randomness,
     SignatureVerifier,

@@ -37,8 +37,8 @@ from archive_core.declarations import Declaration, Wiring
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.fields import Field, Query
 from archive_core.ids import OrgId
-from archive_core.log_signing import SigningRefused
-from archive_core.ports import CheckpointSigner, UnitOfWork
+from archive_core.log_signing import CheckpointSigner, SigningRefused
+from archive_core.ports import UnitOfWork
 from archive_core.requests import Answer, Request
 from archive_core.use_cases.audit_logs import log_read, record_of
 from archive_core.use_cases.reading import Read, ReadAccess
