@@ -17,12 +17,20 @@ from archive_core.ids import OrgId
 UPPER = 1 << SubtreeCache.LEVEL  # the records of one subtree at the lowest cached level
 
 
-def _append(store: SqliteStore, org: OrgId, chain: list[AuditRecord], count: int) -> None:
+def _append(
+    store: SqliteStore, org: OrgId, chain: list[AuditRecord], count: int, *, commit: bool = True
+) -> None:
+    """`count` records in one unit of work; without `commit`, the unit reads an upper
+    subtree it wrote, then rolls back."""
     with store() as uow:
         for _ in range(count):
             chain.append(samples.audit_record(org, chain[-1] if chain else None))
             uow.audit.append(chain[-1])
-        uow.commit()
+        if commit:
+            uow.commit()
+        else:
+            assert uow.audit.subtrees(org, [(SubtreeCache.LEVEL, 0)])  # its own write
+            uow.rollback()
 
 
 def test_only_reading_units_fill_it_and_it_serves_what_the_file_holds(tmp_path: Path) -> None:
@@ -57,13 +65,7 @@ def test_a_rolled_back_append_never_enters_it(tmp_path: Path) -> None:
         cache = store.memo.subtrees
         assert cache is not None
         org = samples.org_id()
-        chain: list[AuditRecord] = []
-        with store() as uow:
-            for _ in range(UPPER):
-                chain.append(samples.audit_record(org, chain[-1] if chain else None))
-                uow.audit.append(chain[-1])
-            assert uow.audit.subtrees(org, [(SubtreeCache.LEVEL, 0)])  # its own write
-            uow.rollback()
+        _append(store, org, [], UPPER, commit=False)
         assert cache.known(org, [(SubtreeCache.LEVEL, 0)]) == {}
 
 
