@@ -29,15 +29,12 @@ import binascii
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import attrs
 
 from archive_core import merkle
 from archive_core.merkle import ProofInvalid
-
-if TYPE_CHECKING:
-    from archive_core.ports import Ed25519Verifier
 
 __all__ = [
     "ED25519",
@@ -45,6 +42,7 @@ __all__ = [
     "TLOG_PROOF_HEADER",
     "Checkpoint",
     "ConsistencyBundle",
+    "Ed25519Verifier",
     "InclusionBundle",
     "NoteSignature",
     "SignedNote",
@@ -79,6 +77,15 @@ _HEX_KEY_ID: Final = re.compile(r"[0-9a-f]{8}")
 _CONTROL: Final = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _ED25519_KEY_SIZE: Final = 32
 _ED25519_SIGNATURE_SIZE: Final = 64
+
+
+class Ed25519Verifier(Protocol):
+    """Verifies Ed25519 signatures (RFC 8032) made by a raw 32-byte public key (a port:
+    `archive_core.ports` names it; `adapters/crypto/ed25519.py` fills it)."""
+
+    def verify(self, public_key: bytes, *, message: bytes, signature: bytes) -> bool:
+        """Whether `signature` is `public_key`'s over `message` (False for malformed input)."""
+        ...
 
 
 def origin(log_name: str, org_id: str) -> str:
