@@ -17,10 +17,6 @@ from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
 
 import attrs
 
-# Defined beside the signed notes it checks (which import nothing of this module, so the
-# core has no import cycle); named here with the other ports.
-from archive_core.checkpoints import Ed25519Verifier
-
 if TYPE_CHECKING:
     from archive_core.audit import AuditRecord
     from archive_core.entities import (
@@ -389,6 +385,14 @@ class SignatureVerifier(Protocol):
 
     def validate_public_key(self, kind: CredentialKind, algorithm: str, public_key: str) -> None:
         """Refuse unacceptable key material (ArchiveCoreError(CREDENTIAL_REJECTED))."""
+        ...
+
+
+class Ed25519Verifier(Protocol):
+    """Verifies Ed25519 signatures (RFC 8032) made by a raw 32-byte public key."""
+
+    def verify(self, public_key: bytes, *, message: bytes, signature: bytes) -> bool:
+        """Whether `signature` is `public_key`'s over `message` (False for malformed input)."""
         ...
 
 
