@@ -29,15 +29,12 @@ import binascii
 import hashlib
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
 import attrs
 
 from archive_core import merkle
 from archive_core.merkle import ProofInvalid
-
-if TYPE_CHECKING:
-    from archive_core.ports import Ed25519Verifier
 
 __all__ = [
     "ED25519",
@@ -79,6 +76,16 @@ _HEX_KEY_ID: Final = re.compile(r"[0-9a-f]{8}")
 _CONTROL: Final = re.compile(r"[\x00-\x09\x0b-\x1f]")
 _ED25519_KEY_SIZE: Final = 32
 _ED25519_SIGNATURE_SIZE: Final = 64
+
+
+class _Ed25519Check(Protocol):
+    """What the verifiers here ask of `archive_core.ports.Ed25519Verifier` (that port,
+    which `adapters/crypto/ed25519.py` fills, is not imported: the ports refer to this
+    module, and the core has no import cycle)."""
+
+    def verify(self, public_key: bytes, *, message: bytes, signature: bytes) -> bool:
+        """Whether `signature` is `public_key`'s over `message` (False for malformed input)."""
+        ...
 
 
 def origin(log_name: str, org_id: str) -> str:
@@ -274,7 +281,7 @@ class VerifierKey:
         return NoteSignature(self.name, self.key_id, signature)
 
 
-def verify_note(message: str | bytes, *, key: VerifierKey, verifier: Ed25519Verifier) -> SignedNote:
+def verify_note(message: str | bytes, *, key: VerifierKey, verifier: _Ed25519Check) -> SignedNote:
     """The note, once `key` has verified it; ProofInvalid otherwise. Signatures of other
     keys are ignored (witness cosignatures, say); the note must carry one of `key`, and
     every one of `key` must verify."""
@@ -292,7 +299,7 @@ def verify_note(message: str | bytes, *, key: VerifierKey, verifier: Ed25519Veri
 
 
 def open_checkpoint(
-    message: str | bytes, *, key: VerifierKey, verifier: Ed25519Verifier
+    message: str | bytes, *, key: VerifierKey, verifier: _Ed25519Check
 ) -> Checkpoint:
     """The checkpoint in a signed note, once `key` has verified it (`verify_note`) and
     its origin is the key's name; ProofInvalid otherwise."""
@@ -390,7 +397,7 @@ class VerifiedConsistency:
 
 
 def verify_inclusion_bundle(
-    text: str, *, key: VerifierKey, verifier: Ed25519Verifier
+    text: str, *, key: VerifierKey, verifier: _Ed25519Check
 ) -> VerifiedInclusion:
     """Verify a `tlog-proof@v1` whose `extra` is the leaf data (C2SP tlog-proof
     "Verifying"); ProofInvalid with the reason of the first step that fails."""
@@ -405,7 +412,7 @@ def verify_inclusion_bundle(
 
 
 def verify_consistency_bundle(
-    old_checkpoint: str, text: str, *, key: VerifierKey, verifier: Ed25519Verifier
+    old_checkpoint: str, text: str, *, key: VerifierKey, verifier: _Ed25519Check
 ) -> VerifiedConsistency:
     """Verify that the checkpoint a consistency proof ends with extends `old_checkpoint`
     (both signed by `key`); ProofInvalid with the reason of the first check that fails."""

@@ -10,7 +10,8 @@ O(log n) of them that a root or a proof needs, through a `SubtreeReader`.
 - A root (`root_hash`) and every node of an inclusion (`inclusion_path`, RFC 9162
   §2.1.3.1) or consistency proof (`consistency_path`, §2.1.4.1) covers a range of leaves
   that splits into at most log n complete subtrees; `*_subtrees` name them all in
-  advance, so that a store can read them in one query.
+  advance, so that a store can read them in one query — `tree_root`, `prove_inclusion`
+  and `prove_consistency` do it, with a reader of many subtrees at once.
 - The verifiers (`verify_inclusion`, §2.1.3.2; `verify_consistency`, §2.1.4.2) follow
   the RFC's numbered steps and raise `ProofInvalid` with a stable `reason`.
 
@@ -42,10 +43,13 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "prefetched",
+    "prove_consistency",
+    "prove_inclusion",
     "range_subtrees",
     "root_from_subtrees",
     "root_hash",
     "root_subtrees",
+    "tree_root",
     "verify_consistency",
     "verify_inclusion",
 ]
@@ -130,6 +134,10 @@ def range_subtrees(begin: int, end: int) -> tuple[tuple[int, int], ...]:
     """The complete subtrees, left to right, that the leaves `[begin, end)` split into:
     the largest aligned one first. For a node of an RFC 9162 tree (or the whole tree)
     they are at most log n, and its hash is their fold from the right."""
+    width = end - begin
+    if width > 0 and width & (width - 1) == 0 and begin & (width - 1) == 0:
+        level = width.bit_length() - 1  # a complete subtree itself: most proof nodes
+        return ((level, begin >> level),)
     parts = []
     while begin < end:
         # The largest power of two that `begin` is aligned to and that fits.
@@ -144,8 +152,8 @@ def range_subtrees(begin: int, end: int) -> tuple[tuple[int, int], ...]:
 def _fold(parts: Sequence[bytes]) -> bytes:
     # MTH of a range from its complete subtrees, largest first: the right ones join first.
     current = parts[-1]
-    for part in reversed(parts[:-1]):
-        current = node_hash(part, current)
+    for i in range(len(parts) - 2, -1, -1):
+        current = node_hash(parts[i], current)
     return current
 
 
@@ -238,6 +246,29 @@ def consistency_path(old_size: int, new_size: int, read: SubtreeReader) -> tuple
     """The consistency proof from `old_size` to `new_size` (RFC 9162 §2.1.4.1); empty when
     the sizes are equal; ValueError unless `0 < old_size ≤ new_size`."""
     return tuple(_range_hash(b, e, read) for b, e in _consistency_ranges(old_size, new_size))
+
+
+def _proved(ranges: Sequence[tuple[int, int]], read: SubtreesReader) -> tuple[bytes, ...]:
+    # Each proof node's hash from its subtrees, all read in one call.
+    parts = [range_subtrees(begin, end) for begin, end in ranges]
+    positions = [position for node in parts for position in node]
+    hashes = iter(read(positions))
+    return tuple(_fold([next(hashes) for _ in node]) for node in parts)
+
+
+def tree_root(size: int, read: SubtreesReader) -> bytes:
+    """MTH of the first `size` leaves, its subtrees read in one call of `read`."""
+    return root_from_subtrees(read(root_subtrees(size)))
+
+
+def prove_inclusion(index: int, size: int, read: SubtreesReader) -> tuple[bytes, ...]:
+    """`inclusion_path`, its subtrees read in one call of `read` (what a store serves)."""
+    return _proved(_inclusion_ranges(index, size), read)
+
+
+def prove_consistency(old_size: int, new_size: int, read: SubtreesReader) -> tuple[bytes, ...]:
+    """`consistency_path`, its subtrees read in one call of `read` (what a store serves)."""
+    return _proved(_consistency_ranges(old_size, new_size), read)
 
 
 # --------------------------------------------------------------------------- verification

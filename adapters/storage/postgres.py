@@ -299,6 +299,11 @@ class _Transaction:
     def all(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         return self._cursor(query, params).fetchall()
 
+    @property
+    def reading(self) -> bool:
+        """A unit of work on PostgreSQL may write (what it reads may be its own rows)."""
+        return False
+
     def lock_org(self, org_id: str) -> None:
         """Hold the org's advisory lock until the transaction ends."""
         if org_id in self.locked:

@@ -427,6 +427,11 @@ class _Session:
         self.user_actions = SqliteUserActionStore(store, self)
         self.audit = SqliteAuditLog(store, self)
 
+    @property
+    def reading(self) -> bool:
+        """Whether this session's transactions only read (`query_only`)."""
+        return self.begin is _BEGIN_READ
+
     def open(self) -> None:
         """Begin a transaction; a reader's also reads the file's `data_version` (which
         fixes its snapshot) and forgets its rows when the version moved."""

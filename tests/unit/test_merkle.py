@@ -209,3 +209,22 @@ def test_prefetched_reads_every_position_at_once() -> None:
     path = merkle.inclusion_path(2, 7, merkle.prefetched(positions, read_many))
     assert batches == [list(positions)]
     assert list(path) == rfc9162.path(2, LEAVES[:7])
+
+
+def test_provers_read_once_and_give_the_paths() -> None:
+    tree = Tree(LEAVES)
+    calls: list[int] = []
+
+    def read_many(positions: Sequence[tuple[int, int]]) -> list[bytes]:
+        calls.append(len(positions))
+        return [tree.nodes[position] for position in positions]
+
+    for size in range(1, 9):
+        assert merkle.tree_root(size, read_many).hex() == VECTORS["roots"][size]
+        for index in range(size):
+            expected = merkle.inclusion_path(index, size, tree.read)
+            assert merkle.prove_inclusion(index, size, read_many) == expected
+        for old in range(1, size + 1):
+            expected = merkle.consistency_path(old, size, tree.read)
+            assert merkle.prove_consistency(old, size, read_many) == expected
+    assert len(calls) == 8 + sum(range(1, 9)) * 2
