@@ -471,7 +471,7 @@ def _run(
     if args.command == "purge":
         return _purge(args, out, progress)
     if args.command == "audit" and args.audit_command is not None:
-        return run_log_command(args, out, err)
+        return run_log_command(args, out, err, environ)
     with build(db_url=args.db) as deployment:
         if args.command == "bootstrap":
             return _bootstrap(args, deployment, out)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -46,8 +47,13 @@ def add_log_commands(audit: argparse.ArgumentParser) -> None:
     new_key.add_argument("--out", required=True, metavar="FILE", help="never overwritten")
     key = actions.add_parser("log-key", help="print an org's verifier key string")
     key.add_argument("--org", required=True, help="the org's id (or-…)")
-    key.add_argument("--log-key-file", required=True, metavar="FILE", help="the log key")
-    key.add_argument("--log-name", default=DEFAULT_LOG_NAME, help="as serve --log-name")
+    key.add_argument(
+        "--log-key-file", metavar="FILE", help="the log key (default: $ARCHIVE_CORE_LOG_KEY_FILE)"
+    )
+    key.add_argument(
+        "--log-name",
+        help=f"as serve --log-name (default: $ARCHIVE_CORE_LOG_NAME, else {DEFAULT_LOG_NAME})",
+    )
     proof = actions.add_parser("verify-proof", help="verify a tlog-proof@v1 file offline")
     proof.add_argument("--log-key", required=True, metavar="VKEY", help="the verifier key")
     proof.add_argument("proof_file", metavar="PROOF_FILE")
@@ -92,9 +98,13 @@ def _verify(args: argparse.Namespace) -> str:
     )
 
 
-def run_log_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+def run_log_command(
+    args: argparse.Namespace, out: TextIO, err: TextIO, environ: Mapping[str, str]
+) -> int:
     """Run one action: 0 and one line when it worked (or the proof holds); 1 and the
-    reason when a proof does not hold; 2 and one line for a bad key file or setting."""
+    reason when a proof does not hold; 2 and one line for a bad key file or setting.
+    `log-key` reads the key file and log name `serve` reads from `environ` when their
+    flags are not given."""
     command = args.audit_command
     if command == "new-log-key":
         public_key = new_log_key(Path(args.out))
@@ -104,8 +114,14 @@ def run_log_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if not is_canonical_id(args.org, "or"):
             err.write("archive-core: --org must be an org id\n")
             return 2
-        name = checked_log_name(args.log_name)
-        out.write(f"{verifier_key(name, args.org, public_key_of(Path(args.log_key_file)))}\n")
+        key_file = args.log_key_file or environ.get("ARCHIVE_CORE_LOG_KEY_FILE")
+        if not key_file:
+            err.write("archive-core: log-key needs --log-key-file (or ARCHIVE_CORE_LOG_KEY_FILE)\n")
+            return 2
+        name = checked_log_name(
+            args.log_name or environ.get("ARCHIVE_CORE_LOG_NAME") or DEFAULT_LOG_NAME
+        )
+        out.write(f"{verifier_key(name, args.org, public_key_of(Path(key_file)))}\n")
         return 0
     try:
         out.write(_verify(args) + "\n")

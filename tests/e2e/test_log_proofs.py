@@ -8,13 +8,16 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 from dfns_sdk import DfnsClient, DfnsClientConfig, KeySigner  # type: ignore[import-untyped]  # the SDK ships no types
 
-from tests.e2e.conftest import cli, cli_json
+from tests.e2e.conftest import ROOT, cli, cli_json
+from tests.services import cli_environment
 from tests.vectors import rfc9162
 
 LOG_NAME = "log.example/audit"
@@ -237,3 +240,36 @@ def _subtrees(leaves: list[bytes]) -> list[tuple[int, int, bytes]]:
             found.append((level, index, rfc9162.mth(leaves[index * width : (index + 1) * width])))
         level += 1
     return found
+
+
+def test_log_key_reads_the_variables_serve_reads(tmp_path: Path) -> None:
+    key_file = str(tmp_path / "log.key")
+    cli("audit", "new-log-key", "--out", key_file)
+    org = "or-aaaaa-bbbbb"
+    by_flags = cli(
+        "audit", "log-key", "--org", org, "--log-key-file", key_file, "--log-name", LOG_NAME
+    )
+    by_variables = subprocess.run(  # noqa: S603 - our own interpreter and module
+        [sys.executable, "-m", "adapters.entrypoints.cli", "audit", "log-key", "--org", org],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=cli_environment(
+            {"ARCHIVE_CORE_LOG_KEY_FILE": key_file, "ARCHIVE_CORE_LOG_NAME": LOG_NAME}
+        ),
+    )
+    assert by_variables.returncode == 0
+    assert by_variables.stdout == by_flags.stdout
+    assert by_flags.stdout.startswith(f"{LOG_NAME}/{org}+")
+    missing = cli("audit", "log-key", "--org", org, check=False)
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        "archive-core: log-key needs --log-key-file (or ARCHIVE_CORE_LOG_KEY_FILE)\n"
+    )
+    again = cli("audit", "new-log-key", "--out", key_file, check=False)
+    assert (again.returncode, again.stderr) == (
+        2,
+        f"archive-core: log key file {key_file}: exists (a key is never overwritten)\n",
+    )
