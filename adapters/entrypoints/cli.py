@@ -41,6 +41,7 @@ from adapters.entrypoints.environment import (
 from adapters.entrypoints.escaping import escaped
 from adapters.entrypoints.listening import CannotListen
 from adapters.entrypoints.progress import Progress
+from adapters.entrypoints.references import load_operation, operation_reference
 from adapters.observability.logs import FORMATS, LEVELS
 from adapters.storage.urls import StorageStartError
 from adapters.transport.cors import parse_origin
@@ -72,9 +73,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
-def _command(
-    commands: argparse._SubParsersAction[_Parser], name: str, summary: str
-) -> _Parser:
+def _command(commands: argparse._SubParsersAction[_Parser], name: str, summary: str) -> _Parser:
     """A subcommand whose one-line summary is both its entry in the parent's list and the
     description its own `--help` starts with."""
     return commands.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:])
@@ -171,6 +170,15 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-host", default="127.0.0.1", help="the metrics listener's host")
     serve.add_argument("--log-format", choices=FORMATS, default="text", help="text or JSON lines")
     serve.add_argument("--log-level", choices=LEVELS, default="warning", help="info: every request")
+    serve.add_argument(
+        "--operation",
+        action="append",
+        type=operation_reference,
+        default=[],
+        metavar="MODULE:NAME",
+        help="an archive_core.Declaration of one's own to serve beside the library's "
+        "operations, as in myproject.operations:RENAME_USER (repeatable; default none)",
+    )
     serve.add_argument(
         "--commit-timeout",
         type=seconds,
@@ -280,6 +288,8 @@ def _refuse(message: str) -> int:
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from adapters.entrypoints.serving import ServeSettings, serve  # noqa: PLC0415 - uvicorn only here
 
+    for reference in args.operation:  # a bad one: one line, before any port is taken
+        load_operation(reference)
     if args.metrics_port is not None and importlib.util.find_spec("prometheus_client") is None:
         err.write(
             "archive-core: --metrics-port needs prometheus-client: "
@@ -293,7 +303,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         rp_id=args.rp_id,
         key_origins=frozenset(args.key_origin),
         webauthn_origins=frozenset(args.origin) or Policy().webauthn_origins,
-        matrix=PRESETS[args.matrix],
+        matrix=args.matrix,  # a preset by its name: each declaration brings its row
     )
     settings = ServeSettings(
         db_url=args.db,
@@ -308,6 +318,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         log_level=args.log_level,
         cors_origins=frozenset(args.cors_origin),
         commit_timeout=args.commit_timeout,
+        operations=tuple(args.operation),
     )
     status = serve(settings, out, err)
     if status == 0:

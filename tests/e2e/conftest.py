@@ -51,6 +51,8 @@ class Served:
 
     process: subprocess.Popen[str]
     url: str
+    #: what it printed up to its "serving on" line (the metrics listener's URL among it)
+    started: str = ""
 
     def stop(self) -> tuple[int, str]:
         """SIGTERM, then the exit status and the rest of its output."""
@@ -76,7 +78,7 @@ def start_serve(*args: str, env: Mapping[str, str] | None = None) -> Served:
         seen.append(line)
         match = _READY.search(line)
         if match:
-            return Served(process, match.group(1))
+            return Served(process, match.group(1), "".join(seen))
     process.kill()
     raise AssertionError("serve did not start:\n" + "".join(seen))
 
