@@ -45,6 +45,16 @@ def cli_json(*args: str) -> Any:
     return json.loads(cli(*args, "--json").stdout)
 
 
+def new_org(db: str, username: str, kind: str = "EndUser") -> tuple[Any, Any]:
+    """`bootstrap` in `db`, then `users create` of `username`: (the admin, the user)."""
+    admin = cli_json("bootstrap", "--db", db)
+    user = cli_json(
+        "users", "create", "--db", db, "--org", admin["orgId"],
+        "--username", username, "--kind", kind,
+    )  # fmt: skip
+    return admin, user
+
+
 @attrs.define
 class Served:
     """A running `archive-core serve` process."""

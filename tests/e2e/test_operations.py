@@ -14,7 +14,7 @@ import httpx
 import pytest
 from dfns_sdk import DfnsClient, DfnsClientConfig, KeySigner  # type: ignore[import-untyped]  # the SDK ships no types
 
-from tests.e2e.conftest import cli, cli_json
+from tests.e2e.conftest import cli, cli_json, new_org
 
 RENAME = "tests.e2e.rename_user:RENAME_USER"
 _METRICS = re.compile(r"archive-core metrics on (http://\S+/metrics)")
@@ -33,11 +33,7 @@ def test_serve_operation_is_signed_by_the_official_sdk_and_audited(
     tmp_path: Path, serve: Any
 ) -> None:
     db = str(tmp_path / "rename.db")
-    admin = cli_json("bootstrap", "--db", db)
-    target = cli_json(
-        "users", "create", "--db", db, "--org", admin["orgId"],
-        "--username", "before@example.com", "--kind", "EndUser",
-    )  # fmt: skip
+    admin, target = new_org(db, "before@example.com")
     served = serve("--db", db, "--operation", RENAME, "--metrics-port", "0")
     metrics = _METRICS.search(served.started)
     assert metrics is not None, served.started
