@@ -14,7 +14,12 @@ from adapters.testing.world import ARCHIVE_OPS, Scene, World, b64
 from archive_core.config import Policy
 from archive_core.encoding import MalformedInput, parse_json
 from archive_core.entities import CredentialKind, TokenKind, User, UserActionGrant, UserKind
-from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
+from archive_core.errors import (
+    ArchiveCoreError,
+    Catalogue,
+    ConcurrencyConflict,
+    StorageUnavailable,
+)
 from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Headers, Request
@@ -263,6 +268,14 @@ def test_errors_render_and_hide_nothing_they_should_not() -> None:
     }
     codes = [kind.code for kind in Catalogue.all()]
     assert len(codes) == len(set(codes))
+
+
+def test_storage_unavailable_names_its_store_and_the_drivers_error_class() -> None:
+    error = StorageUnavailable(
+        "no answer from db:5432", store="postgresql", driver_error="OperationalError"
+    )
+    assert (error.store, error.driver_error) == ("postgresql", "OperationalError")
+    assert (StorageUnavailable().store, StorageUnavailable().driver_error) == ("", "")
 
 
 def test_headers_never_show_their_values() -> None:
