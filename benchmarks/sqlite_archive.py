@@ -5,7 +5,9 @@ Two figures (`run(quick=...)`, or `python benchmarks/sqlite_archive.py [--quick]
 - `sqlite_time_ratio` — the storage part of one archive, driven through the SQLite unit
   of work exactly as the archive (`ARCHIVE_USER`'s handler) drives it (begin, caller,
   caller's assignments, token consumption, target, target's assignments, lock-out guard query for an
-  archiver target, audit head, caller again, versioned update, audit append, commit)
+  archiver target, audit head, caller again, versioned update, audit append with its
+  Merkle leaf — the left siblings it closes read at an odd index, its nodes written in
+  one insert — commit)
   ÷ the very same SQL statements run through a raw `sqlite3` connection with the same pragmas
   (WAL, `synchronous=FULL`, foreign keys, busy timeout) and pre-built parameters. Each
   round's grants are issued (untimed) just before the round, as `CompleteUserAction`
@@ -48,7 +50,8 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 from adapters.storage.codec import audit_to_json
 from adapters.storage.sqlite import SqliteReplayStore, SqliteStore
 from adapters.testing.world import World  # the real use cases, crypto faked: storage measured
-from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
+from archive_core import merkle
+from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record, leaf_data
 from archive_core.entities import (
     FULL_ADMIN,
     CredentialKind,
@@ -63,6 +66,7 @@ from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.requests import Request
 from archive_core.use_cases import ARCHIVE_USER
 from archive_core.usernames import username_key
+from benchmarks.timing import alternating_samples, p99, scale_figures
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
@@ -129,6 +133,12 @@ APPEND = (
     " WHERE ? = 1 + COALESCE((SELECT MAX(sequence) FROM audit WHERE org_id = ?), 0)"
     " ON CONFLICT DO NOTHING"
 )
+# The record's leaf and the subtrees it completes: the left siblings read (one part per
+# sibling, none for an even index), then every node written in one statement.
+TREE_READ_PART = (
+    "SELECT level, idx, hash FROM audit_tree WHERE org_id = ? AND level = ? AND idx = ?"
+)
+TREE_WRITE = "INSERT INTO audit_tree (org_id, level, idx, hash) VALUES "
 COMMIT = "COMMIT"
 
 
@@ -329,10 +339,37 @@ class _RawParams:
     holder: dict[str, Any] | None
     update: tuple[Any, ...]
     append: tuple[Any, ...]
+    tree_read: tuple[str, tuple[Any, ...]] | None
+    tree_write: tuple[str, tuple[Any, ...]]
+
+
+def _tree_params(side: _Side) -> dict[int, tuple[tuple[str, tuple[Any, ...]] | None, Any]]:
+    """Each record's tree statements with their parameters, by sequence (the tree built
+    in memory in chain order, so the hashes written are the adapter's)."""
+    nodes: dict[tuple[int, int], bytes] = {}
+    params: dict[int, tuple[tuple[str, tuple[Any, ...]] | None, Any]] = {}
+    for record in sorted(side.records, key=lambda r: r.sequence):
+        index = record.sequence - 1
+        reads = merkle.append_reads(index)
+        leaf = merkle.leaf_hash(leaf_data(record))
+        written = merkle.appended_subtrees(index, leaf, lambda lv, ix: nodes[lv, ix])
+        for node in written:
+            nodes[node.level, node.index] = node.hash
+        read = None
+        if reads:
+            statement = " UNION ALL ".join([TREE_READ_PART] * len(reads))
+            read = (statement, tuple(v for lv, ix in reads for v in (side.org, lv, ix)))
+        write = (
+            TREE_WRITE + ", ".join(["(?, ?, ?, ?)"] * len(written)),
+            tuple(v for n in written for v in (side.org, n.level, n.index, n.hash)),
+        )
+        params[record.sequence] = (read, write)
+    return params
 
 
 def _raw_params(side: _Side) -> list[_RawParams]:
     params = []
+    tree = _tree_params(side)
     for i, target_id in enumerate(side.targets):
         user = side.archived[i]
         record = side.records[i]
@@ -380,6 +417,8 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                     record.sequence,
                     record.org_id,
                 ),
+                tree_read=tree[record.sequence][0],
+                tree_write=tree[record.sequence][1],
             )
         )
     return params
@@ -402,6 +441,9 @@ def _raw(conn: sqlite3.Connection, side: _Side, params: _RawParams) -> float:
     conn.execute(GET_USER, caller).fetchone()
     conn.execute(UPDATE_USER, params.update)
     conn.execute(APPEND, params.append)
+    if params.tree_read is not None:
+        conn.execute(*params.tree_read).fetchall()
+    conn.execute(*params.tree_write)
     conn.execute(COMMIT)
     return time.perf_counter() - start
 
@@ -568,8 +610,7 @@ def _restore(population: _Population, targets: Sequence[UserId]) -> None:
         population.store.database.release(conn)
 
 
-def _p99(values: Sequence[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98]
+_p99: Callable[[Sequence[float]], float] = p99
 
 
 def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, float]:
@@ -580,44 +621,25 @@ def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, f
     started = time.perf_counter()
     with _population(folder, 1_000, "small") as small, _population(folder, large, "large") as big:
         seeded = time.perf_counter() - started
-        small_times: list[float] = []
-        big_times: list[float] = []
-        ratios: list[float] = []
-        for r in range(-1, rounds):  # round -1 warms caches and prepared statements up
-            a: list[float] = []
-            b: list[float] = []
-            chosen = [(r * per_round + j) % len(small.targets) for j in range(per_round)]
-            gc.collect()
-            gc.disable()
-            try:
-                for j in chosen:
-                    if r % 2 == 0:
-                        a.append(_archive_once(small, small.targets[j]))
-                        b.append(_archive_once(big, big.targets[j]))
-                    else:
-                        b.append(_archive_once(big, big.targets[j]))
-                        a.append(_archive_once(small, small.targets[j]))
-            finally:
-                gc.enable()
-            _restore(small, [small.targets[j] for j in chosen])
-            _restore(big, [big.targets[j] for j in chosen])
-            if r < 0:
-                continue
-            small_times += a
-            big_times += b
-            ratios.append(_p99(b) / _p99(a))
-    return {
-        "p99_scale_ratio": _p99(big_times) / _p99(small_times),
-        "p99_scale_ratio_round_median": statistics.median(ratios),
-        "p99_scale_ratio_round_min": min(ratios),
-        "p99_scale_ratio_round_max": max(ratios),
-        "archive_p99_small_us": _p99(small_times) * 1e6,
-        "archive_p99_large_us": _p99(big_times) * 1e6,
-        "archive_median_small_us": statistics.median(small_times) * 1e6,
-        "archive_median_large_us": statistics.median(big_times) * 1e6,
-        "users_large": float(large),
-        "seed_seconds": seeded,
-    }
+        count = len(small.targets)
+
+        def chosen(r: int) -> list[int]:
+            # Each round archives its own targets (round -1 warms caches and statements up).
+            return [(r * per_round + j) % count for j in range(per_round)]
+
+        def restore(r: int) -> None:
+            _restore(small, [small.targets[j] for j in chosen(r)])
+            _restore(big, [big.targets[j] for j in chosen(r)])
+
+        small_rounds, big_rounds = alternating_samples(
+            lambda r, j: _archive_once(small, small.targets[(r * per_round + j) % count]),
+            lambda r, j: _archive_once(big, big.targets[(r * per_round + j) % count]),
+            rounds=rounds,
+            per_round=per_round,
+            after_round=restore,
+        )
+    figures = scale_figures(small_rounds, big_rounds, ratio="p99_scale_ratio", what="archive")
+    return {**figures, "users_large": float(large), "seed_seconds": seeded}
 
 
 # --------------------------------------------------------------------------- entry points

@@ -436,6 +436,9 @@ def _audit(
         on_record=lambda done, total: progress.update(
             "re-verifying", done, total, force=done == total
         ),
+        on_tree=lambda done, total: progress.update(
+            "checking the Merkle trees", done, total, force=done == total
+        ),
     )
     progress.done()
     if args.json:
@@ -449,6 +452,7 @@ def _audit(
                 "evidenceFailures": [
                     {"recordId": r, "reason": why} for r, why in check.evidence_failures
                 ],
+                "treeBreaks": [attrs.asdict(b) for b in check.tree_breaks],
             }
         _print_json(document, out)
     else:
@@ -466,6 +470,11 @@ def _audit(
                 )
             for record_id, reason in check.evidence_failures:
                 out.write(f"BROKEN evidence of {escaped(record_id)}: {escaped(reason)}\n")
+            for tree in check.tree_breaks:
+                out.write(
+                    f"BROKEN tree {escaped(tree.org_id)} at level {tree.level} index"
+                    f" {tree.index}: {escaped(tree.reason)}\n"
+                )
             for org_id, head in sorted(check.chain.heads.items()):
                 out.write(f"head {escaped(org_id)} {escaped(head)}\n")
             verdict = "verified" if check.ok else "VERIFICATION FAILED"
