@@ -179,11 +179,6 @@ def root_hash(size: int, read: SubtreeReader) -> bytes:
     return root_from_subtrees([read(level, index) for level, index in root_subtrees(size)])
 
 
-def _largest_power_below(n: int) -> int:
-    # k: the largest power of two smaller than n (n > 1).
-    return 1 << ((n - 1).bit_length() - 1)
-
-
 def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     # PATH(m, D[n]) (RFC 9162 §2.1.3.1) as the ranges of its nodes, leaf side first.
     if not 0 <= index < size:
@@ -191,7 +186,7 @@ def _inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     begin, end, m = 0, size, index
     while end - begin > 1:
-        k = _largest_power_below(end - begin)
+        k = 1 << ((end - begin - 1).bit_length() - 1)  # the largest power of 2 below
         if m < k:
             ranges.append((begin + k, end))
             end = begin + k
@@ -209,7 +204,7 @@ def _consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
     ranges: list[tuple[int, int]] = []
     begin, end, m, whole = 0, new_size, old_size, True
     while m != end - begin:
-        k = _largest_power_below(end - begin)
+        k = 1 << ((end - begin - 1).bit_length() - 1)  # the largest power of 2 below
         if m <= k:
             ranges.append((begin + k, end))
             end = begin + k
@@ -249,11 +244,27 @@ def consistency_path(old_size: int, new_size: int, read: SubtreeReader) -> tuple
 
 
 def _proved(ranges: Sequence[tuple[int, int]], read: SubtreesReader) -> tuple[bytes, ...]:
-    # Each proof node's hash from its subtrees, all read in one call.
-    parts = [range_subtrees(begin, end) for begin, end in ranges]
-    positions = [position for node in parts for position in node]
-    hashes = iter(read(positions))
-    return tuple(_fold([next(hashes) for _ in node]) for node in parts)
+    # Each proof node's hash from its subtrees, all read in one call; most nodes are one
+    # complete subtree, read as it is.
+    positions: list[tuple[int, int]] = []
+    counts = []
+    for begin, end in ranges:
+        width = end - begin
+        if width & (width - 1) == 0 and begin & (width - 1) == 0:
+            level = width.bit_length() - 1  # `range_subtrees`' first case, inline
+            positions.append((level, begin >> level))
+            counts.append(1)
+        else:
+            node = range_subtrees(begin, end)
+            positions.extend(node)
+            counts.append(len(node))
+    hashes = read(positions)
+    proved = []
+    at = 0
+    for count in counts:
+        proved.append(hashes[at] if count == 1 else _fold(hashes[at : at + count]))
+        at += count
+    return tuple(proved)
 
 
 def tree_root(size: int, read: SubtreesReader) -> bytes:

@@ -43,9 +43,13 @@ ACTIONS = ("new-log-key", "log-key", "verify-proof", "verify-consistency")
 def add_log_commands(audit: argparse.ArgumentParser) -> None:
     """The actions of `archive-core audit` on the log key and its proofs."""
     actions = audit.add_subparsers(dest="audit_command", metavar="ACTION")
-    new_key = actions.add_parser("new-log-key", help="write a new Ed25519 log key (mode 600)")
+
+    def action(name: str, summary: str) -> argparse.ArgumentParser:
+        return actions.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:])
+
+    new_key = action("new-log-key", "write a new Ed25519 log key (mode 600)")
     new_key.add_argument("--out", required=True, metavar="FILE", help="never overwritten")
-    key = actions.add_parser("log-key", help="print an org's verifier key string")
+    key = action("log-key", "print an org's verifier key string")
     key.add_argument("--org", required=True, help="the org's id (or-…)")
     key.add_argument(
         "--log-key-file", metavar="FILE", help="the log key (default: $ARCHIVE_CORE_LOG_KEY_FILE)"
@@ -54,11 +58,11 @@ def add_log_commands(audit: argparse.ArgumentParser) -> None:
         "--log-name",
         help=f"as serve --log-name (default: $ARCHIVE_CORE_LOG_NAME, else {DEFAULT_LOG_NAME})",
     )
-    proof = actions.add_parser("verify-proof", help="verify a tlog-proof@v1 file offline")
+    proof = action("verify-proof", "verify a tlog-proof@v1 file offline")
     proof.add_argument("--log-key", required=True, metavar="VKEY", help="the verifier key")
     proof.add_argument("proof_file", metavar="PROOF_FILE")
-    consistency = actions.add_parser(
-        "verify-consistency", help="verify that a log only grew since an old checkpoint"
+    consistency = action(
+        "verify-consistency", "verify that a log only grew since an old checkpoint"
     )
     consistency.add_argument("--log-key", required=True, metavar="VKEY", help="the verifier key")
     consistency.add_argument("old_checkpoint", metavar="OLD_CHECKPOINT")

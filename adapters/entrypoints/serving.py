@@ -67,6 +67,7 @@ from adapters.entrypoints.listening import (
     listening,
     worker_sockets,
 )
+from adapters.entrypoints.references import load_operation
 from adapters.entrypoints.server import ReadyServer, uvicorn_config
 from adapters.observability.logs import log_config
 from adapters.transport.observed import AsgiApp, ObservedApplication, RequestObserver
@@ -75,6 +76,7 @@ from adapters.transport.routes import RouteTable
 from adapters.wiring.bootstrap import Deployment, build
 from archive_core.config import Policy
 from archive_core.log_signing import DEFAULT_LOG_NAME
+from archive_core.operations import OPERATIONS
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -116,6 +118,10 @@ class ServeSettings:
             return None
         return KeyFileSigner(self.log_key_file, log_name=self.log_name)
 
+    #: `MODULE:NAME` of each embedder's declaration served beside the library's
+    #: (`serve --operation`); each worker imports them itself
+    operations: tuple[str, ...] = ()
+
     def build(self) -> Deployment:
         """The deployment these settings describe (its storage opened)."""
         return build(
@@ -124,6 +130,7 @@ class ServeSettings:
             policy=self.policy,
             commit_timeout=self.commit_timeout,
             log_signer=self.log_signer(),
+            operations=(*OPERATIONS, *map(load_operation, self.operations)),
         )
 
 

@@ -787,13 +787,13 @@ class SubtreeCache:
     kept here stays true; only a unit that only reads fills it, so that nothing a unit
     wrote and then rolled back is ever kept. A proof at n records needs about 2·log2(n)
     subtrees, of which those at level `LEVEL` and above — few, at most 2·n / 2^LEVEL per
-    org — come from here: a proof reads about as many rows at 1,000,000 records as at
-    1,000 (`proof_p99_scale_ratio`, docs/benchmarks.md §10). Bounded: emptied when it
-    holds `size` hashes."""
+    org — come from here: a path reads about `LEVEL` rows whatever the size
+    (`proof_p99_scale_ratio`, docs/benchmarks.md §10). Bounded: emptied when it holds
+    `size` hashes (about 200 bytes each)."""
 
     __slots__ = ("_hashes", "_size")
-    #: The lowest level kept (a subtree of 1,024 records and up).
-    LEVEL: ClassVar[int] = 10
+    #: The lowest level kept (a subtree of 64 records and up).
+    LEVEL: ClassVar[int] = 6
 
     def __init__(self, size: int = 65_536) -> None:
         self._hashes: dict[tuple[str, int, int], bytes] = {}

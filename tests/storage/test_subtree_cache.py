@@ -48,7 +48,9 @@ def test_only_reading_units_fill_it_and_it_serves_what_the_file_holds(tmp_path: 
             size = uow.audit.tree_size(org)
             first = merkle.root_from_subtrees(tree_reader(uow, org)(merkle.root_subtrees(size)))
         expected = expected_subtrees(chain)
-        assert cache.known(org, upper) == {(SubtreeCache.LEVEL + 1, 0): expected[11, 0]}
+        assert cache.known(org, upper) == {
+            (SubtreeCache.LEVEL + 1, 0): expected[SubtreeCache.LEVEL + 1, 0]
+        }
         with store.reading() as uow:
             path = merkle.inclusion_path(
                 5,
