@@ -113,6 +113,7 @@ def test_answers_to_an_allowed_origin_carry_it(cors_url: str, scene: Scene) -> N
     assert refused.status_code == 401
     assert refused.headers["access-control-allow-origin"] == PAGE  # the page reads the error
     assert refused.json()["error"] == {
+        "id": refused.json()["error"]["id"],
         "message": "Not Authorized.",
         "status": 401,
         "code": "not_authorized",

@@ -317,6 +317,7 @@ def test_storage_and_unexpected_errors_are_mapped(
         assert error["code"] == code
         if status == 500:
             assert error == {
+                "id": error["id"],
                 "message": "Internal Server Error",
                 "status": 500,
                 "code": "internal_error",
@@ -339,7 +340,9 @@ def test_storage_and_unexpected_errors_are_mapped(
                 store,
                 driver,
             )
-            assert record.getMessage().endswith(f"503 unavailable store={store} error={driver}")
+            assert record.getMessage().endswith(
+                f"503 unavailable id={getattr(record, 'error_id', '')} store={store} error={driver}"
+            )
             assert record.levelno == logging.WARNING
     else:
         assert all(getattr(r, "store", None) == "" for r in records)
