@@ -202,6 +202,13 @@ class Catalogue:
         when="activating a service account",
         origin="library",
     )
+    SERVICE_ACCOUNT_UPDATE = ErrorKind(
+        400,
+        "service_account_update",
+        "Service accounts are updated through the service account endpoint.",
+        when="updating a service account",
+        origin="library",
+    )
     LAST_ACTIVATOR = ErrorKind(
         400,
         "last_activator",

@@ -20,6 +20,7 @@ from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
+from archive_core.use_cases.update_user import UPDATE_USER
 
 __all__ = [
     "DFNS_CURRENT_PRESET",
@@ -39,6 +40,7 @@ OPERATIONS: Final[tuple[Declaration[Handler], ...]] = (
     DEACTIVATE_USER,
     ACTIVATE_USER,
     GET_USER,
+    UPDATE_USER,
 )
 
 #: Each preset of SPEC §1.1 over the library's operations, by name.

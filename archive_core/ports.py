@@ -100,8 +100,21 @@ class UserRepository(Protocol):
         """Whether the org has a user, archived or not (an org exists through its users)."""
         ...
 
+    def find_by_external_id(self, org_id: OrgId, external_id: str) -> User | None:
+        """The org's user not archived that was created with this `externalId`, or None."""
+        ...
+
+    def list_users(
+        self, org_id: OrgId, *, after: UserId | None, kinds: frozenset[UserKind], limit: int
+    ) -> list[User]:
+        """At most `limit` of the org's users not archived, ordered by id, of an id above
+        `after` (None: from the first), of one of `kinds` (empty: any kind): one keyset
+        page, read in time that grows with `limit`, not with the org's size."""
+        ...
+
     def add(self, user: User) -> None:
-        """Store a new user; raise AlreadyExists if its id, or its username in its org, is taken."""
+        """Store a new user; raise AlreadyExists if its id, its username in its org, or its
+        `externalId` (set) among the org's users not archived, is taken."""
         ...
 
     def update(self, user: User, *, expected_version: int) -> None:

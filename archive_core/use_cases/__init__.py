@@ -11,6 +11,7 @@ from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
+from archive_core.use_cases.update_user import UPDATE_USER
 
 __all__ = [
     "ACTIVATE_USER",
@@ -19,4 +20,5 @@ __all__ = [
     "DEACTIVATE_USER",
     "GET_USER",
     "INIT_USER_ACTION",
+    "UPDATE_USER",
 ]

@@ -275,7 +275,7 @@ def test_sqlite_username_migration_renames_later_duplicates_and_loses_nothing(
     with store:
         renames = store.database.query("SELECT * FROM username_renames")
         _assert_usernames_migrated(store, renames, caplog.text)
-    assert [row[0] for row in _sqlite_history(path)] == [1, 2, 3, 4]
+    assert [row[0] for row in _sqlite_history(path)] == [1, 2, 3, 4, 5]
 
 
 def test_postgres_username_migration_renames_later_duplicates_and_loses_nothing(
@@ -293,7 +293,7 @@ def test_postgres_username_migration_renames_later_duplicates_and_loses_nothing(
     with store:
         renames = raw.execute("SELECT * FROM username_renames").fetchall()
         _assert_usernames_migrated(store, renames, caplog.text)
-    assert _pg_history(raw, schema) == [1, 2, 3, 4]
+    assert _pg_history(raw, schema) == [1, 2, 3, 4, 5]
 
 
 def test_a_renamed_duplicate_takes_a_number_when_its_new_name_is_held_too() -> None:

@@ -45,8 +45,8 @@ def _preflight(url: str, path: str, method: str, origin: str = PAGE) -> httpx.Re
     [
         ("/auth/action/init", "POST", "POST"),
         ("/auth/action", "POST", "POST"),
-        ("/auth/users/us-2mhcm-9r90a-92ran47bjpl60hmv", "DELETE", "DELETE, GET"),
-        ("/auth/users/us-2mhcm-9r90a-92ran47bjpl60hmv", "GET", "DELETE, GET"),
+        ("/auth/users/us-2mhcm-9r90a-92ran47bjpl60hmv", "DELETE", "DELETE, GET, PUT"),
+        ("/auth/users/us-2mhcm-9r90a-92ran47bjpl60hmv", "GET", "DELETE, GET, PUT"),
         ("/openapi.json", "GET", "GET"),
     ],
 )

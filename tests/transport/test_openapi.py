@@ -91,6 +91,7 @@ def test_paths_are_the_routes() -> None:
         ("/auth/action", "POST"),
         ("/auth/users/{userId}", "DELETE"),
         ("/auth/users/{userId}", "GET"),
+        ("/auth/users/{userId}", "PUT"),
         ("/auth/users/{userId}/deactivate", "PUT"),
         ("/auth/users/{userId}/activate", "PUT"),
         ("/openapi.json", "GET"),
