@@ -158,9 +158,13 @@ class MemoryUserRepository(_Part):
         name = (user.org_id, username_key(user.username))
         if user.id in self._s.users or (not user.is_archived and name in self._s.usernames):
             raise AlreadyExists(user.id)
-        if user.external_id is not None and not user.is_archived:
-            if self.find_by_external_id(user.org_id, user.external_id) is not None:
-                raise AlreadyExists(user.id)
+        external = user.external_id
+        if (
+            external is not None
+            and not user.is_archived
+            and self.find_by_external_id(user.org_id, external)
+        ):
+            raise AlreadyExists(user.id)
         self._j.put(self._s.users, user.id, user)
         self._j.append_item(self._s.org_users, user.org_id, user.id)
         if not user.is_archived:

@@ -88,10 +88,10 @@ def test_archived_and_foreign_users_are_not_found(scene: Scene) -> None:
     world.archive_user(scene.admin, scene.end_user.id)
     stranger = world.actor(world.new_org())
     for target in (scene.end_user.id, stranger.id):
-        refused(
-            Catalogue.TARGET_NOT_FOUND,
-            lambda target=target: update(world, scene.admin, target, b'{"isSSORequired": true}'),
+        request = world.signed_request(
+            scene.admin, "PUT", f"/auth/users/{target}", b'{"isSSORequired": true}'
         )
+        refused(Catalogue.TARGET_NOT_FOUND, lambda: world.call(UPDATE_USER, request))
 
 
 @pytest.mark.parametrize(
