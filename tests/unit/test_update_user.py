@@ -3,6 +3,7 @@ record and the permissions of each preset."""
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -91,7 +92,7 @@ def test_archived_and_foreign_users_are_not_found(scene: Scene) -> None:
         request = world.signed_request(
             scene.admin, "PUT", f"/auth/users/{target}", b'{"isSSORequired": true}'
         )
-        refused(Catalogue.TARGET_NOT_FOUND, lambda: world.call(UPDATE_USER, request))
+        refused(Catalogue.TARGET_NOT_FOUND, functools.partial(world.call, UPDATE_USER, request))
 
 
 @pytest.mark.parametrize(
