@@ -209,6 +209,24 @@ class Catalogue:
         when="updating a service account",
         origin="library",
     )
+    DIRECT_REGISTRATION = ErrorKind(
+        400,
+        "direct_registration",
+        "Direct registration is not supported: this server sends no email; "
+        "omit registration (Delegated).",
+        when="Create User with registration Direct",
+        origin="library",
+    )
+    EXTERNAL_ID_TAKEN = ErrorKind(
+        409,
+        "external_id_taken",
+        "A user of the org was already created with this externalId, from another body.",
+        when=(
+            "Create User naming the externalId of a user of the org not archived with another "
+            "email, kind or isSSORequired (details name that user)"
+        ),
+        origin="library",
+    )
     LAST_ACTIVATOR = ErrorKind(
         400,
         "last_activator",

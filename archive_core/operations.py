@@ -17,6 +17,7 @@ from archive_core.permissions import PRESET_NAMES, PermissionMatrix
 from archive_core.use_cases.activate_user import ACTIVATE_USER
 from archive_core.use_cases.archive_user import ARCHIVE_USER
 from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
+from archive_core.use_cases.create_user import CREATE_USER
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
@@ -41,6 +42,7 @@ OPERATIONS: Final[tuple[Declaration[Handler], ...]] = (
     ACTIVATE_USER,
     GET_USER,
     UPDATE_USER,
+    CREATE_USER,
 )
 
 #: Each preset of SPEC §1.1 over the library's operations, by name.

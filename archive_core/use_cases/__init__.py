@@ -8,6 +8,7 @@ lists); the use cases behind them, the signed pipeline (`signed_mutation`, whose
 from archive_core.use_cases.activate_user import ACTIVATE_USER
 from archive_core.use_cases.archive_user import ARCHIVE_USER
 from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
+from archive_core.use_cases.create_user import CREATE_USER
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
@@ -17,6 +18,7 @@ __all__ = [
     "ACTIVATE_USER",
     "ARCHIVE_USER",
     "COMPLETE_USER_ACTION",
+    "CREATE_USER",
     "DEACTIVATE_USER",
     "GET_USER",
     "INIT_USER_ACTION",

@@ -89,6 +89,7 @@ def test_paths_are_the_routes() -> None:
     assert {(p, m.upper()) for p, item in paths.items() for m in item if m != "parameters"} == {
         ("/auth/action/init", "POST"),
         ("/auth/action", "POST"),
+        ("/auth/users", "POST"),
         ("/auth/users/{userId}", "DELETE"),
         ("/auth/users/{userId}", "GET"),
         ("/auth/users/{userId}", "PUT"),

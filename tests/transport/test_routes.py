@@ -138,7 +138,6 @@ def test_every_answer_has_a_correct_content_length(client: Client, scene: Scene)
     [
         "/",
         "/auth",
-        "/auth/users",
         "/auth/users/",
         "/auth/action/",
         "/auth/action/init/",
