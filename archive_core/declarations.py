@@ -33,6 +33,7 @@ from archive_core.permissions import PRESET_NAMES, PermissionMatrix, Permissions
 from archive_core.ports import (
     AuthenticatorDataParser,
     ChallengeStore,
+    PageTokens,
     Randomness,
     SignatureVerifier,
     UnitOfWorkFactory,
@@ -86,6 +87,8 @@ class Wiring:
     policy: Policy
     #: the permission matrix in force (the policy's, resolved: `resolve_matrix`)
     matrix: PermissionMatrix
+    #: seals the pagination tokens of lists (a key shared through the store)
+    page_tokens: PageTokens
 
 
 def _route_name(operation_id: str) -> str:

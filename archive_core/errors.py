@@ -227,6 +227,16 @@ class Catalogue:
         ),
         origin="library",
     )
+    PAGINATION_TOKEN_INVALID = ErrorKind(
+        400,
+        "pagination_token_invalid",
+        "The pagination token is not valid.",
+        when=(
+            "List Users with a paginationToken this deployment did not issue (forged, "
+            "truncated, of a retired key), or issued for another org or kind filter"
+        ),
+        origin="library",
+    )
     LAST_ACTIVATOR = ErrorKind(
         400,
         "last_activator",

@@ -21,6 +21,7 @@ from archive_core.use_cases.create_user import CREATE_USER
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
+from archive_core.use_cases.list_users import LIST_USERS
 from archive_core.use_cases.update_user import UPDATE_USER
 
 __all__ = [
@@ -43,6 +44,7 @@ OPERATIONS: Final[tuple[Declaration[Handler], ...]] = (
     GET_USER,
     UPDATE_USER,
     CREATE_USER,
+    LIST_USERS,
 )
 
 #: Each preset of SPEC §1.1 over the library's operations, by name.

@@ -47,6 +47,7 @@ __all__ = [
     "ConsumeOutcome",
     "ConsumeStatus",
     "CredentialRepository",
+    "PageTokens",
     "PermissionRepository",
     "Randomness",
     "ReadingUnitOfWorkFactory",
@@ -419,6 +420,20 @@ class UserActionTokenCodec(Protocol):
     def decode(self, token: str) -> UserActionGrant:
         """The grant a genuine token carries; raise ArchiveCoreError(USER_ACTION_INVALID).
         Expiry and binding are checked by the core against the request and the clock."""
+        ...
+
+
+class PageTokens(Protocol):
+    """Seals the opaque pagination tokens of lists with a key every instance and worker
+    of a deployment shares (kept in its store), so that a token one issued opens at any."""
+
+    def seal(self, data: bytes) -> str:
+        """An opaque, authenticated token carrying `data` (URL-safe text)."""
+        ...
+
+    def open(self, token: str) -> bytes | None:
+        """The data of a token this deployment sealed; None for anything else (forged,
+        truncated, of a retired key, not a token at all)."""
         ...
 
 

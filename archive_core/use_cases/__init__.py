@@ -12,6 +12,7 @@ from archive_core.use_cases.create_user import CREATE_USER
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
+from archive_core.use_cases.list_users import LIST_USERS
 from archive_core.use_cases.update_user import UPDATE_USER
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "DEACTIVATE_USER",
     "GET_USER",
     "INIT_USER_ACTION",
+    "LIST_USERS",
     "UPDATE_USER",
 ]

@@ -7,9 +7,9 @@ from typing import Final
 
 import attrs
 
-from archive_core.access import Gate
+from archive_core.access import Gate, Screening
 from archive_core.declarations import TARGET_ERRORS, Declaration, Wiring
-from archive_core.entities import Grants
+from archive_core.entities import Grants, Principal
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ids import UserId, is_canonical_id
 from archive_core.permissions import (
@@ -25,7 +25,36 @@ from archive_core.requests import Answer, Request
 from archive_core.use_cases.signed_mutation import parse_values
 from archive_core.wire import USER, user_to_wire
 
-__all__ = ["GET_USER", "GetUser"]
+__all__ = ["GET_USER", "GetUser", "admit_reader", "reading"]
+
+
+def reading(factory: UnitOfWorkFactory) -> Callable[[], UnitOfWork]:
+    """How a read begins its unit of work: a reading unit where the factory offers one
+    (a read needs no write lock), a plain one otherwise."""
+    if isinstance(factory, ReadingUnitOfWorkFactory):
+        return factory.reading
+    return factory
+
+
+def admit_reader(
+    gate: Gate, uow: UnitOfWork, screening: Screening, matrix: PermissionMatrix, operation: str
+) -> Principal:
+    """A read's step 2 and its unconditional permission (403 naming what is missing)."""
+    principal = gate.admit(uow, screening)
+    decision = authorize(
+        matrix,
+        operation,
+        granted=principal.grants.operations,
+        full_admin=principal.grants.full_admin,
+        target_kind=None,
+    )
+    if not decision.allowed:
+        raise ArchiveCoreError(
+            Catalogue.PERMISSION_DENIED,
+            message=denial_message(principal.user.kind, principal.user.id, decision.missing),
+            reason="permission_missing",
+        )
+    return principal
 
 
 @attrs.frozen(kw_only=True)
@@ -41,10 +70,7 @@ class GetUser:
 
     @_begin.default
     def _reading_if_offered(self) -> Callable[[], UnitOfWork]:
-        factory = self.uow_factory
-        if isinstance(factory, ReadingUnitOfWorkFactory):
-            return factory.reading
-        return factory
+        return reading(self.uow_factory)
 
     @classmethod
     def wired(cls, wiring: Wiring, declaration: Declaration[GetUser]) -> GetUser:
@@ -61,22 +87,7 @@ class GetUser:
         user_id = request.params.get("userId", "")
         screening = self.gate.screen(request.headers)
         with self._begin() as uow:
-            principal = self.gate.admit(uow, screening)
-            decision = authorize(
-                self.matrix,
-                self.declaration.name,
-                granted=principal.grants.operations,
-                full_admin=principal.grants.full_admin,
-                target_kind=None,
-            )
-            if not decision.allowed:
-                raise ArchiveCoreError(
-                    Catalogue.PERMISSION_DENIED,
-                    message=denial_message(
-                        principal.user.kind, principal.user.id, decision.missing
-                    ),
-                    reason="permission_missing",
-                )
+            principal = admit_reader(self.gate, uow, screening, self.matrix, self.declaration.name)
             parse_values(self.declaration, request)
             if not is_canonical_id(user_id, "us"):
                 raise ArchiveCoreError(Catalogue.USER_ID_MALFORMED, reason="user_id_malformed")

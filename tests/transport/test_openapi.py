@@ -90,6 +90,7 @@ def test_paths_are_the_routes() -> None:
         ("/auth/action/init", "POST"),
         ("/auth/action", "POST"),
         ("/auth/users", "POST"),
+        ("/auth/users", "GET"),
         ("/auth/users/{userId}", "DELETE"),
         ("/auth/users/{userId}", "GET"),
         ("/auth/users/{userId}", "PUT"),
