@@ -15,10 +15,8 @@ not through Create User.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -38,7 +36,8 @@ from adapters.testing.world import World  # the real use cases, crypto faked: st
 from archive_core.ids import OrgId
 from archive_core.requests import Request
 from archive_core.use_cases import LIST_USERS
-from benchmarks.sqlite_archive import _p99, _seed_users
+from benchmarks.sqlite_archive import _seed_users
+from benchmarks.timing import alternate, scale_figures
 
 PAGE = 100
 
@@ -110,40 +109,14 @@ def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, f
         _population(folder, large, "large", pages) as big,
     ):
         seeded = time.perf_counter() - started
-        small_times: list[float] = []
-        big_times: list[float] = []
-        ratios: list[float] = []
-        for r in range(-1, rounds):  # round -1 warms caches and prepared statements up
-            a: list[float] = []
-            b: list[float] = []
-            gc.collect()
-            gc.disable()
-            try:
-                for j in range(per_round):
-                    k = max(r, 0) * per_round + j
-                    small_token = small.tokens[k % len(small.tokens)]
-                    if r % 2 == 0:
-                        a.append(_page_once(small, small_token))
-                        b.append(_page_once(big, big.tokens[k]))
-                    else:
-                        b.append(_page_once(big, big.tokens[k]))
-                        a.append(_page_once(small, small_token))
-            finally:
-                gc.enable()
-            if r < 0:
-                continue
-            small_times += a
-            big_times += b
-            ratios.append(_p99(b) / _p99(a))
+        small_times, big_times, ratios = alternate(
+            lambda i: _page_once(small, small.tokens[i % len(small.tokens)]),
+            lambda i: _page_once(big, big.tokens[i % len(big.tokens)]),
+            rounds=rounds,
+            per_round=per_round,
+        )
     return {
-        "list_p99_scale_ratio": _p99(big_times) / _p99(small_times),
-        "list_p99_scale_ratio_round_median": statistics.median(ratios),
-        "list_p99_scale_ratio_round_min": min(ratios),
-        "list_p99_scale_ratio_round_max": max(ratios),
-        "list_page_p99_small_us": _p99(small_times) * 1e6,
-        "list_page_p99_large_us": _p99(big_times) * 1e6,
-        "list_page_median_small_us": statistics.median(small_times) * 1e6,
-        "list_page_median_large_us": statistics.median(big_times) * 1e6,
+        **scale_figures("list_p99_scale_ratio", "list_page", small_times, big_times, ratios),
         "list_users_large": float(large),
         "list_seed_seconds": seeded,
     }

@@ -63,6 +63,7 @@ from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.requests import Request
 from archive_core.use_cases import ARCHIVE_USER
 from archive_core.usernames import username_key
+from benchmarks.timing import alternate, scale_figures
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
@@ -77,7 +78,8 @@ ARCHIVER_EVERY = 50
 BEGIN = "BEGIN IMMEDIATE"
 GET_USER = (
     "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
-    " is_service_account, is_registered, version, cut_off_at FROM users WHERE id = ?"
+    " is_service_account, is_registered, version, cut_off_at, is_sso_required,"
+    " external_id FROM users WHERE id = ?"
 )
 ASSIGNMENTS = (
     "SELECT a.id, p.id, p.org_id, p.name, p.operations, p.is_archived"
@@ -119,7 +121,8 @@ SELECT EXISTS (
 UPDATE_USER = (
     "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
     " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
-    " cut_off_at = ?, username_key = ? WHERE id = ? AND version = ?"
+    " cut_off_at = ?, is_sso_required = ?, external_id = ?, username_key = ?"
+    " WHERE id = ? AND version = ?"
 )
 HEAD = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1"
 APPEND = (
@@ -364,6 +367,8 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                     True,
                     2,
                     None,
+                    False,
+                    None,
                     username_key(user.username),
                     target_id,
                     1,
@@ -568,10 +573,6 @@ def _restore(population: _Population, targets: Sequence[UserId]) -> None:
         population.store.database.release(conn)
 
 
-def _p99(values: Sequence[float]) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[98]
-
-
 def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, float]:
     """p99 of an archive with many users ÷ with 1,000, alternating between the two."""
     large = 2_000 if tiny else 100_000 if quick else 1_000_000
@@ -580,41 +581,20 @@ def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, f
     started = time.perf_counter()
     with _population(folder, 1_000, "small") as small, _population(folder, large, "large") as big:
         seeded = time.perf_counter() - started
-        small_times: list[float] = []
-        big_times: list[float] = []
-        ratios: list[float] = []
-        for r in range(-1, rounds):  # round -1 warms caches and prepared statements up
-            a: list[float] = []
-            b: list[float] = []
-            chosen = [(r * per_round + j) % len(small.targets) for j in range(per_round)]
-            gc.collect()
-            gc.disable()
-            try:
-                for j in chosen:
-                    if r % 2 == 0:
-                        a.append(_archive_once(small, small.targets[j]))
-                        b.append(_archive_once(big, big.targets[j]))
-                    else:
-                        b.append(_archive_once(big, big.targets[j]))
-                        a.append(_archive_once(small, small.targets[j]))
-            finally:
-                gc.enable()
-            _restore(small, [small.targets[j] for j in chosen])
-            _restore(big, [big.targets[j] for j in chosen])
-            if r < 0:
-                continue
-            small_times += a
-            big_times += b
-            ratios.append(_p99(b) / _p99(a))
+
+        def after(indices: list[int]) -> None:
+            _restore(small, [small.targets[i % len(small.targets)] for i in indices])
+            _restore(big, [big.targets[i % len(big.targets)] for i in indices])
+
+        small_times, big_times, ratios = alternate(
+            lambda i: _archive_once(small, small.targets[i % len(small.targets)]),
+            lambda i: _archive_once(big, big.targets[i % len(big.targets)]),
+            rounds=rounds,
+            per_round=per_round,
+            after_round=after,
+        )
     return {
-        "p99_scale_ratio": _p99(big_times) / _p99(small_times),
-        "p99_scale_ratio_round_median": statistics.median(ratios),
-        "p99_scale_ratio_round_min": min(ratios),
-        "p99_scale_ratio_round_max": max(ratios),
-        "archive_p99_small_us": _p99(small_times) * 1e6,
-        "archive_p99_large_us": _p99(big_times) * 1e6,
-        "archive_median_small_us": statistics.median(small_times) * 1e6,
-        "archive_median_large_us": statistics.median(big_times) * 1e6,
+        **scale_figures("p99_scale_ratio", "archive", small_times, big_times, ratios),
         "users_large": float(large),
         "seed_seconds": seeded,
     }

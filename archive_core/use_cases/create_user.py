@@ -43,15 +43,7 @@ class CreateUser(SignedOperation):
     @classmethod
     def wired(cls, wiring: Wiring, declaration: Declaration[CreateUser]) -> CreateUser:
         """The use case of `declaration`, built from a deployment's wiring."""
-        return cls(
-            gate=wiring.gate,
-            uow_factory=wiring.uow_factory,
-            randomness=wiring.randomness,
-            token_codec=wiring.token_codec,
-            policy=wiring.policy,
-            matrix=wiring.matrix,
-            declaration=declaration,
-        )
+        return cls(**cls.wired_parts(wiring), declaration=declaration)
 
     def attempt(self, request: Request, screening: Screening) -> Answer:
         """Steps 2 to 10 in one unit of work; the user created (or found again)."""

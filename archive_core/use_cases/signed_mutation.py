@@ -233,6 +233,18 @@ class SignedOperation(abc.ABC):
     matrix: PermissionMatrix
     declaration: Declaration[Any]
 
+    @staticmethod
+    def wired_parts(wiring: Wiring) -> dict[str, Any]:
+        """What every signed operation takes of a deployment's wiring (its keywords)."""
+        return {
+            "gate": wiring.gate,
+            "uow_factory": wiring.uow_factory,
+            "randomness": wiring.randomness,
+            "token_codec": wiring.token_codec,
+            "policy": wiring.policy,
+            "matrix": wiring.matrix,
+        }
+
     def __call__(self, request: Request) -> Answer:
         """Answer the request (a refusal raises `ArchiveCoreError`, logged here)."""
         try:
@@ -468,14 +480,7 @@ def signed_user_mutation(
 
     def build(wiring: Wiring, declaration: Declaration[SignedUserMutation]) -> SignedUserMutation:
         return SignedUserMutation(
-            gate=wiring.gate,
-            uow_factory=wiring.uow_factory,
-            randomness=wiring.randomness,
-            token_codec=wiring.token_codec,
-            policy=wiring.policy,
-            matrix=wiring.matrix,
-            declaration=declaration,
-            mutation=mutation,
+            **SignedOperation.wired_parts(wiring), declaration=declaration, mutation=mutation
         )
 
     return build

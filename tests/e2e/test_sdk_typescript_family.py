@@ -8,43 +8,20 @@ comma-separated), update one, archive a listed one (`src/family.mjs`)."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.conftest import cli_json
+from tests.e2e.conftest import cli_json, npm_ci
 
 NODE_DIR = Path(__file__).resolve().parent / "node"
-
-
-def _npm_ci() -> dict[str, str]:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is needed to install the official TypeScript SDK")
-    env = {
-        **os.environ,
-        "npm_config_cache": str(NODE_DIR / ".npm-cache"),
-        "npm_config_update_notifier": "false",
-        "npm_config_fund": "false",
-        "npm_config_audit": "false",
-    }
-    subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments
-        [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=NODE_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
-    return env
 
 
 def test_create_list_update_and_archive_through_the_typescript_sdk(
     tmp_path: Path, serve: Any
 ) -> None:
-    env = _npm_ci()
+    env = npm_ci(NODE_DIR)
     db = str(tmp_path / "node.db")
     admin = cli_json("bootstrap", "--db", db)
     served = serve("--db", db)

@@ -6,12 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from adapters.storage.urls import open_storage
 from adapters.testing.world import Actor, World
 from archive_core.entities import UserKind
 from archive_core.requests import Request
@@ -21,23 +16,6 @@ ROUNDS = 3
 STABLE = 24
 DOOMED = 12
 CREATED = 12
-
-
-@pytest.fixture(params=("memory", "sqlite", "postgresql"))
-def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    store: str = request.param
-    if store == "postgresql":
-        url = request.getfixturevalue("pg_schema").url
-    elif store == "sqlite":
-        url = str(tmp_path / "store.db")
-    else:
-        url = "memory:"
-    with open_storage(url) as storage:
-        yield World(
-            uow_factory=storage.uow_factory,
-            challenges=storage.challenges,
-            replay_guard=storage.replay_guard,
-        )
 
 
 class Turns:
