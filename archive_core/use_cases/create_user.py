@@ -150,7 +150,7 @@ CREATE_USER: Final = Declaration[CreateUser](
         (
             Field(name="email", required=True, max_length=MAX_USERNAME_LENGTH),
             Field(name="kind", required=True, choices=tuple(_KINDS)),
-            Field(name="externalId", max_length=MAX_USERNAME_LENGTH),
+            Field(name="externalId", min_length=1, max_length=MAX_USERNAME_LENGTH),
             Field(name="isSSORequired", type="boolean", default=False),
             Field(name="registration", choices=("Delegated", "Direct"), default="Delegated"),
         ),

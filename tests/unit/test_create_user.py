@@ -89,6 +89,10 @@ def test_registration_delegated_is_the_default_and_direct_is_refused(
             "The request body is invalid: isSSORequired must be a boolean.",
         ),
         (
+            b'{"email": "a@b.co", "kind": "EndUser", "externalId": ""}',
+            "The request body is invalid: externalId must be a string of 1 to 254 characters.",
+        ),
+        (
             b'{"email": "a@b.co", "kind": "EndUser", "external_id": "x"}',
             "The request body is invalid: unknown field external_id.",
         ),
