@@ -77,3 +77,14 @@ def test_create_list_update_and_archive_through_the_python_sdk(tmp_path: Path, s
     assert archived["isActive"] is False
     remaining = [user["userId"] for user in _walk(client, limit=2)]
     assert remaining == [i for i in ids if i != target]
+
+    # the trail re-verifies offline: five creations (before: null), an update, an archive
+    audit = cli_json("audit", "--db", db, "--verify")
+    assert audit["ok"] is True
+    actions = [record["action"] for record in audit["records"]]
+    assert actions == [
+        *["POST /auth/users"] * 5,
+        f"PUT /auth/users/{created[2]['userId']}",
+        f"DELETE /auth/users/{target}",
+    ]
+    assert all(r["targetBefore"] is None for r in audit["records"][:5])
