@@ -8,10 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from dfns_sdk import DfnsClient, DfnsClientConfig, DfnsError, KeySigner  # type: ignore[import-untyped]  # the SDK ships no types
 
 from tests.e2e.conftest import cli_json
+from tests.services import PgSchema
 
 
 def _walk(client: DfnsClient, **query: Any) -> list[dict[str, Any]]:
@@ -88,3 +90,47 @@ def test_create_list_update_and_archive_through_the_python_sdk(tmp_path: Path, s
         f"DELETE /auth/users/{target}",
     ]
     assert all(r["targetBefore"] is None for r in audit["records"][:5])
+
+
+def test_a_page_token_of_one_instance_opens_at_another(pg_schema: PgSchema, serve: Any) -> None:
+    """Two servers over one PostgreSQL store share the page tokens' key (it is in the
+    store): a walk may go on at either; a token of another org is refused at both."""
+    db = pg_schema.url
+    admin = cli_json("bootstrap", "--db", db)
+    stranger = cli_json("bootstrap", "--db", db)
+    first, second = serve("--db", db), serve("--db", db)
+    for n in range(4):
+        cli_json(
+            "users",
+            "create",
+            "--db",
+            db,
+            "--org",
+            admin["orgId"],
+            "--username",
+            f"m{n}@x.co",
+            "--kind",
+            "EndUser",
+        )
+    auth = {"Authorization": f"Bearer {admin['authToken']}"}
+    seen: list[str] = []
+    token = None
+    for step in range(10):
+        url = (first, second)[step % 2].url
+        query = {"limit": "1", **({} if token is None else {"paginationToken": token})}
+        page = httpx.get(f"{url}/auth/users", headers=auth, params=query).json()
+        seen += [user["userId"] for user in page["items"]]
+        token = page.get("nextPageToken")
+        if token is None:
+            break
+    assert len(seen) == 5 and seen == sorted(seen)
+    first_page = httpx.get(f"{first.url}/auth/users", headers=auth, params={"limit": "1"}).json()
+    other = {"Authorization": f"Bearer {stranger['authToken']}"}
+    for served in (first, second):
+        refused = httpx.get(
+            f"{served.url}/auth/users",
+            headers=other,
+            params={"paginationToken": first_page["nextPageToken"]},
+        )
+        assert refused.status_code == 400
+        assert refused.json()["error"]["message"] == "The pagination token is not valid."
