@@ -192,6 +192,13 @@ class PermissionRepository(Protocol):
         """Every assignment to the user with its permission (archived permissions included)."""
         ...
 
+    def assignments_of_users(
+        self, user_ids: Sequence[UserId]
+    ) -> dict[UserId, list[AssignedPermission]]:
+        """`assignments_of` for each of the users at once (one read, for a page of a
+        list); a user without an assignment maps to an empty list."""
+        ...
+
 
 class ConsumeStatus(enum.Enum):
     """What consuming a user action token found."""

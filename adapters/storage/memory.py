@@ -282,6 +282,12 @@ class MemoryPermissionRepository(_Part):
         """The user's assignments with their permissions."""
         return _assignments_of(self._s, user_id)
 
+    def assignments_of_users(
+        self, user_ids: Sequence[UserId]
+    ) -> dict[UserId, list[AssignedPermission]]:
+        """Each user's assignments with their permissions."""
+        return {user_id: _assignments_of(self._s, user_id) for user_id in user_ids}
+
 
 def _assignments_of(store: MemoryStore, user_id: UserId) -> list[AssignedPermission]:
     assignments, permissions = store.assignments, store.permissions

@@ -585,6 +585,11 @@ class PermissionRepository(Repository):
         " FROM assignments AS a JOIN permissions AS p ON p.id = a.permission_id"
         " WHERE a.identity_id = ? ORDER BY a.seq"
     )
+    ASSIGNMENTS_OF_USERS = (
+        "SELECT a.identity_id, a.id, p.id, p.org_id, p.name, p.operations, p.is_archived"
+        " FROM assignments AS a JOIN permissions AS p ON p.id = a.permission_id"
+        " WHERE a.identity_id {in_users} ORDER BY a.seq"
+    )
 
     def add_permission(self, permission: Permission) -> None:
         """Store a new permission; AlreadyExists if its id is taken."""
@@ -615,6 +620,19 @@ class PermissionRepository(Repository):
         rows = self._tx.all(self.ASSIGNMENTS_OF, (user_id,))
         assignments = self._store.memo.assignments
         return [assignments.get(row[0], row) for row in rows]
+
+    def assignments_of_users(
+        self, user_ids: Sequence[UserId]
+    ) -> dict[UserId, list[AssignedPermission]]:
+        """Every assignment of each user, in assignment order (one statement)."""
+        found: dict[UserId, list[AssignedPermission]] = {user_id: [] for user_id in user_ids}
+        if not found:
+            return found
+        params = {"users": self.dialect.store_list(list(found))}
+        assignments = self._store.memo.assignments
+        for row in self._tx.all(self.ASSIGNMENTS_OF_USERS, params):
+            found[row[0]].append(assignments.get(row[1], row[1:]))
+        return found
 
 
 class UserActionStore(Repository):

@@ -272,7 +272,8 @@ def walk_users(
     while True:
         with deployment.storage.uow_factory() as uow:
             page = uow.users.list_users(org_id, after=after, kinds=chosen, limit=WALK_PAGE)
-            pairs = [(u, Grants.of(uow.permissions.assignments_of(u.id), org_id)) for u in page]
+            held = uow.permissions.assignments_of_users([u.id for u in page])
+            pairs = [(u, Grants.of(held[u.id], org_id)) for u in page]
         yield from pairs
         if len(page) < WALK_PAGE:
             return

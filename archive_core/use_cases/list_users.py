@@ -107,11 +107,9 @@ class ListUsers:
             limit: int = values["limit"]
             users = uow.users.list_users(org_id, after=after, kinds=kinds, limit=limit + 1)
             page = users[:limit]
+            held = uow.permissions.assignments_of_users([user.id for user in page])
             items = [
-                user_to_wire(
-                    user, Grants.of(uow.permissions.assignments_of(user.id), org_id).assignments
-                )
-                for user in page
+                user_to_wire(user, Grants.of(held[user.id], org_id).assignments) for user in page
             ]
         document: dict[str, Any] = {"items": items}
         if len(users) > limit:

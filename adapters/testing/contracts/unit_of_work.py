@@ -680,15 +680,24 @@ class UnitOfWorkContract(abc.ABC):
                 uow.permissions.add_permission(permission)
             for link in links:
                 uow.permissions.assign(link)
-            other = samples.user(org)
             uow.permissions.assign(samples.assignment(granted[0], other))
 
+        other = samples.user(org)
         committed(factory, seed)
         assigned = read(factory, lambda uow: uow.permissions.assignments_of(holder.id))
         assert [(a.assignment_id, a.permission) for a in assigned] == [
             (link.id, permission) for link, permission in zip(links, granted, strict=True)
         ]
         assert read(factory, lambda uow: uow.permissions.assignments_of(UserId("us-x"))) == []
+        # several users at once: each its own, in the same order; none for a stranger
+        nobody = UserId("us-x")
+        many = read(
+            factory, lambda uow: uow.permissions.assignments_of_users([nobody, other.id, holder.id])
+        )
+        assert list(many) == [nobody, other.id, holder.id]
+        assert many[holder.id] == assigned and many[nobody] == []
+        assert [a.permission for a in many[other.id]] == [granted[0]]
+        assert read(factory, lambda uow: uow.permissions.assignments_of_users([])) == {}
 
     def test_assigning_an_unknown_permission_or_a_taken_id_is_refused(
         self, factory: UnitOfWorkFactory
