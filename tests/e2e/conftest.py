@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -101,10 +102,18 @@ def serve() -> Iterator[Any]:
 
 def npm_ci(folder: Path) -> dict[str, str]:
     """`npm ci` in `folder` (the versions its package-lock.json pins, its npm cache in
-    `.npm-cache/` beside it); the environment to run what it installed with."""
+    `.npm-cache/` beside it), one install at a time (`.install.lock`: two test processes
+    never see each other's half-written `node_modules/`); the environment to run what it
+    installed with."""
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is needed to install the official TypeScript SDKs")
+    with (folder / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _npm_ci(npm, folder)
+
+
+def _npm_ci(npm: str, folder: Path) -> dict[str, str]:
     env = {
         **os.environ,
         "npm_config_cache": str(folder / ".npm-cache"),
