@@ -36,6 +36,7 @@ __all__ = [
     "ChainBreak",
     "ChainVerification",
     "chain_record",
+    "leaf_data",
     "record_hash",
     "record_json",
     "sealed_record",
@@ -201,6 +202,18 @@ def stored_json(record: AuditRecord) -> str:
     text, at = hashed
     # The hash is the hex digest of this very text: nothing in it to escape.
     return f'{text[:at]}"hash":"{record.hash}",{text[at:]}'
+
+
+def leaf_data(record: AuditRecord) -> bytes:
+    """The record's leaf in its org's Merkle tree (`archive_core.merkle`): the canonical
+    JSON its hash covers, as bytes (ASCII). A record sealed in this process was written
+    when it was hashed, so it is not written again here."""
+    hashed = record._hashed_json
+    if hashed is None:
+        text = record_json(record, sequence=record.sequence, prev_hash=record.prev_hash)
+    else:
+        text = hashed[0]
+    return text.encode("ascii")
 
 
 def _canonical_parts(r: AuditRecord, sequence: int, prev_hash: str) -> tuple[str, str]:

@@ -47,6 +47,7 @@ __all__ = [
     "ConsumeOutcome",
     "ConsumeStatus",
     "CredentialRepository",
+    "Ed25519Verifier",
     "PageTokens",
     "PermissionRepository",
     "Randomness",
@@ -244,6 +245,17 @@ class AuditLog(Protocol):
         """Append a record; raise ConcurrencyConflict when its sequence number is taken."""
         ...
 
+    def tree_size(self, org_id: OrgId) -> int:
+        """How many leaves the org's Merkle tree holds: `append` adds the record's
+        (`audit.leaf_data`, at index sequence - 1) and the subtrees it completes, in the
+        record's unit of work (`merkle.appended_subtrees`)."""
+        ...
+
+    def subtrees(self, org_id: OrgId, positions: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The hashes of the org's complete subtrees at these (level, index) positions, in
+        order, in one read (`merkle.prefetched`); KeyError when one is not stored."""
+        ...
+
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         """Records of one org (or all), ordered by org then sequence."""
         ...
@@ -394,6 +406,14 @@ class SignatureVerifier(Protocol):
 
     def validate_public_key(self, kind: CredentialKind, algorithm: str, public_key: str) -> None:
         """Refuse unacceptable key material (ArchiveCoreError(CREDENTIAL_REJECTED))."""
+        ...
+
+
+class Ed25519Verifier(Protocol):
+    """Verifies Ed25519 signatures (RFC 8032) made by a raw 32-byte public key."""
+
+    def verify(self, public_key: bytes, *, message: bytes, signature: bytes) -> bool:
+        """Whether `signature` is `public_key`'s over `message` (False for malformed input)."""
         ...
 
 

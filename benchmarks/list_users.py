@@ -37,7 +37,7 @@ from archive_core.ids import OrgId
 from archive_core.requests import Request
 from archive_core.use_cases import LIST_USERS
 from benchmarks.sqlite_archive import _seed_users
-from benchmarks.timing import alternate, scale_figures
+from benchmarks.timing import alternating_samples, scale_figures
 
 PAGE = 100
 
@@ -109,14 +109,14 @@ def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, f
         _population(folder, large, "large", pages) as big,
     ):
         seeded = time.perf_counter() - started
-        small_times, big_times, ratios = alternate(
-            lambda i: _page_once(small, small.tokens[i % len(small.tokens)]),
-            lambda i: _page_once(big, big.tokens[i % len(big.tokens)]),
+        small_rounds, big_rounds = alternating_samples(
+            lambda r, j: _page_once(small, small.tokens[(r * per_round + j) % len(small.tokens)]),
+            lambda r, j: _page_once(big, big.tokens[(r * per_round + j) % len(big.tokens)]),
             rounds=rounds,
             per_round=per_round,
         )
     return {
-        **scale_figures("list_p99_scale_ratio", "list_page", small_times, big_times, ratios),
+        **scale_figures(small_rounds, big_rounds, ratio="list_p99_scale_ratio", what="list_page"),
         "list_users_large": float(large),
         "list_seed_seconds": seeded,
     }

@@ -5,7 +5,9 @@ Two figures (`run(quick=...)`, or `python benchmarks/sqlite_archive.py [--quick]
 - `sqlite_time_ratio` — the storage part of one archive, driven through the SQLite unit
   of work exactly as the archive (`ARCHIVE_USER`'s handler) drives it (begin, caller,
   caller's assignments, token consumption, target, target's assignments, lock-out guard query for an
-  archiver target, audit head, caller again, versioned update, audit append, commit)
+  archiver target, audit head, caller again, versioned update, audit append with its
+  Merkle leaf — the left siblings it closes read at an odd index, its nodes written in
+  one insert — commit)
   ÷ the very same SQL statements run through a raw `sqlite3` connection with the same pragmas
   (WAL, `synchronous=FULL`, foreign keys, busy timeout) and pre-built parameters. Each
   round's grants are issued (untimed) just before the round, as `CompleteUserAction`
@@ -48,7 +50,8 @@ if __package__ in (None, ""):  # run as a script: make the project importable
 from adapters.storage.codec import audit_to_json
 from adapters.storage.sqlite import SqliteReplayStore, SqliteStore
 from adapters.testing.world import World  # the real use cases, crypto faked: storage measured
-from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record
+from archive_core import merkle
+from archive_core.audit import GENESIS_HASH, AuditRecord, chain_record, leaf_data
 from archive_core.entities import (
     FULL_ADMIN,
     CredentialKind,
@@ -63,7 +66,7 @@ from archive_core.ids import CredentialUuid, OrgId, UserId
 from archive_core.requests import Request
 from archive_core.use_cases import ARCHIVE_USER
 from archive_core.usernames import username_key
-from benchmarks.timing import alternate, scale_figures
+from benchmarks.timing import alternating_samples, p99, scale_figures
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 ARCHIVE_OPS = ("Auth:Users:Update", "Auth:Types:Employee", "Auth:Types:EndUser")
@@ -132,6 +135,12 @@ APPEND = (
     " WHERE ? = 1 + COALESCE((SELECT MAX(sequence) FROM audit WHERE org_id = ?), 0)"
     " ON CONFLICT DO NOTHING"
 )
+# The record's leaf and the subtrees it completes: the left siblings read (one part per
+# sibling, none for an even index), then every node written in one statement.
+TREE_READ_PART = (
+    "SELECT level, idx, hash FROM audit_tree WHERE org_id = ? AND level = ? AND idx = ?"
+)
+TREE_WRITE = "INSERT INTO audit_tree (org_id, level, idx, hash) VALUES "
 COMMIT = "COMMIT"
 
 
@@ -332,10 +341,37 @@ class _RawParams:
     holder: dict[str, Any] | None
     update: tuple[Any, ...]
     append: tuple[Any, ...]
+    tree_read: tuple[str, tuple[Any, ...]] | None
+    tree_write: tuple[str, tuple[Any, ...]]
+
+
+def _tree_params(side: _Side) -> dict[int, tuple[tuple[str, tuple[Any, ...]] | None, Any]]:
+    """Each record's tree statements with their parameters, by sequence (the tree built
+    in memory in chain order, so the hashes written are the adapter's)."""
+    nodes: dict[tuple[int, int], bytes] = {}
+    params: dict[int, tuple[tuple[str, tuple[Any, ...]] | None, Any]] = {}
+    for record in sorted(side.records, key=lambda r: r.sequence):
+        index = record.sequence - 1
+        reads = merkle.append_reads(index)
+        leaf = merkle.leaf_hash(leaf_data(record))
+        written = merkle.appended_subtrees(index, leaf, lambda lv, ix: nodes[lv, ix])
+        for node in written:
+            nodes[node.level, node.index] = node.hash
+        read = None
+        if reads:
+            statement = " UNION ALL ".join([TREE_READ_PART] * len(reads))
+            read = (statement, tuple(v for lv, ix in reads for v in (side.org, lv, ix)))
+        write = (
+            TREE_WRITE + ", ".join(["(?, ?, ?, ?)"] * len(written)),
+            tuple(v for n in written for v in (side.org, n.level, n.index, n.hash)),
+        )
+        params[record.sequence] = (read, write)
+    return params
 
 
 def _raw_params(side: _Side) -> list[_RawParams]:
     params = []
+    tree = _tree_params(side)
     for i, target_id in enumerate(side.targets):
         user = side.archived[i]
         record = side.records[i]
@@ -385,6 +421,8 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                     record.sequence,
                     record.org_id,
                 ),
+                tree_read=tree[record.sequence][0],
+                tree_write=tree[record.sequence][1],
             )
         )
     return params
@@ -407,6 +445,9 @@ def _raw(conn: sqlite3.Connection, side: _Side, params: _RawParams) -> float:
     conn.execute(GET_USER, caller).fetchone()
     conn.execute(UPDATE_USER, params.update)
     conn.execute(APPEND, params.append)
+    if params.tree_read is not None:
+        conn.execute(*params.tree_read).fetchall()
+    conn.execute(*params.tree_write)
     conn.execute(COMMIT)
     return time.perf_counter() - start
 
@@ -573,6 +614,9 @@ def _restore(population: _Population, targets: Sequence[UserId]) -> None:
         population.store.database.release(conn)
 
 
+_p99: Callable[[Sequence[float]], float] = p99
+
+
 def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, float]:
     """p99 of an archive with many users ÷ with 1,000, alternating between the two."""
     large = 2_000 if tiny else 100_000 if quick else 1_000_000
@@ -581,23 +625,25 @@ def scale_ratio(folder: Path, *, quick: bool, tiny: bool = False) -> dict[str, f
     started = time.perf_counter()
     with _population(folder, 1_000, "small") as small, _population(folder, large, "large") as big:
         seeded = time.perf_counter() - started
+        count = len(small.targets)
 
-        def after(indices: list[int]) -> None:
-            _restore(small, [small.targets[i % len(small.targets)] for i in indices])
-            _restore(big, [big.targets[i % len(big.targets)] for i in indices])
+        def chosen(r: int) -> list[int]:
+            # Each round archives its own targets (round -1 warms caches and statements up).
+            return [(r * per_round + j) % count for j in range(per_round)]
 
-        small_times, big_times, ratios = alternate(
-            lambda i: _archive_once(small, small.targets[i % len(small.targets)]),
-            lambda i: _archive_once(big, big.targets[i % len(big.targets)]),
+        def restore(r: int) -> None:
+            _restore(small, [small.targets[j] for j in chosen(r)])
+            _restore(big, [big.targets[j] for j in chosen(r)])
+
+        small_rounds, big_rounds = alternating_samples(
+            lambda r, j: _archive_once(small, small.targets[(r * per_round + j) % count]),
+            lambda r, j: _archive_once(big, big.targets[(r * per_round + j) % count]),
             rounds=rounds,
             per_round=per_round,
-            after_round=after,
+            after_round=restore,
         )
-    return {
-        **scale_figures("p99_scale_ratio", "archive", small_times, big_times, ratios),
-        "users_large": float(large),
-        "seed_seconds": seeded,
-    }
+    figures = scale_figures(small_rounds, big_rounds, ratio="p99_scale_ratio", what="archive")
+    return {**figures, "users_large": float(large), "seed_seconds": seeded}
 
 
 # --------------------------------------------------------------------------- entry points

@@ -5,12 +5,12 @@ from __future__ import annotations
 import gc
 import statistics
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import attrs
 
-__all__ = ["Figure", "alternate", "compare", "p99", "per_call", "scale_figures"]
+__all__ = ["Figure", "alternating_samples", "compare", "p99", "per_call", "scale_figures"]
 
 
 @attrs.frozen
@@ -88,65 +88,66 @@ def compare_ratio(
     return summary(ours_samples), summary(ref_samples), ratio_figure(ours_samples, ref_samples)
 
 
-def p99(values: list[float]) -> float:
+def alternating_samples(
+    first: Callable[[int, int], float],
+    second: Callable[[int, int], float],
+    *,
+    rounds: int,
+    per_round: int,
+    after_round: Callable[[int], None] | None = None,
+) -> tuple[list[list[float]], list[list[float]]]:
+    """Samples of two measurements taken alternately, sample by sample — which one goes
+    first alternates round by round — with the garbage collector off within a round, so
+    that machine noise hits both alike. `first(r, j)` and `second(r, j)` return the
+    seconds of sample j of round r; `after_round(r)` runs untimed after each round. A
+    warm-up round (r = -1) comes first and is not returned: the samples by round."""
+    firsts: list[list[float]] = []
+    seconds: list[list[float]] = []
+    for r in range(-1, rounds):
+        a: list[float] = []
+        b: list[float] = []
+        gc.collect()
+        gc.disable()
+        try:
+            for j in range(per_round):
+                if r % 2 == 0:
+                    a.append(first(r, j))
+                    b.append(second(r, j))
+                else:
+                    b.append(second(r, j))
+                    a.append(first(r, j))
+        finally:
+            gc.enable()
+        if after_round is not None:
+            after_round(r)
+        if r >= 0:
+            firsts.append(a)
+            seconds.append(b)
+    return firsts, seconds
+
+
+def p99(values: Sequence[float]) -> float:
     """The 99th percentile (inclusive method)."""
     return statistics.quantiles(values, n=100, method="inclusive")[98]
 
 
-def alternate(
-    first: Callable[[int], float],
-    second: Callable[[int], float],
-    *,
-    rounds: int,
-    per_round: int,
-    after_round: Callable[[list[int]], None] | None = None,
-) -> tuple[list[float], list[float], list[float]]:
-    """`first(i)` and `second(i)` (each answering its own seconds) for each index `i` of a
-    round (`round * per_round + j`), one after the other, which goes first swapping each
-    round, the garbage collector off while a round runs; `after_round(indices)` after each
-    (untimed). Round -1 warms caches up and is not kept. Both sides' samples, and each
-    round's ratio of p99s (second ÷ first)."""
-    firsts: list[float] = []
-    seconds: list[float] = []
-    ratios: list[float] = []
-    for r in range(-1, rounds):
-        a: list[float] = []
-        b: list[float] = []
-        indices = [r * per_round + j for j in range(per_round)]
-        gc.collect()
-        gc.disable()
-        try:
-            for i in indices:
-                if r % 2 == 0:
-                    a.append(first(i))
-                    b.append(second(i))
-                else:
-                    b.append(second(i))
-                    a.append(first(i))
-        finally:
-            gc.enable()
-        if after_round is not None:
-            after_round(indices)
-        if r < 0:
-            continue
-        firsts += a
-        seconds += b
-        ratios.append(p99(b) / p99(a))
-    return firsts, seconds, ratios
-
-
 def scale_figures(
-    ratio: str, sample: str, small: list[float], big: list[float], ratios: list[float]
+    small_rounds: list[list[float]], large_rounds: list[list[float]], *, ratio: str, what: str
 ) -> dict[str, float]:
-    """A scale figure (`ratio`: p99 of `big` ÷ p99 of `small`), its per-round spread, and
-    both sides' p99s and medians in µs (named `<sample>_p99_small_us`, ...)."""
+    """The figures of a scale comparison (`alternating_samples` of a small and a large
+    size, in seconds): `ratio`, the p99 over all large samples ÷ over all small ones; its
+    median, min and max over rounds (`ratio`_round_*); `what`_p99_*_us and
+    `what`_median_*_us."""
+    small = [t for samples in small_rounds for t in samples]
+    large = [t for samples in large_rounds for t in samples]
+    ratios = [p99(b) / p99(a) for a, b in zip(small_rounds, large_rounds, strict=True)]
     return {
-        ratio: p99(big) / p99(small),
+        ratio: p99(large) / p99(small),
         f"{ratio}_round_median": statistics.median(ratios),
         f"{ratio}_round_min": min(ratios),
         f"{ratio}_round_max": max(ratios),
-        f"{sample}_p99_small_us": p99(small) * 1e6,
-        f"{sample}_p99_large_us": p99(big) * 1e6,
-        f"{sample}_median_small_us": statistics.median(small) * 1e6,
-        f"{sample}_median_large_us": statistics.median(big) * 1e6,
+        f"{what}_p99_small_us": p99(small) * 1e6,
+        f"{what}_p99_large_us": p99(large) * 1e6,
+        f"{what}_median_small_us": statistics.median(small) * 1e6,
+        f"{what}_median_large_us": statistics.median(large) * 1e6,
     }

@@ -25,7 +25,7 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NoReturn, TextIO
 
 import attrs
@@ -42,6 +42,7 @@ from adapters.entrypoints.environment import (
 from adapters.entrypoints.escaping import escaped
 from adapters.entrypoints.listening import CannotListen
 from adapters.entrypoints.progress import Progress
+from adapters.entrypoints.references import load_operation, operation_reference
 from adapters.observability.logs import FORMATS, LEVELS
 from adapters.storage.urls import StorageStartError
 from adapters.transport.cors import parse_origin
@@ -75,6 +76,35 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
+def _command(commands: argparse._SubParsersAction[_Parser], name: str, summary: str) -> _Parser:
+    """A subcommand whose one-line summary is both its entry in the parent's list and the
+    description its own `--help` starts with."""
+    return commands.add_parser(name, help=summary, description=summary[:1].upper() + summary[1:])
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    """`parser` and every subcommand's parser under it, depth first."""
+    yield parser
+    for action in parser._actions:  # argparse lists its actions only here
+        if isinstance(action, argparse._SubParsersAction):
+            for command in action.choices.values():
+                yield from _parsers(command)
+
+
+def _show_defaults(parser: argparse.ArgumentParser) -> None:
+    """End each option's help with its default, where it has one and the help does not
+    already say it (a switch is off, a repeatable option empty, unless given)."""
+    for action in parser._actions:
+        default = action.default
+        if default in (None, False, [], argparse.SUPPRESS) or "default" in (action.help or ""):
+            continue
+        action.help = f"{action.help} (default {default})"
+
+
+#: `--origin`'s default, as `serve --help` and the docs state it.
+DEFAULT_ORIGINS = ", ".join(sorted(Policy().webauthn_origins))
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="archive-core", description=__doc__.split("\n")[0])
     parser.add_argument(
@@ -85,36 +115,47 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def db(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--db", default=DEFAULT_DB, help="SQLite path or postgresql:// URL")
+        command.add_argument(
+            "--db",
+            default=DEFAULT_DB,
+            help="the store: a SQLite path (a new file is made), a postgresql:// URL or "
+            "libpq keywords",
+        )
 
     def as_json(command: argparse.ArgumentParser) -> None:
         command.add_argument("--json", action="store_true", help="machine-readable output")
 
-    serve = commands.add_parser("serve", help="run the reference server")
+    serve = _command(commands, "serve", "run the reference server")
     db(serve)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=port, default=8000)
-    serve.add_argument("--redis", help="redis:// URL for challenges and nonces (multi-instance)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (:: for IPv6, 0.0.0.0 for all)"
+    )
+    serve.add_argument("--port", type=port, default=8000, help="port to listen on (0: a free one)")
+    serve.add_argument(
+        "--redis",
+        help="redis:// URL for challenges and nonces (several servers; default none: the store)",
+    )
     serve.add_argument("--require-app-id", action="store_true", help="X-DFNS-APPID required")
     serve.add_argument("--require-nonce", action="store_true", help="X-DFNS-NONCE required")
     serve.add_argument(
         "--origin",
         action="append",
         default=[],
-        help="allowed passkey (WebAuthn) origin (repeatable; default http://localhost)",
+        help=f"allowed passkey (WebAuthn) origin (repeatable; default {DEFAULT_ORIGINS})",
     )
     serve.add_argument(
         "--key-origin",
         action="append",
         default=[],
-        help="allowed clientData origin of Key kinds (repeatable; unchecked when absent)",
+        help="allowed clientData origin of Key kinds (repeatable; default none: unchecked)",
     )
     serve.add_argument(
         "--cors-origin",
         action="append",
         type=parse_origin,
         default=[],
-        help="browser origin allowed to call the API cross-origin (repeatable; CORS)",
+        help="browser origin allowed to call the API cross-origin "
+        "(repeatable; default none: CORS off)",
     )
     serve.add_argument(
         "--matrix", choices=sorted(PRESETS), default="dfns", help="permission matrix preset"
@@ -126,10 +167,21 @@ def _parser() -> argparse.ArgumentParser:
         default=1,
         help=f"worker processes on the one port, 1 to {max_workers()} ({WORKERS_PER_CPU} per CPU)",
     )
-    serve.add_argument("--metrics-port", type=port, help="Prometheus /metrics listener (off)")
+    serve.add_argument(
+        "--metrics-port", type=port, help="port of the Prometheus /metrics listener (default off)"
+    )
     serve.add_argument("--metrics-host", default="127.0.0.1", help="the metrics listener's host")
     serve.add_argument("--log-format", choices=FORMATS, default="text", help="text or JSON lines")
     serve.add_argument("--log-level", choices=LEVELS, default="warning", help="info: every request")
+    serve.add_argument(
+        "--operation",
+        action="append",
+        type=operation_reference,
+        default=[],
+        metavar="MODULE:NAME",
+        help="an archive_core.Declaration of one's own to serve beside the library's "
+        "operations, as in myproject.operations:RENAME_USER (repeatable; default none)",
+    )
     serve.add_argument(
         "--commit-timeout",
         type=seconds,
@@ -139,20 +191,26 @@ def _parser() -> argparse.ArgumentParser:
             "answered 503, not acknowledged (default 5)"
         ),
     )
-    serve.set_defaults(environment=EnvironmentDefaults(serve, SERVE_VARIABLES))
 
-    boot = commands.add_parser("bootstrap", help="a new org with an admin, a key and a token")
+    boot = _command(commands, "bootstrap", "a new org with an admin, a key and a token")
     db(boot)
-    boot.add_argument("--key-algorithm", choices=KEY_CHOICES, default="ed25519")
-    boot.add_argument("--username", help="the admin's username")
+    boot.add_argument(
+        "--key-algorithm",
+        choices=KEY_CHOICES,
+        default="ed25519",
+        help="algorithm of the admin's Key credential",
+    )
+    boot.add_argument("--username", help="the admin's username (default admin.<org>@example.com)")
     as_json(boot)
 
-    users = commands.add_parser("users", help="manage users")
+    users = _command(commands, "users", "manage users")
     user_commands = users.add_subparsers(dest="users_command", required=True, metavar="ACTION")
-    create = user_commands.add_parser("create", help="create a user")
-    create.add_argument("--org", required=True)
-    create.add_argument("--username", required=True)
-    create.add_argument("--kind", required=True, choices=[k.value for k in UserKind])
+    create = _command(user_commands, "create", "create a user")
+    create.add_argument("--org", required=True, help="the org's id (or-…)")
+    create.add_argument("--username", required=True, help="the new user's username")
+    create.add_argument(
+        "--kind", required=True, choices=[k.value for k in UserKind], help="the user's kind"
+    )
     create.add_argument(
         "--permission",
         action="append",
@@ -160,10 +218,14 @@ def _parser() -> argparse.ArgumentParser:
         metavar="OP",
         help=(
             "a permission to grant (repeatable), one of the known permissions of "
-            "docs/permissions.md; DfnsFullAdminAccess grants everything"
+            "docs/permissions.md; DfnsFullAdminAccess grants everything (default none)"
         ),
     )
-    create.add_argument("--key-algorithm", choices=KEY_CHOICES, help="register a Key credential")
+    create.add_argument(
+        "--key-algorithm",
+        choices=KEY_CHOICES,
+        help="register a Key credential of this algorithm (default none: no credential)",
+    )
     create.add_argument("--token", action="store_true", help="also issue a bearer token")
     db(create)
     as_json(create)
@@ -179,11 +241,11 @@ def _parser() -> argparse.ArgumentParser:
     db(listing)
     as_json(listing)
 
-    credentials = commands.add_parser("credentials", help="manage credentials")
+    credentials = _command(commands, "credentials", "manage credentials")
     credential_commands = credentials.add_subparsers(
         dest="credentials_command", required=True, metavar="ACTION"
     )
-    add = credential_commands.add_parser("add", help="register a credential from a PEM key")
+    add = _command(credential_commands, "add", "register a credential from a PEM key")
     add.add_argument("--user", required=True, help="the user's id (us-…)")
     add.add_argument(
         "--kind",
@@ -196,24 +258,31 @@ def _parser() -> argparse.ArgumentParser:
     )
     add.add_argument("--cred-id", required=True, help="the credId clients will send")
     add.add_argument(
-        "--encrypted-private-key", help="opaque blob offered to password-protected-key signers"
+        "--encrypted-private-key",
+        help="opaque blob offered to password-protected-key signers (default none)",
     )
     db(add)
     as_json(add)
 
-    audit = commands.add_parser("audit", help="show (and re-verify) the audit trail")
+    audit = _command(commands, "audit", "show (and re-verify) the audit trail")
     db(audit)
-    audit.add_argument("--org", help="one org only")
+    audit.add_argument("--org", help="one org only (default every org)")
     audit.add_argument("--verify", action="store_true", help="re-check chain and signatures")
     as_json(audit)
 
-    purge = commands.add_parser("purge", help="forget expired challenges, nonces and grants")
+    purge = _command(commands, "purge", "forget expired challenges, nonces and grants")
     db(purge)
-    purge.add_argument("--redis", help="redis:// URL for challenges and nonces")
+    purge.add_argument(
+        "--redis", help="redis:// URL for challenges and nonces (default none: the store)"
+    )
     as_json(purge)
 
-    demo = commands.add_parser("demo", help="the whole flow over real HTTP, explained")
+    demo = _command(commands, "demo", "the whole flow over real HTTP, explained")
     demo.add_argument("--db", help="SQLite path (default: a fresh temporary file)")
+    for command in _parsers(parser):
+        _show_defaults(command)
+    # after the defaults are in the help: the binding replaces them with None
+    serve.set_defaults(environment=EnvironmentDefaults(serve, SERVE_VARIABLES))
     return parser
 
 
@@ -233,6 +302,8 @@ def _refuse(message: str) -> int:
 def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from adapters.entrypoints.serving import ServeSettings, serve  # noqa: PLC0415 - uvicorn only here
 
+    for reference in args.operation:  # a bad one: one line, before any port is taken
+        load_operation(reference)
     if args.metrics_port is not None and importlib.util.find_spec("prometheus_client") is None:
         err.write(
             "archive-core: --metrics-port needs prometheus-client: "
@@ -246,7 +317,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         rp_id=args.rp_id,
         key_origins=frozenset(args.key_origin),
         webauthn_origins=frozenset(args.origin) or Policy().webauthn_origins,
-        matrix=PRESETS[args.matrix],
+        matrix=args.matrix,  # a preset by its name: each declaration brings its row
     )
     settings = ServeSettings(
         db_url=args.db,
@@ -261,6 +332,7 @@ def _serve(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         log_level=args.log_level,
         cors_origins=frozenset(args.cors_origin),
         commit_timeout=args.commit_timeout,
+        operations=tuple(args.operation),
     )
     status = serve(settings, out, err)
     if status == 0:
@@ -400,6 +472,9 @@ def _audit(
         on_record=lambda done, total: progress.update(
             "re-verifying", done, total, force=done == total
         ),
+        on_tree=lambda done, total: progress.update(
+            "checking the Merkle trees", done, total, force=done == total
+        ),
     )
     progress.done()
     if args.json:
@@ -413,6 +488,7 @@ def _audit(
                 "evidenceFailures": [
                     {"recordId": r, "reason": why} for r, why in check.evidence_failures
                 ],
+                "treeBreaks": [attrs.asdict(b) for b in check.tree_breaks],
             }
         _print_json(document, out)
     else:
@@ -430,6 +506,11 @@ def _audit(
                 )
             for record_id, reason in check.evidence_failures:
                 out.write(f"BROKEN evidence of {escaped(record_id)}: {escaped(reason)}\n")
+            for tree in check.tree_breaks:
+                out.write(
+                    f"BROKEN tree {escaped(tree.org_id)} at level {tree.level} index"
+                    f" {tree.index}: {escaped(tree.reason)}\n"
+                )
             for org_id, head in sorted(check.chain.heads.items()):
                 out.write(f"head {escaped(org_id)} {escaped(head)}\n")
             verdict = "verified" if check.ok else "VERIFICATION FAILED"

@@ -56,6 +56,7 @@ SERVE_VARIABLES: Final[Mapping[str, str]] = {
     "--log-format": "ARCHIVE_CORE_LOG_FORMAT",
     "--log-level": "ARCHIVE_CORE_LOG_LEVEL",
     "--commit-timeout": "ARCHIVE_CORE_COMMIT_TIMEOUT",
+    "--operation": "ARCHIVE_CORE_OPERATIONS",
 }
 
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})

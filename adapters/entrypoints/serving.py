@@ -66,6 +66,7 @@ from adapters.entrypoints.listening import (
     listening,
     worker_sockets,
 )
+from adapters.entrypoints.references import load_operation
 from adapters.entrypoints.server import ReadyServer, uvicorn_config
 from adapters.observability.logs import log_config
 from adapters.transport.observed import AsgiApp, ObservedApplication, RequestObserver
@@ -73,6 +74,7 @@ from adapters.transport.port import Served
 from adapters.transport.routes import RouteTable
 from adapters.wiring.bootstrap import Deployment, build
 from archive_core.config import Policy
+from archive_core.operations import OPERATIONS
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -103,6 +105,9 @@ class ServeSettings:
     #: PostgreSQL: seconds a commit may wait for a synchronous standby (None: the store's
     #: default, `postgres.DEFAULT_COMMIT_TIMEOUT`)
     commit_timeout: float | None = None
+    #: `MODULE:NAME` of each embedder's declaration served beside the library's
+    #: (`serve --operation`); each worker imports them itself
+    operations: tuple[str, ...] = ()
 
     def build(self) -> Deployment:
         """The deployment these settings describe (its storage opened)."""
@@ -111,6 +116,7 @@ class ServeSettings:
             replay_url=self.replay_url,
             policy=self.policy,
             commit_timeout=self.commit_timeout,
+            operations=(*OPERATIONS, *map(load_operation, self.operations)),
         )
 
 

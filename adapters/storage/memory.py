@@ -12,12 +12,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from types import TracebackType
 from typing import Any, ClassVar, Final, Generic, Self, TypeVar, overload
 
 import attrs
 
 from archive_core.audit import AuditRecord
+from archive_core.audit_tree import record_subtrees
 from archive_core.entities import (
     Application,
     AssignedPermission,
@@ -72,6 +74,9 @@ class MemoryStore:
         self.identity_assignments: dict[UserId, list[AssignmentId]] = {}
         self.user_actions: dict[str, UserActionRecord] = {}
         self.audit: dict[OrgId, list[AuditRecord]] = {}
+        #: Each org's Merkle tree: its complete subtrees by (org, level, index), its size.
+        self.tree: dict[tuple[OrgId, int, int], bytes] = {}
+        self.tree_sizes: dict[OrgId, int] = {}
 
     def __call__(self) -> MemoryUnitOfWork:
         """A new unit of work over this store (a store is a `UnitOfWorkFactory`)."""
@@ -341,6 +346,20 @@ class MemoryAuditLog(_Part):
         if record.sequence != len(chain) + 1:
             raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
         self._j.append_item(self._s.audit, record.org_id, record)
+        org, tree = record.org_id, self._s.tree
+        for node in record_subtrees(record, partial(self.subtrees, org)):
+            self._j.put(tree, (org, node.level, node.index), node.hash)
+        self._j.put(self._s.tree_sizes, org, record.sequence)
+
+    def tree_size(self, org_id: OrgId) -> int:
+        """How many leaves the org's Merkle tree holds."""
+        return self._s.tree_sizes.get(org_id, 0)
+
+    def subtrees(self, org_id: OrgId, positions: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The hashes of the org's complete subtrees at these positions; KeyError if one
+        is not stored."""
+        tree = self._s.tree
+        return [tree[org_id, level, index] for level, index in positions]
 
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         """Records of one org, or of all orgs ordered by org id then sequence."""

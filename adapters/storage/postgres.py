@@ -299,6 +299,11 @@ class _Transaction:
     def all(self, query: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         return self._cursor(query, params).fetchall()
 
+    @property
+    def reading(self) -> bool:
+        """A unit of work on PostgreSQL may write (what it reads may be its own rows)."""
+        return False
+
     def lock_org(self, org_id: str) -> None:
         """Hold the org's advisory lock until the transaction ends."""
         if org_id in self.locked:
@@ -596,8 +601,8 @@ class _MigrationStep:
     def __init__(self, conn: psycopg.Connection[Any]) -> None:
         self._conn = conn
 
-    def rows(self, query: str, /) -> list[Any]:
-        return self._conn.execute(query).fetchall()
+    def rows(self, query: str, params: Sequence[Any] = (), /) -> list[Any]:
+        return self._conn.execute(query.replace("?", "%s"), params).fetchall()
 
     def run_many(self, query: str, params: Sequence[tuple[Any, ...]], /) -> None:
         with self._conn.cursor() as cursor:

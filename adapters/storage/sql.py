@@ -26,11 +26,15 @@ PostgreSQL takes `timestamptz` and `text[]` as they are.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, ClassVar, Final, Protocol, TypeVar
+
+import attrs
 
 from adapters.storage.codec import (
     ContentMemo,
@@ -41,6 +45,7 @@ from adapters.storage.codec import (
     user_action_to_json,
 )
 from archive_core.audit import AuditRecord
+from archive_core.audit_tree import record_subtrees
 from archive_core.entities import (
     FULL_ADMIN,
     Application,
@@ -72,6 +77,7 @@ __all__ = [
     "Session",
     "SigningKeyStore",
     "Statements",
+    "SubtreeCache",
     "UserActionStore",
     "UserRepository",
     "taken_challenge",
@@ -189,6 +195,11 @@ class Session(Protocol):
         """Run one statement; its rows."""
         ...
 
+    @property
+    def reading(self) -> bool:
+        """Whether the unit of work only reads: then every row it reads is committed."""
+        ...
+
 
 class Store(Protocol):
     """What the repositories use of their store."""
@@ -233,7 +244,15 @@ class Memos:
     afresh and `put` keeps nothing.
     """
 
-    __slots__ = ("_load_time", "assignments", "audit", "grants", "permissions", "users")
+    __slots__ = (
+        "_load_time",
+        "assignments",
+        "audit",
+        "grants",
+        "permissions",
+        "subtrees",
+        "users",
+    )
 
     def __init__(self, dialect: Dialect, *, remember: bool) -> None:
         self._load_time = dialect.load_time
@@ -252,6 +271,8 @@ class Memos:
         self.grants: ContentMemo[str, str, UserActionRecord] = keep(user_action_from_json, size=256)
         # By org, beside its stored JSON: each org's head as last appended or read.
         self.audit: ContentMemo[str, str, AuditRecord] = keep(audit_from_json, size=256)
+        # Each org's upper subtrees, as units that only read found them (`AuditLog.subtrees`).
+        self.subtrees = SubtreeCache() if remember else None
 
     def _user(self, row: Any) -> User:
         # `row` is untyped: its text columns are the ids' NewTypes as they are (no call).
@@ -698,6 +719,12 @@ class AuditLog(Repository):
         " WHERE ?::bigint = 1 + COALESCE((SELECT MAX(sequence) FROM audit WHERE org_id = ?), 0)"
         " ON CONFLICT DO NOTHING"
     )
+    # The org's Merkle tree (`audit_tree`): its size is one past its last leaf's index
+    # (the primary key's order, not a count); its subtrees are read and written a few
+    # at a time (`_READ_SUBTREES`, `_WRITE_SUBTREES`).
+    TREE_SIZE = (
+        "SELECT idx + 1 FROM audit_tree WHERE org_id = ? AND level = 0 ORDER BY idx DESC LIMIT 1"
+    )
     ALL_RECORDS = "SELECT record FROM audit ORDER BY org_id, sequence"
     RECORDS_OF = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence"
 
@@ -724,6 +751,33 @@ class AuditLog(Repository):
         if self._tx.execute(self.APPEND, params) == 0:
             raise ConcurrencyConflict(f"{record.org_id}#{record.sequence}")
         self._store.memo.audit.put(record.org_id, text, record)
+        # Its leaf and the subtrees it completes, in this transaction.
+        org = record.org_id
+        nodes = record_subtrees(record, partial(self.subtrees, org))
+        values = [v for node in nodes for v in (org, node.level, node.index, node.hash)]
+        self._tx.execute(_WRITE_SUBTREES.rendered(self.dialect, len(nodes)), values)
+
+    def tree_size(self, org_id: OrgId) -> int:
+        """How many leaves the org's Merkle tree holds."""
+        row = self._tx.one(self.TREE_SIZE, (org_id,))
+        return 0 if row is None else int(row[0])
+
+    def subtrees(self, org_id: OrgId, positions: Sequence[tuple[int, int]]) -> list[bytes]:
+        """The hashes of the org's complete subtrees at these positions, in one read (of
+        up to a hundred); KeyError if one is not stored. The upper ones come from the
+        store's `SubtreeCache` when it holds them."""
+        cache = self._store.memo.subtrees
+        found = {} if cache is None else cache.known(org_id, positions)
+        wanted = [position for position in positions if position not in found]
+        for start in range(0, len(wanted), _SUBTREES_PER_READ):
+            chunk = wanted[start : start + _SUBTREES_PER_READ]
+            params = [v for level, index in chunk for v in (org_id, level, index)]
+            query = _READ_SUBTREES.rendered(self.dialect, len(chunk))
+            read = {(row[0], row[1]): bytes(row[2]) for row in self._tx.all(query, params)}
+            if cache is not None and self._tx.reading:
+                cache.keep(org_id, read)
+            found.update(read)
+        return [found[position] for position in positions]
 
     def records(self, org_id: OrgId | None = None) -> list[AuditRecord]:
         """Records of one org (or all), ordered by org then sequence."""
@@ -732,6 +786,82 @@ class AuditLog(Repository):
         else:
             rows = self._tx.all(self.RECORDS_OF, (org_id,))
         return [audit_from_json(row[0]) for row in rows]
+
+
+class SubtreeCache:
+    """Each org's upper subtrees (level `LEVEL` and above), by (org, level, index), as
+    units of work that only read found them.
+
+    A complete subtree never changes once committed (the tree is append-only), so a hash
+    kept here stays true; only a unit that only reads fills it, so that nothing a unit
+    wrote and then rolled back is ever kept. A proof at n records needs about 2·log2(n)
+    subtrees, of which those at level `LEVEL` and above — few, at most 2·n / 2^LEVEL per
+    org — come from here: a path reads about `LEVEL` rows whatever the size
+    (`proof_p99_scale_ratio`, docs/benchmarks.md §10). Bounded: emptied when it holds
+    `size` hashes (about 200 bytes each)."""
+
+    __slots__ = ("_hashes", "_size")
+    #: The lowest level kept (a subtree of 64 records and up).
+    LEVEL: ClassVar[int] = 6
+
+    def __init__(self, size: int = 65_536) -> None:
+        self._hashes: dict[tuple[str, int, int], bytes] = {}
+        self._size = size
+
+    def known(
+        self, org_id: str, positions: Sequence[tuple[int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        """The hashes it holds of these positions of the org's tree."""
+        hashes = self._hashes
+        found = {}
+        for level, index in positions:
+            if level >= self.LEVEL:
+                held = hashes.get((org_id, level, index))
+                if held is not None:
+                    found[level, index] = held
+        return found
+
+    def keep(self, org_id: str, read: Mapping[tuple[int, int], bytes]) -> None:
+        """Keep the upper ones of these committed subtrees of the org."""
+        upper = {(org_id, lv, ix): h for (lv, ix), h in read.items() if lv >= self.LEVEL}
+        if not upper:
+            return
+        if len(self._hashes) + len(upper) > self._size:
+            self._hashes = {}
+        self._hashes.update(upper)
+
+
+@attrs.frozen
+class _Repeated:
+    """A statement template with a part said once per item (`head`, then `part` joined by
+    `joint`, `count` times), rendered once per dialect and count."""
+
+    head: str
+    part: str
+    joint: str
+
+    def rendered(self, dialect: Dialect, count: int) -> str:
+        """The statement for `count` items in `dialect`."""
+        return _render_repeated(self, dialect, count)
+
+
+@functools.cache
+def _render_repeated(template: _Repeated, dialect: Dialect, count: int) -> str:
+    return dialect.render(template.head + template.joint.join([template.part] * count))
+
+
+# Each subtree by primary key (an index look-up each, whatever the planner makes of an OR);
+# a proof reads about 2·log2(n), so one statement; more go a hundred at a time (SQLite
+# allows 500 terms in a compound SELECT).
+_SUBTREES_PER_READ: Final = 100
+_READ_SUBTREES: Final = _Repeated(
+    "",
+    "SELECT level, idx, hash FROM audit_tree WHERE org_id = ? AND level = ? AND idx = ?",
+    " UNION ALL ",
+)
+_WRITE_SUBTREES: Final = _Repeated(
+    "INSERT INTO audit_tree (org_id, level, idx, hash) VALUES ", "(?, ?, ?, ?)", ", "
+)
 
 
 # --------------------------------------------------------------------------- outside units of work

@@ -161,8 +161,8 @@ class _MigrationStep:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def rows(self, sql: str, /) -> list[Any]:
-        return self._conn.execute(sql).fetchall()
+    def rows(self, sql: str, params: Sequence[Any] = (), /) -> list[Any]:
+        return self._conn.execute(sql, params).fetchall()
 
     def run_many(self, sql: str, params: Sequence[tuple[Any, ...]], /) -> None:
         self._conn.executemany(sql, params)
@@ -425,6 +425,11 @@ class _Session:
         self.permissions = SqlitePermissionRepository(store, self)
         self.user_actions = SqliteUserActionStore(store, self)
         self.audit = SqliteAuditLog(store, self)
+
+    @property
+    def reading(self) -> bool:
+        """Whether this session's transactions only read (`query_only`)."""
+        return self.begin is _BEGIN_READ
 
     def open(self) -> None:
         """Begin a transaction; a reader's also reads the file's `data_version` (which

@@ -6,6 +6,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
+from functools import partial
 from typing import Any, NamedTuple
 
 import attrs
@@ -15,6 +16,7 @@ from adapters.crypto.keys import algorithm_for_public_key
 from adapters.crypto.webauthn import cose_key_from_pem
 from adapters.wiring.bootstrap import Deployment
 from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chain
+from archive_core.audit_tree import TreeBreak, first_tree_break
 from archive_core.entities import (
     FULL_ADMIN,
     Credential,
@@ -26,6 +28,7 @@ from archive_core.entities import (
 from archive_core.errors import AlreadyExists, ArchiveCoreError
 from archive_core.ids import OrgId, UserId
 from archive_core.operations import KNOWN_PERMISSIONS
+from archive_core.ports import UnitOfWork
 from archive_core.user_action import reverify_evidence
 
 __all__ = [
@@ -228,11 +231,13 @@ class AuditCheck:
     records: list[AuditRecord]
     chain: ChainVerification
     evidence_failures: list[tuple[str, str]]
+    #: Each org's stored Merkle tree against its records (`audit_tree.first_tree_break`).
+    tree_breaks: list[TreeBreak] = attrs.field(factory=list)
 
     @property
     def ok(self) -> bool:
-        """Chain intact and every signature re-verified."""
-        return self.chain.ok and not self.evidence_failures
+        """Chain intact, every signature re-verified, every tree the records' own."""
+        return self.chain.ok and not self.evidence_failures and not self.tree_breaks
 
 
 def check_audit(
@@ -240,12 +245,19 @@ def check_audit(
     org_id: OrgId | None = None,
     *,
     on_record: Callable[[int, int], None] | None = None,
+    on_tree: Callable[[int, int], None] | None = None,
 ) -> AuditCheck:
-    """Read the audit records (of one org, or all), verify the hash chains and re-verify
-    every signed evidence with the credential verifiers, offline. `on_record(done, total)`
-    is called after each record's evidence is re-verified (progress reports)."""
+    """Read the audit records (of one org, or all), verify the hash chains, check each
+    org's Merkle tree against its records and re-verify every signed evidence with the
+    credential verifiers, offline. `on_tree(done, total)` is called as records' leaves are
+    checked against the trees, `on_record(done, total)` after each record's evidence is
+    re-verified (progress reports). One org's records and tree are read in its turn (`audit.head`),
+    so that no append lands between them; all orgs' are read in one unit of work."""
     with deployment.storage.uow_factory() as uow:
+        if org_id is not None:
+            uow.audit.head(org_id)
         records = uow.audit.records(org_id)
+        tree_breaks = _tree_breaks(uow, records, on_tree)
     failures: list[tuple[str, str]] = []
     total = len(records)
     for done, record in enumerate(records, start=1):
@@ -256,7 +268,32 @@ def check_audit(
                 failures.append((record.id, exc.reason or exc.code))
         if on_record is not None:
             on_record(done, total)
-    return AuditCheck(records, verify_audit_chain(records), failures)
+    return AuditCheck(records, verify_audit_chain(records), failures, tree_breaks)
+
+
+def _tree_breaks(
+    uow: UnitOfWork, records: list[AuditRecord], on_tree: Callable[[int, int], None] | None
+) -> list[TreeBreak]:
+    by_org: dict[OrgId, list[AuditRecord]] = {}
+    for record in records:
+        by_org.setdefault(record.org_id, []).append(record)
+    breaks = []
+    checked = 0
+    for org, chain in by_org.items():
+        progress = None
+        if on_tree is not None:
+            progress = partial(lambda before, count: on_tree(before + count, len(records)), checked)
+        broken = first_tree_break(
+            org,
+            chain,
+            size=uow.audit.tree_size(org),
+            read=partial(uow.audit.subtrees, org),
+            on_records=progress,
+        )
+        if broken is not None:
+            breaks.append(broken)
+        checked += len(chain)
+    return breaks
 
 
 def walk_users(

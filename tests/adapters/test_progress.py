@@ -65,6 +65,7 @@ def test_audit_verify_shows_progress_on_a_terminal(trail: str) -> None:
     out, err = io.StringIO(), Terminal()
     assert main(["audit", "--verify", "--db", trail], out=out, err=err) == 0
     assert re.search(r"re-verifying: ([0-9,]+)/\1 \(100%\)", err.getvalue())
+    assert re.search(r"checking the Merkle trees: ([0-9,]+)/\1 \(100%\)", err.getvalue())
     assert err.getvalue().endswith("\r\x1b[K")
     assert "\x1b" not in out.getvalue()
     assert out.getvalue().rstrip().endswith("verified")

@@ -1,8 +1,9 @@
 """Each package names its public API in `__init__` (`__all__`), and the README and the
 documentation import only from those package-level APIs — never from an implementation
 module. Two documented exceptions: what an adapter author writes against —
-`archive_core.ports` (the protocols an adapter implements) and the modules of the values
-they speak of (`archive_core.entities`, `archive_core.ids`, `archive_core.errors`) —
+`archive_core.ports` (the protocols an adapter implements), the modules of the values
+they speak of (`archive_core.entities`, `archive_core.ids`, `archive_core.errors`) and
+what an audit log writes with each record (`archive_core.audit_tree`) —
 and the framework embeddings, leaf modules that each import their framework."""
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 OPTIONAL = {"adapters.transport.embeddings"}
 PUBLIC_MODULES = {
     "archive_core.ports",
+    "archive_core.audit_tree",
     "archive_core.entities",
     "archive_core.ids",
     "archive_core.errors",

@@ -4,10 +4,13 @@ pins and bundled with esbuild, served from a localhost port of its own.
 
 Everything is built inside the clone (`tests/e2e/browser/`: `node_modules/`, the npm
 cache `.npm-cache/` and the bundle `dist/`, all git-ignored); nothing is cached elsewhere.
+One build at a time: two test processes (pytest-xdist's workers, two runs in one clone)
+take `.build.lock` in turn, so neither sees the other's half-written `node_modules/`.
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import http.server
 import os
@@ -27,6 +30,12 @@ def build_page() -> Path:
     npm = shutil.which("npm")
     if npm is None:
         raise RuntimeError("npm is needed to bundle the official browser SDK")
+    with (BROWSER_DIR / ".build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _build(npm)
+
+
+def _build(npm: str) -> Path:
     env = {
         **os.environ,
         "npm_config_cache": str(BROWSER_DIR / ".npm-cache"),

@@ -48,12 +48,24 @@ def cli_json(*args: str) -> Any:
     return json.loads(cli(*args, "--json").stdout)
 
 
+def new_org(db: str, username: str, kind: str = "EndUser") -> tuple[Any, Any]:
+    """`bootstrap` in `db`, then `users create` of `username`: (the admin, the user)."""
+    admin = cli_json("bootstrap", "--db", db)
+    user = cli_json(
+        "users", "create", "--db", db, "--org", admin["orgId"],
+        "--username", username, "--kind", kind,
+    )  # fmt: skip
+    return admin, user
+
+
 @attrs.define
 class Served:
     """A running `archive-core serve` process."""
 
     process: subprocess.Popen[str]
     url: str
+    #: what it printed up to its "serving on" line (the metrics listener's URL among it)
+    started: str = ""
 
     def stop(self) -> tuple[int, str]:
         """SIGTERM, then the exit status and the rest of its output."""
@@ -79,7 +91,7 @@ def start_serve(*args: str, env: Mapping[str, str] | None = None) -> Served:
         seen.append(line)
         match = _READY.search(line)
         if match:
-            return Served(process, match.group(1))
+            return Served(process, match.group(1), "".join(seen))
     process.kill()
     raise AssertionError("serve did not start:\n" + "".join(seen))
 

@@ -12,6 +12,7 @@ by another unit would be kept). tests/storage/test_races.py races the real thing
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -19,13 +20,21 @@ import attrs
 import pytest
 
 from adapters.storage.memory import MemoryStore, MemoryUnitOfWork
-from adapters.testing.world import ARCHIVE_OPS, Actor, World
+from adapters.testing.world import ARCHIVE_OPS, Actor, Scene, World
 from archive_core.audit import AuditRecord
 from archive_core.entities import User
 from archive_core.errors import Catalogue
 from archive_core.ids import OrgId
 from archive_core.ports import UnitOfWorkFactory
-from archive_core.use_cases import ACTIVATE_USER, ARCHIVE_USER, DEACTIVATE_USER
+from archive_core.requests import Request
+from archive_core.use_cases import (
+    ACTIVATE_USER,
+    ARCHIVE_USER,
+    COMPLETE_USER_ACTION,
+    DEACTIVATE_USER,
+    GET_USER,
+    INIT_USER_ACTION,
+)
 from tests.unit.helpers import WrappedUnitOfWork, refused, snapshot
 
 
@@ -131,3 +140,50 @@ def test_any_other_change_of_the_caller_is_retried_and_then_done(org: Org) -> No
 
     [record] = world.audit_records(org.caller.user.org_id)
     assert (record.actor_id, record.target_id) == (org.caller.id, org.target.id)
+
+
+def test_archived_user_is_cut_off_at_commit(scene: Scene) -> None:
+    world = scene.world
+    victim = world.actor(scene.org, operations=ARCHIVE_OPS)
+    # what the victim holds before it is archived: an open challenge and an unused token
+    open_challenge = world.call(
+        INIT_USER_ACTION,
+        Request(
+            "POST",
+            "/auth/action/init",
+            world.headers(victim),
+            world.init_body("DELETE", f"/auth/users/{scene.end_user.id}"),
+        ),
+    )
+    signed = {
+        "challengeIdentifier": open_challenge["challengeIdentifier"],
+        "firstFactor": world.sign_challenge(victim, open_challenge),
+    }
+    unused = world.archive_request(victim, scene.employee.id)
+
+    world.archive_user(scene.admin, victim.id)
+
+    # its bearer token answers 401 on a protected request
+    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, unused, scene.employee.id))
+    refused(
+        Catalogue.NOT_AUTHORIZED,
+        lambda: world.call(GET_USER, Request("GET", "/", world.headers(victim)), scene.employee.id),
+    )
+    # its open challenge and credentials can no longer sign
+    refused(
+        Catalogue.SIGNING_USER_NOT_FOUND,
+        lambda: world.call(
+            COMPLETE_USER_ACTION,
+            Request("POST", "/auth/action", world.headers(victim), json.dumps(signed).encode()),
+        ),
+    )
+    refused(
+        Catalogue.SIGNING_USER_NOT_FOUND,
+        lambda: world.call(
+            INIT_USER_ACTION,
+            Request(
+                "POST", "/auth/action/init", world.headers(victim), world.init_body("DELETE", "/x")
+            ),
+        ),
+    )
+    assert world.fresh_user(scene.employee.user).is_active

@@ -104,6 +104,14 @@ def test_a_handler_is_replaced_through_its_declaration() -> None:
         endpoints.with_handler(declared(), Echo())
 
 
+def test_endpoints_know_which_handlers_their_own_build_made() -> None:
+    endpoints = World().deployment.endpoints
+    assert all(endpoints.built(declaration) for declaration in OPERATIONS)
+    replaced = endpoints.with_handler(GET_USER, Echo())
+    assert not replaced.built(GET_USER)
+    assert replaced.built(ARCHIVE_USER)
+
+
 def test_an_embedders_declaration_is_served_and_gets_its_matrix_row() -> None:
     thing = declared(permissions=Permissions(Entry((Requirement("Things:Read"),))))
     world = World(operations=(*OPERATIONS, thing))

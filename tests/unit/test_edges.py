@@ -14,54 +14,22 @@ from adapters.testing.world import ARCHIVE_OPS, Scene, World, b64
 from archive_core.config import Policy
 from archive_core.encoding import MalformedInput, parse_json
 from archive_core.entities import CredentialKind, TokenKind, User, UserActionGrant, UserKind
-from archive_core.errors import ArchiveCoreError, Catalogue, ConcurrencyConflict
+from archive_core.errors import (
+    ArchiveCoreError,
+    Catalogue,
+    ConcurrencyConflict,
+    StorageUnavailable,
+)
 from archive_core.ids import CredentialUuid, OrgId, UserId
-from archive_core.ports import ReadingUnitOfWorkFactory, UnitOfWorkFactory
+from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Headers, Request
 from archive_core.use_cases import (
     ARCHIVE_USER,
     COMPLETE_USER_ACTION,
-    GET_USER,
     INIT_USER_ACTION,
 )
 from archive_core.user_action import reverify_evidence
 from tests.unit.helpers import WrappedUnitOfWork, refused
-
-# --------------------------------------------------------------------------- GetUser
-
-
-def _get(world: World, actor: Any, user_id: str) -> dict[str, Any]:
-    return world.call(
-        GET_USER, Request("GET", f"/auth/users/{user_id}", world.headers(actor)), user_id
-    )
-
-
-def test_get_user_needs_read(scene: Scene) -> None:
-    world = scene.world
-    refused(
-        Catalogue.PERMISSION_DENIED,
-        lambda: _get(world, scene.admin, scene.end_user.id),
-        message=f"CustomerEmployee {scene.admin.id} is not authorized to perform operation (Auth:Users:Read)",
-    )
-    reader = world.actor(scene.org, operations=["Auth:Users:Read"])
-    answer = _get(world, reader, scene.end_user.id)
-    assert answer["userId"] == scene.end_user.id
-    assert answer["isActive"] is True
-
-
-def test_get_user_scoping_and_syntax(scene: Scene) -> None:
-    world = scene.world
-    reader = world.actor(scene.org, operations=["Auth:Users:Read"])
-    stranger = world.actor(world.new_org())
-    refused(Catalogue.USER_ID_MALFORMED, lambda: _get(world, reader, "us-NOPE"))
-    refused(Catalogue.TARGET_NOT_FOUND, lambda: _get(world, reader, stranger.id))
-    world.archive_user(scene.admin, scene.end_user.id)
-    refused(Catalogue.TARGET_NOT_FOUND, lambda: _get(world, reader, scene.end_user.id))
-    refused(
-        Catalogue.NOT_AUTHORIZED,
-        lambda: world.call(GET_USER, Request("GET", "/", Headers()), stranger.id),
-    )
-
 
 # --------------------------------------------------------------------------- header edges
 
@@ -232,41 +200,6 @@ def test_conflicts_past_the_retry_budget_are_409() -> None:
     assert world.call(ARCHIVE_USER, request, target.id)["isActive"] is False
 
 
-# --------------------------------------------------------------------------- provisioning
-
-
-def test_provisioning_validates_keys_and_orgs(world: World) -> None:
-    org = world.new_org()
-    user = world.provisioning.create_user(org, "u@example.co", UserKind.END_USER)
-    refused(
-        Catalogue.CREDENTIAL_REJECTED,
-        lambda: world.provisioning.register_credential(
-            user, kind=CredentialKind.KEY, cred_id="c1", public_key="bad-key", algorithm="x"
-        ),
-    )
-    bare = attrs.evolve(world.provisioning, verifiers={})
-    refused(
-        Catalogue.CREDENTIAL_REJECTED,
-        lambda: bare.register_credential(
-            user, kind=CredentialKind.KEY, cred_id="c2", public_key="pk", algorithm="x"
-        ),
-    )
-    other = world.provisioning.create_permission(
-        world.new_org(), "Elsewhere", ["Auth:Users:Update"]
-    )
-    with pytest.raises(ValueError, match="within its org"):
-        world.provisioning.assign(other, user)
-
-
-def test_first_credential_takes_the_reserved_uuid(world: World) -> None:
-    org = world.new_org()
-    user = world.provisioning.create_user(org, "u@example.co", UserKind.END_USER)
-    first = world.add_credential(user, CredentialKind.KEY)
-    second = world.add_credential(user, CredentialKind.KEY)
-    assert first.uuid == user.credential_uuid
-    assert second.uuid != user.credential_uuid
-
-
 # --------------------------------------------------------------------------- evidence
 
 
@@ -345,6 +278,14 @@ def test_errors_render_and_hide_nothing_they_should_not() -> None:
     assert len(codes) == len(set(codes))
 
 
+def test_storage_unavailable_names_its_store_and_the_drivers_error_class() -> None:
+    error = StorageUnavailable(
+        "no answer from db:5432", store="postgresql", driver_error="OperationalError"
+    )
+    assert (error.store, error.driver_error) == ("postgresql", "OperationalError")
+    assert (StorageUnavailable().store, StorageUnavailable().driver_error) == ("", "")
+
+
 def test_headers_never_show_their_values() -> None:
     headers = Headers.of({"Authorization": "Bearer secret-token"})
     assert "secret-token" not in repr(headers)
@@ -412,30 +353,6 @@ def test_a_fido2_counter_that_moved_meanwhile_refuses_the_assertion() -> None:
     )
     error = refused(Catalogue.ASSERTION_INVALID, lambda: _complete(world, actor, body))
     assert error.reason == "sign_count_raced"
-
-
-def test_get_user_reads_through_a_reading_unit_when_the_factory_offers_one() -> None:
-    class Reading(MemoryStore):
-        """A memory store that counts the reading units it starts."""
-
-        readers = 0
-
-        def reading(self) -> MemoryUnitOfWork:
-            self.readers += 1
-            return MemoryUnitOfWork(self)
-
-    store = Reading()
-    assert isinstance(store, ReadingUnitOfWorkFactory)
-    assert not isinstance(MemoryStore(), ReadingUnitOfWorkFactory)
-    world = World(uow_factory=store)
-    org = world.new_org()
-    reader = world.actor(org, operations=(*ARCHIVE_OPS, "Auth:Users:Read"))
-    target = world.actor(org)
-    answer = world.call(
-        GET_USER, Request("GET", f"/auth/users/{target.id}", world.headers(reader)), target.id
-    )
-    assert answer["userId"] == target.id
-    assert store.readers == 1
 
 
 # --------------------------------------------------------------------------- User's next versions

@@ -1,5 +1,7 @@
-"""SPEC §5: atomicity, exactly once under concurrency, the archived user's cut-off, the
-audit chain, and the clock-window edges (the lock-out guard: test_lockout_guard.py)."""
+"""SPEC §5: atomicity, exactly once under concurrency, the audit record of a decision,
+and the clock-window edges. Elsewhere, beside their rule: the lock-out guard
+(test_lockout_guard.py), the archived user's cut-off (test_current_at_commit.py), the
+audit chain (test_audit_chain.py), retention (test_purge_expired.py)."""
 
 from __future__ import annotations
 
@@ -14,18 +16,12 @@ import pytest
 
 from adapters.storage.memory import MemoryStore, MemoryUnitOfWork
 from adapters.testing.world import ARCHIVE_OPS, Scene, World
-from archive_core.audit import (
-    GENESIS_HASH,
-    AuditRecord,
-    chain_record,
-    record_hash,
-    verify_audit_chain,
-)
+from archive_core.audit import GENESIS_HASH, AuditRecord
 from archive_core.entities import UserKind
 from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.ports import UnitOfWorkFactory
 from archive_core.requests import Request
-from archive_core.use_cases import ARCHIVE_USER, COMPLETE_USER_ACTION, GET_USER, INIT_USER_ACTION
+from archive_core.use_cases import ARCHIVE_USER, COMPLETE_USER_ACTION, INIT_USER_ACTION
 from archive_core.user_action import reverify_evidence
 from tests.unit.helpers import WrappedUnitOfWork, refused
 
@@ -229,56 +225,6 @@ def test_32_threads_race_one_challenge(scene: Scene) -> None:
     assert len(errors) == 31
 
 
-# --------------------------------------------------------------------------- cut-off
-
-
-def test_archived_user_is_cut_off_at_commit(scene: Scene) -> None:
-    world = scene.world
-    victim = world.actor(scene.org, operations=ARCHIVE_OPS)
-    # what the victim holds before it is archived: an open challenge and an unused token
-    open_challenge = world.call(
-        INIT_USER_ACTION,
-        Request(
-            "POST",
-            "/auth/action/init",
-            world.headers(victim),
-            world.init_body("DELETE", f"/auth/users/{scene.end_user.id}"),
-        ),
-    )
-    signed = {
-        "challengeIdentifier": open_challenge["challengeIdentifier"],
-        "firstFactor": world.sign_challenge(victim, open_challenge),
-    }
-    unused = world.archive_request(victim, scene.employee.id)
-
-    world.archive_user(scene.admin, victim.id)
-
-    # its bearer token answers 401 on a protected request
-    refused(Catalogue.NOT_AUTHORIZED, lambda: world.call(ARCHIVE_USER, unused, scene.employee.id))
-    refused(
-        Catalogue.NOT_AUTHORIZED,
-        lambda: world.call(GET_USER, Request("GET", "/", world.headers(victim)), scene.employee.id),
-    )
-    # its open challenge and credentials can no longer sign
-    refused(
-        Catalogue.SIGNING_USER_NOT_FOUND,
-        lambda: world.call(
-            COMPLETE_USER_ACTION,
-            Request("POST", "/auth/action", world.headers(victim), json.dumps(signed).encode()),
-        ),
-    )
-    refused(
-        Catalogue.SIGNING_USER_NOT_FOUND,
-        lambda: world.call(
-            INIT_USER_ACTION,
-            Request(
-                "POST", "/auth/action/init", world.headers(victim), world.init_body("DELETE", "/x")
-            ),
-        ),
-    )
-    assert world.fresh_user(scene.employee.user).is_active
-
-
 # --------------------------------------------------------------------------- audit
 
 
@@ -306,61 +252,6 @@ def test_audit_record_is_a_full_decision_record(scene: Scene) -> None:
             attrs.evolve(evidence, client_data=evidence.client_data[:-2] + "AA"), world.verifiers
         )
     assert AuditRecord.from_dict(record.to_dict()) == record
-
-
-@pytest.fixture
-def chain(world: World) -> list[AuditRecord]:
-    org = world.new_org()
-    admin = world.actor(org, full_admin=True)
-    for _ in range(5):
-        world.archive_user(admin, world.actor(org).id)
-    records = world.store.audit[org]
-    assert verify_audit_chain(records).ok
-    return list(records)
-
-
-def test_chain_detects_an_edit(chain: list[AuditRecord]) -> None:
-    chain[2] = attrs.evolve(chain[2], actor_username="someone.else")
-    result = verify_audit_chain(chain)
-    assert [(b.sequence, b.reason) for b in result.breaks] == [(3, "hash_mismatch")]
-
-
-def test_chain_detects_an_edit_with_recomputed_hash(chain: list[AuditRecord]) -> None:
-    edited = attrs.evolve(chain[2], action="DELETE /auth/users/us-other-one")
-    chain[2] = attrs.evolve(edited, hash=record_hash(edited.content()))
-    assert [(b.sequence, b.reason) for b in verify_audit_chain(chain).breaks] == [
-        (4, "link_mismatch")
-    ]
-
-
-def test_chain_detects_a_deletion(chain: list[AuditRecord]) -> None:
-    del chain[1]
-    assert [b.reason for b in verify_audit_chain(chain).breaks] == ["sequence_gap"]
-
-
-def test_chain_detects_an_insertion(chain: list[AuditRecord]) -> None:
-    forged = chain_record(attrs.evolve(chain[1], id="au-forged-record-x"), chain[1])
-    chain.insert(2, forged)
-    assert not verify_audit_chain(chain).ok
-
-
-def test_chain_detects_truncation_against_an_expected_head(chain: list[AuditRecord]) -> None:
-    head = {str(chain[0].org_id): chain[-1].hash}
-    assert verify_audit_chain(chain, expected_heads=head).ok
-    assert [b.reason for b in verify_audit_chain(chain[:-1], expected_heads=head).breaks] == [
-        "head_mismatch"
-    ]
-
-
-def test_chains_are_per_org(world: World) -> None:
-    for _ in range(2):
-        org = world.new_org()
-        admin = world.actor(org, full_admin=True)
-        world.archive_user(admin, world.actor(org).id)
-    with world.store() as uow:
-        records = uow.audit.records()
-    assert [r.sequence for r in records] == [1, 1]
-    assert verify_audit_chain(records).ok
 
 
 # --------------------------------------------------------------------------- clock edges
@@ -422,34 +313,3 @@ def test_nonce_is_remembered_until_it_could_no_longer_pass(scene: Scene) -> None
         Catalogue.NONCE_INVALID,
         lambda: world.archive_user(scene.admin, scene.employee.id, extra={"X-DFNS-NONCE": nonce}),
     )
-
-
-# --------------------------------------------------------------------------- retention
-
-
-def test_purge_forgets_only_what_expired(scene: Scene) -> None:
-    world = scene.world
-    world.archive_user(
-        scene.admin, scene.end_user.id, extra={"X-DFNS-NONCE": world.nonce("purge-nonce-0001")}
-    )
-    world.call(
-        INIT_USER_ACTION,
-        Request(
-            "POST", "/auth/action/init", world.headers(scene.admin), world.init_body("DELETE", "/x")
-        ),
-    )
-    fresh = world.purge()
-    assert (fresh.challenges, fresh.nonces, fresh.user_actions) == (0, 0, 0)
-    world.clock.advance(timedelta(minutes=6))
-    report = world.purge()
-    assert (report.challenges, report.nonces, report.user_actions) == (1, 1, 1)
-    assert len(world.store.user_actions) == 0
-
-
-def test_purge_reports_each_store_as_it_goes(scene: Scene) -> None:
-    world = scene.world
-    world.archive_user(scene.admin, scene.end_user.id)
-    world.clock.advance(timedelta(minutes=6))
-    steps: list[tuple[str, int]] = []
-    world.purge(on_step=lambda store, count: steps.append((store, count)))
-    assert steps == [("userActions", 1), ("challenges", 0), ("nonces", 0)]

@@ -6,15 +6,26 @@ A step speaks through `StepConnection`, with `?` parameters whatever the databas
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, Final, Protocol
 
 import attrs
 
+from archive_core import merkle
+from archive_core.audit import AuditRecord, leaf_data
 from archive_core.usernames import username_key
 
-__all__ = ["STEPS", "Rename", "StepConnection", "UserRow", "plan_renames", "username_keys"]
+__all__ = [
+    "STEPS",
+    "Rename",
+    "StepConnection",
+    "UserRow",
+    "audit_tree",
+    "plan_renames",
+    "username_keys",
+]
 
 log: Final = logging.getLogger("archive_core.storage")
 #: How many renamed users the warning names (the table `username_renames` has them all).
@@ -24,7 +35,7 @@ _NAMED_IN_LOG: Final = 20
 class StepConnection(Protocol):
     """The migration's connection, inside its transaction; `?` marks a parameter."""
 
-    def rows(self, sql: str, /) -> list[Any]:
+    def rows(self, sql: str, params: Sequence[Any] = (), /) -> list[Any]:
         """The rows of one read."""
         ...
 
@@ -124,5 +135,44 @@ def username_keys(db: StepConnection) -> None:
         )
 
 
+#: Records read, and tree rows written, at a time by `audit_tree`.
+TREE_BATCH: Final = 2000
+
+
+def _newest_of(newest: dict[int, bytes]) -> merkle.SubtreeReader:
+    """A reader of the newest subtree of each level: the left sibling a leaf appended
+    next reads at that level."""
+    return lambda level, _: newest[level]
+
+
+def audit_tree(db: StepConnection) -> None:
+    """Migration `audit_tree`: each org's Merkle tree over the records already stored,
+    as `AuditLog.append` would have written it (the leaf of the record of sequence s, at
+    index s - 1, is `audit.leaf_data`, the canonical JSON its hash covers). Records are
+    read a batch at a time in sequence order and only the newest subtree of each level
+    is kept in memory (the only one a later leaf reads: `merkle.append_reads`)."""
+    for (org_id,) in db.rows("SELECT DISTINCT org_id FROM audit ORDER BY org_id"):
+        newest: dict[int, bytes] = {}
+        after = 0
+        while batch := db.rows(
+            "SELECT sequence, record FROM audit WHERE org_id = ? AND sequence > ?"
+            " ORDER BY sequence LIMIT ?",
+            (org_id, after, TREE_BATCH),
+        ):
+            nodes = []
+            for sequence, text in batch:
+                leaf = merkle.leaf_hash(leaf_data(AuditRecord.from_dict(json.loads(text))))
+                for node in merkle.appended_subtrees(sequence - 1, leaf, _newest_of(newest)):
+                    newest[node.level] = node.hash
+                    nodes.append((org_id, node.level, node.index, node.hash))
+            db.run_many(
+                "INSERT INTO audit_tree (org_id, level, idx, hash) VALUES (?, ?, ?, ?)", nodes
+            )
+            after = batch[-1][0]
+
+
 #: The Python step of a migration, by the migration's name.
-STEPS: Final[dict[str, Callable[[StepConnection], None]]] = {"username_keys": username_keys}
+STEPS: Final[dict[str, Callable[[StepConnection], None]]] = {
+    "username_keys": username_keys,
+    "audit_tree": audit_tree,
+}

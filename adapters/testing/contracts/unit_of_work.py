@@ -19,6 +19,7 @@ import attrs
 import pytest
 
 from adapters.testing.contracts import samples
+from adapters.testing.contracts.audit_tree import AuditTreeContract
 from adapters.testing.contracts.samples import ARCHIVE_OPS, T0, T0_PARIS
 from archive_core.audit import AuditRecord, verify_audit_chain
 from archive_core.entities import (
@@ -113,8 +114,9 @@ def with_retries(factory: UnitOfWorkFactory, work: Callable[[UnitOfWork], None])
     raise AssertionError("no progress after 1000 conflicts")
 
 
-class UnitOfWorkContract(abc.ABC):
-    """What every unit of work and its repositories guarantee."""
+class UnitOfWorkContract(AuditTreeContract, abc.ABC):
+    """What every unit of work and its repositories guarantee (each org's Merkle tree:
+    `AuditTreeContract`)."""
 
     #: True when units of work never interleave (memory, SQLite): then a read followed
     #: by a write in one unit never meets a ConcurrencyConflict (and the suite checks so).
