@@ -67,7 +67,8 @@ class AuditRecord:
     permissions_required: tuple[str, ...]
     permissions_matched: tuple[str, ...]
     target_id: UserId
-    target_before: UserState
+    #: None for a creation: there was nothing before
+    target_before: UserState | None
     target_after: UserState
     prev_hash: str
     hash: str
@@ -100,7 +101,7 @@ class AuditRecord:
             "permissionsRequired": list(self.permissions_required),
             "permissionsMatched": list(self.permissions_matched),
             "targetId": self.target_id,
-            "targetBefore": self.target_before.to_dict(),
+            "targetBefore": None if self.target_before is None else self.target_before.to_dict(),
             "targetAfter": self.target_after.to_dict(),
             "prevHash": self.prev_hash,
             **({} if self.signed_at is None else {"signedAt": self.signed_at.isoformat()}),
@@ -128,7 +129,9 @@ class AuditRecord:
             permissions_required=tuple(data["permissionsRequired"]),
             permissions_matched=tuple(data["permissionsMatched"]),
             target_id=UserId(data["targetId"]),
-            target_before=UserState.from_dict(data["targetBefore"]),
+            target_before=(
+                None if data["targetBefore"] is None else UserState.from_dict(data["targetBefore"])
+            ),
             target_after=UserState.from_dict(data["targetAfter"]),
             prev_hash=data["prevHash"],
             hash=data["hash"],
@@ -157,12 +160,15 @@ def record_hash(content: Mapping[str, Any]) -> str:
     return hashlib.sha256(CANONICAL_JSON.encode(content).encode("ascii")).hexdigest()
 
 
-def _state_json(state: UserState, performed_at: datetime, performed_json: str) -> str:
+def _state_json(state: UserState | None, performed_at: datetime, performed_json: str) -> str:
     # A time is written as its ISO text in quotes (an ISO text holds nothing to escape);
     # an archive's new state is stamped with the very `performed_at` of its record,
     # whose text is already written. A bool is `true`/`false`, an int its digits (a
     # field of another type is written as the encoder writes it: tests hold the two
-    # equal). Inline, not helper calls: two of these run per archive.
+    # equal). Inline, not helper calls: two of these run per archive. A creation's
+    # "before" is nothing: `null`.
+    if state is None:
+        return "null"
     archived = state.archived_at
     active = state.is_active
     version = state.version
@@ -278,7 +284,7 @@ def sealed_record(
     permissions_required: tuple[str, ...],
     permissions_matched: tuple[str, ...],
     target_id: UserId,
-    target_before: UserState,
+    target_before: UserState | None,
     target_after: UserState,
     signed_at: datetime | None = None,
 ) -> AuditRecord:

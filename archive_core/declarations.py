@@ -34,6 +34,7 @@ from archive_core.permissions import PRESET_NAMES, PermissionMatrix, Permissions
 from archive_core.ports import (
     AuthenticatorDataParser,
     ChallengeStore,
+    PageTokens,
     Randomness,
     SignatureVerifier,
     UnitOfWorkFactory,
@@ -87,6 +88,8 @@ class Wiring:
     policy: Policy
     #: the permission matrix in force (the policy's, resolved: `resolve_matrix`)
     matrix: PermissionMatrix
+    #: seals the pagination tokens of lists (a key shared through the store)
+    page_tokens: PageTokens
     #: the log key that signs the audit log's checkpoints (None: they are not served)
     log_signer: CheckpointSigner | None = None
 

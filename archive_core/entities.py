@@ -75,6 +75,8 @@ class User:
 
     `cut_off_at` is the last deactivation: bearer tokens, challenges and user action
     tokens issued at or before it never work again, even once the user is activated.
+    `is_sso_required` is what Update User sets; `external_id` the `externalId` it was
+    created with (Create User is idempotent on it among users not archived).
     """
 
     id: UserId
@@ -88,6 +90,8 @@ class User:
     is_registered: bool = True
     version: int = 1
     cut_off_at: datetime | None = None
+    is_sso_required: bool = False
+    external_id: str | None = None
 
     @property
     def is_archived(self) -> bool:
@@ -138,6 +142,8 @@ class User:
             self.is_registered,
             self.version + 1,
             cut_off_at,
+            self.is_sso_required,
+            self.external_id,
         )
 
     def issued_before_cut_off(self, issued_at: datetime) -> bool:

@@ -6,6 +6,9 @@ library's own messages are listed in `docs/errors.md` and must stay stable.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 
 __all__ = [
@@ -199,6 +202,41 @@ class Catalogue:
         when="activating a service account",
         origin="library",
     )
+    SERVICE_ACCOUNT_UPDATE = ErrorKind(
+        400,
+        "service_account_update",
+        "Service accounts are updated through the service account endpoint.",
+        when="updating a service account",
+        origin="library",
+    )
+    DIRECT_REGISTRATION = ErrorKind(
+        400,
+        "direct_registration",
+        "Direct registration is not supported: this server sends no email; "
+        "omit registration (Delegated).",
+        when="Create User with registration Direct",
+        origin="library",
+    )
+    EXTERNAL_ID_TAKEN = ErrorKind(
+        409,
+        "external_id_taken",
+        "A user of the org was already created with this externalId, from another body.",
+        when=(
+            "Create User naming the externalId of a user of the org not archived with another "
+            "email, kind or isSSORequired (details name that user)"
+        ),
+        origin="library",
+    )
+    PAGINATION_TOKEN_INVALID = ErrorKind(
+        400,
+        "pagination_token_invalid",
+        "The pagination token is not valid.",
+        when=(
+            "List Users with a paginationToken this deployment did not issue (forged, "
+            "truncated, of a retired key), or issued for another org or kind filter"
+        ),
+        origin="library",
+    )
     LAST_ACTIVATOR = ErrorKind(
         400,
         "last_activator",
@@ -373,29 +411,44 @@ class ArchiveCoreError(Exception):
     """A refusal the caller is allowed to see: status, exact message, stable code.
 
     `reason` is a machine-readable detail (e.g. which verification step failed);
-    it never contains secrets or caller-provided values.
+    it never contains secrets or caller-provided values. `details`, when there is more
+    to say (the existing user a conflicting create names), is a JSON object answered
+    beside the message.
     """
 
-    def __init__(self, kind: ErrorKind, *, message: str | None = None, reason: str = "") -> None:
+    def __init__(
+        self,
+        kind: ErrorKind,
+        *,
+        message: str | None = None,
+        reason: str = "",
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
         self.kind = kind
         self.status = kind.status
         self.code = kind.code
         self.message = kind.message if message is None else message
         self.reason = reason
+        self.details = details
         super().__init__(self.message)
 
     def __repr__(self) -> str:
         return f"ArchiveCoreError({self.code!r}, {self.message!r}, reason={self.reason!r})"
 
-    def to_body(self) -> dict[str, dict[str, str | int]]:
-        """The wire form of SPEC §4: `{"error": {"message", "status", "code"[, "reason"]}}`."""
-        error: dict[str, str | int] = {
+    def to_body(self, error_id: str) -> dict[str, dict[str, Any]]:
+        """The wire form of SPEC §4: `{"error": {"id", "message", "status", "code"[,
+        "reason"][, "details"]}}`; `error_id` is the answer's own id, made by the server
+        (it names the answer in the server's log)."""
+        error: dict[str, Any] = {
+            "id": error_id,
             "message": self.message,
             "status": self.status,
             "code": self.code,
         }
         if self.reason:
             error["reason"] = self.reason
+        if self.details is not None:
+            error["details"] = dict(self.details)
         return {"error": error}
 
 

@@ -18,14 +18,17 @@ from archive_core.use_cases.activate_user import ACTIVATE_USER
 from archive_core.use_cases.archive_user import ARCHIVE_USER
 from archive_core.use_cases.audit_logs import GET_AUDIT_LOG, LIST_AUDIT_LOGS
 from archive_core.use_cases.complete_user_action import COMPLETE_USER_ACTION
+from archive_core.use_cases.create_user import CREATE_USER
 from archive_core.use_cases.deactivate_user import DEACTIVATE_USER
 from archive_core.use_cases.get_user import GET_USER
 from archive_core.use_cases.init_user_action import INIT_USER_ACTION
+from archive_core.use_cases.list_users import LIST_USERS
 from archive_core.use_cases.log_proofs import (
     GET_CHECKPOINT,
     GET_CONSISTENCY_PROOF,
     GET_INCLUSION_PROOF,
 )
+from archive_core.use_cases.update_user import UPDATE_USER
 
 __all__ = [
     "DFNS_CURRENT_PRESET",
@@ -45,6 +48,9 @@ OPERATIONS: Final[tuple[Declaration[Handler], ...]] = (
     DEACTIVATE_USER,
     ACTIVATE_USER,
     GET_USER,
+    UPDATE_USER,
+    CREATE_USER,
+    LIST_USERS,
     LIST_AUDIT_LOGS,
     GET_AUDIT_LOG,
     GET_CHECKPOINT,

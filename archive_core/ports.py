@@ -48,6 +48,7 @@ __all__ = [
     "ConsumeStatus",
     "CredentialRepository",
     "Ed25519Verifier",
+    "PageTokens",
     "PermissionRepository",
     "Randomness",
     "ReadingUnitOfWorkFactory",
@@ -101,8 +102,21 @@ class UserRepository(Protocol):
         """Whether the org has a user, archived or not (an org exists through its users)."""
         ...
 
+    def find_by_external_id(self, org_id: OrgId, external_id: str) -> User | None:
+        """The org's user not archived that was created with this `externalId`, or None."""
+        ...
+
+    def list_users(
+        self, org_id: OrgId, *, after: UserId | None, kinds: frozenset[UserKind], limit: int
+    ) -> list[User]:
+        """At most `limit` of the org's users not archived, ordered by id, of an id above
+        `after` (None: from the first), of one of `kinds` (empty: any kind): one keyset
+        page, read in time that grows with `limit`, not with the org's size."""
+        ...
+
     def add(self, user: User) -> None:
-        """Store a new user; raise AlreadyExists if its id, or its username in its org, is taken."""
+        """Store a new user; raise AlreadyExists if its id, its username in its org, or its
+        `externalId` (set) among the org's users not archived, is taken."""
         ...
 
     def update(self, user: User, *, expected_version: int) -> None:
@@ -177,6 +191,13 @@ class PermissionRepository(Protocol):
 
     def assignments_of(self, user_id: UserId) -> list[AssignedPermission]:
         """Every assignment to the user with its permission (archived permissions included)."""
+        ...
+
+    def assignments_of_users(
+        self, user_ids: Sequence[UserId]
+    ) -> dict[UserId, list[AssignedPermission]]:
+        """`assignments_of` for each of the users at once (one read, for a page of a
+        list); a user without an assignment maps to an empty list."""
         ...
 
 
@@ -442,6 +463,20 @@ class UserActionTokenCodec(Protocol):
     def decode(self, token: str) -> UserActionGrant:
         """The grant a genuine token carries; raise ArchiveCoreError(USER_ACTION_INVALID).
         Expiry and binding are checked by the core against the request and the clock."""
+        ...
+
+
+class PageTokens(Protocol):
+    """Seals the opaque pagination tokens of lists with a key every instance and worker
+    of a deployment shares (kept in its store), so that a token one issued opens at any."""
+
+    def seal(self, data: bytes) -> str:
+        """An opaque, authenticated token carrying `data` (URL-safe text)."""
+        ...
+
+    def open(self, token: str) -> bytes | None:
+        """The data of a token this deployment sealed; None for anything else (forged,
+        truncated, of a retired key, not a token at all)."""
         ...
 
 

@@ -100,5 +100,5 @@ def user_to_wire(user: User, assignments: Sequence[AssignedPermission]) -> dict[
         "isRegistered": user.is_registered,
         "permissionAssignments": list(map(_TO_WIRE, assignments)),
         "name": user.username,
-        "isSSORequired": False,
+        "isSSORequired": user.is_sso_required,
     }

@@ -81,7 +81,8 @@ ARCHIVER_EVERY = 50
 BEGIN = "BEGIN IMMEDIATE"
 GET_USER = (
     "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
-    " is_service_account, is_registered, version, cut_off_at FROM users WHERE id = ?"
+    " is_service_account, is_registered, version, cut_off_at, is_sso_required,"
+    " external_id FROM users WHERE id = ?"
 )
 ASSIGNMENTS = (
     "SELECT a.id, p.id, p.org_id, p.name, p.operations, p.is_archived"
@@ -123,7 +124,8 @@ SELECT EXISTS (
 UPDATE_USER = (
     "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
     " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
-    " cut_off_at = ?, username_key = ? WHERE id = ? AND version = ?"
+    " cut_off_at = ?, is_sso_required = ?, external_id = ?, username_key = ?"
+    " WHERE id = ? AND version = ?"
 )
 HEAD = "SELECT record FROM audit WHERE org_id = ? ORDER BY sequence DESC LIMIT 1"
 APPEND = (
@@ -400,6 +402,8 @@ def _raw_params(side: _Side) -> list[_RawParams]:
                     False,
                     True,
                     2,
+                    None,
+                    False,
                     None,
                     username_key(user.username),
                     target_id,

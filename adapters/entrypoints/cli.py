@@ -4,6 +4,7 @@
     archive-core serve [--db URL] ...       the reference server on uvicorn
     archive-core bootstrap [--db URL]       a new org with an admin, a key and a token
     archive-core users create --org ORG ... a user, optionally with permissions, key, token
+    archive-core users list --org ORG       the org's users not archived (every page)
     archive-core credentials add --user ... register a credential from a PEM public key
     archive-core audit [--verify]           the audit trail, re-verified
     archive-core audit ACTION ...           the log key, proofs verified offline
@@ -55,6 +56,7 @@ from adapters.wiring.operations import (
     bootstrap_org,
     check_audit,
     create_user,
+    walk_users,
 )
 from archive_core.config import Policy
 from archive_core.entities import CredentialKind, UserKind
@@ -62,6 +64,7 @@ from archive_core.errors import ArchiveCoreError
 from archive_core.ids import OrgId, is_canonical_id
 from archive_core.log_signing import DEFAULT_LOG_NAME
 from archive_core.operations import PRESETS
+from archive_core.wire import user_to_wire
 
 __all__ = ["main"]
 
@@ -242,6 +245,17 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--token", action="store_true", help="also issue a bearer token")
     db(create)
     as_json(create)
+    listing = user_commands.add_parser("list", help="list the org's users not archived")
+    listing.add_argument("--org", required=True)
+    listing.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        choices=[k.value for k in UserKind],
+        help="only users of this kind (repeatable)",
+    )
+    db(listing)
+    as_json(listing)
 
     credentials = _command(commands, "credentials", "manage credentials")
     credential_commands = credentials.add_subparsers(
@@ -402,6 +416,28 @@ def _users_create(args: argparse.Namespace, deployment: Deployment, out: TextIO)
     return 0
 
 
+def _users_list(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
+    """Every page of the org's users: one line each, or (`--json`) a JSON array of the
+    users as the API answers them, written as the pages are read."""
+    if not is_canonical_id(args.org, "or"):
+        out.write("error: --org must be an org id like or-xxxxx-xxxxx-xxxxxxxxxxxxxxxx\n")
+        return 2
+    walked = walk_users(deployment, OrgId(args.org), [UserKind(k) for k in args.kind])
+    if args.json:
+        out.write("[")
+        for n, (user, grants) in enumerate(walked):
+            wire = json.dumps(user_to_wire(user, grants.assignments), ensure_ascii=True)
+            out.write(("\n  " if n == 0 else ",\n  ") + wire)
+        out.write("\n]\n")
+        return 0
+    for user, _grants in walked:
+        state = "active" if user.is_active else "inactive"
+        out.write(
+            f"{escaped(user.id)}  {user.kind.value:<16} {state:<8} {escaped(user.username)}\n"
+        )
+    return 0
+
+
 def _credentials_add(args: argparse.Namespace, deployment: Deployment, out: TextIO) -> int:
     if not is_canonical_id(args.user, "us"):
         out.write("error: --user must be a user id like us-xxxxx-xxxxx-xxxxxxxxxxxxxxxx\n")
@@ -548,6 +584,8 @@ def _run(
         if args.command == "bootstrap":
             return _bootstrap(args, deployment, out)
         if args.command == "users":
+            if args.users_command == "list":
+                return _users_list(args, deployment, out)
             return _users_create(args, deployment, out)
         if args.command == "credentials":
             return _credentials_add(args, deployment, out)

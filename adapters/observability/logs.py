@@ -3,7 +3,8 @@
     logging.config.dictConfig(log_config("json", "info"))
 
 A JSON line holds `time`, `level`, `logger`, `message` and, when the record has them,
-`request_id`, `duration_ms`, `method`, `route`, `status`, `code`, `reason`, `decision`
+`request_id`, `duration_ms`, `method`, `route`, `status`, `code`, `error_id` (an error
+answer's `error.id`), `reason`, `decision`
 (the reason when there is one, else the code) and `exception` (a type name). Only these
 fields are written: a record's other attributes (ids a decision record carries for
 structured handlers, tracebacks) never reach a JSON line, so the no-secrets guarantee of
@@ -23,7 +24,7 @@ __all__ = ["FORMATS", "LEVELS", "JsonFormatter", "RequestContextFilter", "log_co
 
 FORMATS: Final = ("text", "json")
 LEVELS: Final = ("debug", "info", "warning", "error")
-_FIELDS: Final = ("method", "route", "status", "code", "reason", "exception")
+_FIELDS: Final = ("method", "route", "status", "code", "error_id", "reason", "exception")
 TEXT_FORMAT: Final = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
 
 

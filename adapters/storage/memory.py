@@ -132,10 +132,43 @@ class MemoryUserRepository(_Part):
         """Whether the org has a user, archived or not."""
         return org_id in self._s.org_users
 
+    def find_by_external_id(self, org_id: OrgId, external_id: str) -> User | None:
+        """The org's user not archived created with this `externalId`, or None."""
+        for user in self._current(org_id):
+            if user.external_id == external_id:
+                return user
+        return None
+
+    def list_users(
+        self, org_id: OrgId, *, after: UserId | None, kinds: frozenset[UserKind], limit: int
+    ) -> list[User]:
+        """The org's users not archived, by id, after `after`, of `kinds` (all when empty)."""
+        listed = sorted(
+            (
+                user
+                for user in self._current(org_id)
+                if (after is None or user.id > after) and (not kinds or user.kind in kinds)
+            ),
+            key=lambda user: user.id,
+        )
+        return listed[:limit]
+
+    def _current(self, org_id: OrgId) -> list[User]:
+        users = self._s.users
+        return [users[i] for i in self._s.org_users.get(org_id, ()) if not users[i].is_archived]
+
     def add(self, user: User) -> None:
-        """Store a new user; AlreadyExists if its id, or its username in its org, is taken."""
+        """Store a new user; AlreadyExists if its id, its username in its org or its
+        `externalId` in its org is taken."""
         name = (user.org_id, username_key(user.username))
         if user.id in self._s.users or (not user.is_archived and name in self._s.usernames):
+            raise AlreadyExists(user.id)
+        external = user.external_id
+        if (
+            external is not None
+            and not user.is_archived
+            and self.find_by_external_id(user.org_id, external)
+        ):
             raise AlreadyExists(user.id)
         self._j.put(self._s.users, user.id, user)
         self._j.append_item(self._s.org_users, user.org_id, user.id)
@@ -253,6 +286,12 @@ class MemoryPermissionRepository(_Part):
     def assignments_of(self, user_id: UserId) -> list[AssignedPermission]:
         """The user's assignments with their permissions."""
         return _assignments_of(self._s, user_id)
+
+    def assignments_of_users(
+        self, user_ids: Sequence[UserId]
+    ) -> dict[UserId, list[AssignedPermission]]:
+        """Each user's assignments with their permissions."""
+        return {user_id: _assignments_of(self._s, user_id) for user_id in user_ids}
 
 
 def _assignments_of(store: MemoryStore, user_id: UserId) -> list[AssignedPermission]:

@@ -363,6 +363,7 @@ DIALECT: Final = sql.Dialect(
         "false": "false",
         "in_operations": "= ANY(:operations::text[])",
         "in_kinds": "= ANY(:kinds::text[])",
+        "in_users": "= ANY(:users::text[])",
         "each_element": "unnest(?::text[])",
         "expires": "expires_at",
         "performed": "performed_at",

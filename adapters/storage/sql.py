@@ -292,6 +292,8 @@ class Memos:
             bool(row[8]),  # is_registered
             row[9],  # version
             None if cut_off is None else self._load_time(cut_off),  # cut_off_at
+            bool(row[11]),  # is_sso_required
+            row[12],  # external_id
         )
 
     def _assigned(self, row: tuple[Any, ...]) -> AssignedPermission:
@@ -342,17 +344,26 @@ class UserRepository(Repository):
     """Users."""
 
     __slots__ = ()
-    GET = (
+    COLUMNS = (
         "SELECT id, org_id, username, kind, credential_uuid, is_active, archived_at,"
-        " is_service_account, is_registered, version, cut_off_at FROM users WHERE id = ?"
+        " is_service_account, is_registered, version, cut_off_at, is_sso_required,"
+        " external_id FROM users"
+    )
+    GET = COLUMNS + " WHERE id = ?"
+    BY_EXTERNAL_ID = COLUMNS + " WHERE org_id = ? AND external_id = ? AND archived_at IS NULL"
+    # Keyset pages over the partial indexes of migration 0005: `limit` entries read.
+    PAGE = COLUMNS + " WHERE org_id = ? AND archived_at IS NULL AND id > ? ORDER BY id LIMIT ?"
+    PAGE_OF_KIND = (
+        COLUMNS + " WHERE org_id = ? AND kind = ? AND archived_at IS NULL AND id > ?"
+        " ORDER BY id LIMIT ?"
     )
     ORG_EXISTS = "SELECT EXISTS (SELECT 1 FROM users WHERE org_id = ?)"
     # A taken id or a taken name (the partial unique index on `(org_id, username_key)`
     # among users not archived) inserts nothing: `AlreadyExists`, and the unit goes on.
     ADD = (
         "INSERT INTO users (org_id, username, kind, credential_uuid, is_active, archived_at,"
-        " is_service_account, is_registered, version, cut_off_at, id, username_key)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        " is_service_account, is_registered, version, cut_off_at, is_sso_required,"
+        " external_id, id, username_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         " ON CONFLICT DO NOTHING"
     )
     # A new username takes its key with it; the partial unique index refuses a name
@@ -360,7 +371,8 @@ class UserRepository(Repository):
     UPDATE = (
         "UPDATE users SET org_id = ?, username = ?, kind = ?, credential_uuid = ?, is_active = ?,"
         " archived_at = ?, is_service_account = ?, is_registered = ?, version = ?,"
-        " cut_off_at = ?, username_key = ? WHERE id = ? AND version = ?"
+        " cut_off_at = ?, is_sso_required = ?, external_id = ?, username_key = ?"
+        " WHERE id = ? AND version = ?"
     )
     ANY_OTHER_ACTIVE = """
 SELECT EXISTS (
@@ -408,6 +420,24 @@ SELECT EXISTS (
         """Whether the org has a user, archived or not."""
         return bool(self._tx.one(self.ORG_EXISTS, (org_id,))[0])
 
+    def find_by_external_id(self, org_id: OrgId, external_id: str) -> User | None:
+        """The org's user not archived created with this `externalId`, or None."""
+        row = self._tx.one(self.BY_EXTERNAL_ID, (org_id, external_id))
+        return None if row is None else self._store.memo.users.get(row[0], row)
+
+    def list_users(
+        self, org_id: OrgId, *, after: UserId | None, kinds: frozenset[UserKind], limit: int
+    ) -> list[User]:
+        """The org's users not archived, by id, after `after`, of `kinds` (all when empty)."""
+        start = "" if after is None else after
+        if len(kinds) == 1:  # one kind (of the two): its own index
+            (kind,) = kinds
+            rows = self._tx.all(self.PAGE_OF_KIND, (org_id, kind._value_, start, limit))
+        else:
+            rows = self._tx.all(self.PAGE, (org_id, start, limit))
+        users = self._store.memo.users
+        return [users.get(row[0], row) for row in rows]
+
     def add(self, user: User) -> None:
         """Store a new user; AlreadyExists if its id, or its username in its org, is taken."""
         params = (*self._params(user), user.id, username_key(user.username))
@@ -441,6 +471,8 @@ SELECT EXISTS (
             user.is_registered,
             user.version,
             None if cut_off is None else self.dialect.store_time(cut_off),
+            user.is_sso_required,
+            user.external_id,
         )
 
     def has_other_active_holder(
@@ -574,6 +606,11 @@ class PermissionRepository(Repository):
         " FROM assignments AS a JOIN permissions AS p ON p.id = a.permission_id"
         " WHERE a.identity_id = ? ORDER BY a.seq"
     )
+    ASSIGNMENTS_OF_USERS = (
+        "SELECT a.identity_id, a.id, p.id, p.org_id, p.name, p.operations, p.is_archived"
+        " FROM assignments AS a JOIN permissions AS p ON p.id = a.permission_id"
+        " WHERE a.identity_id {in_users} ORDER BY a.seq"
+    )
 
     def add_permission(self, permission: Permission) -> None:
         """Store a new permission; AlreadyExists if its id is taken."""
@@ -604,6 +641,19 @@ class PermissionRepository(Repository):
         rows = self._tx.all(self.ASSIGNMENTS_OF, (user_id,))
         assignments = self._store.memo.assignments
         return [assignments.get(row[0], row) for row in rows]
+
+    def assignments_of_users(
+        self, user_ids: Sequence[UserId]
+    ) -> dict[UserId, list[AssignedPermission]]:
+        """Every assignment of each user, in assignment order (one statement)."""
+        found: dict[UserId, list[AssignedPermission]] = {user_id: [] for user_id in user_ids}
+        if not found:
+            return found
+        params = {"users": self.dialect.store_list(list(found))}
+        assignments = self._store.memo.assignments
+        for row in self._tx.all(self.ASSIGNMENTS_OF_USERS, params):
+            found[row[0]].append(assignments.get(row[1], row[1:]))
+        return found
 
 
 class UserActionStore(Repository):

@@ -524,6 +524,7 @@ DIALECT: Final = sql.Dialect(
         "false": "0",
         "in_operations": "IN (SELECT value FROM json_each(:operations))",
         "in_kinds": "IN (SELECT value FROM json_each(:kinds))",
+        "in_users": "IN (SELECT value FROM json_each(:users))",
         "each_element": "value FROM json_each(?) WHERE true",
         "expires": "expires_us",
         "performed": "instant_us(performed_at)",

@@ -51,7 +51,8 @@ def assert_archived_by(world: World, target: Actor | str, *, by: Actor) -> Audit
     assert records, f"no audit record in {by.user.org_id}"
     record = records[-1]
     assert (record.target_id, record.actor_id) == (target_id, by.id), record
-    assert record.target_before.is_active and not record.target_after.is_active, record
+    before = record.target_before
+    assert before is not None and before.is_active and not record.target_after.is_active, record
     with world.uow_factory() as uow:
         stored = uow.users.get(record.target_id)
     assert stored is not None and stored.is_archived, stored

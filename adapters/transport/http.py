@@ -20,7 +20,10 @@ the **raw** request target as received (percent-encoding intact): the query stri
 handed to the operation raw, and a path parameter is never percent-decoded here:
 `us-a%2Fb` reaches the core as is, and the core refuses it (400).
 
-An answer is JSON, a text or a stream (`Answer`); every refusal is JSON. Error mapping:
+An answer is JSON, a text or a stream (`Answer`); every refusal is JSON and carries its
+own `error.id`, made here for that answer (random, never the client's `X-Request-Id`),
+which its log record names (`id=`) at WARNING or above, so that it is in the server's
+log at the default level. Error mapping:
 `ArchiveCoreError` → its status and body; `ConcurrencyConflict` → 409;
 `StorageUnavailable` → 503; anything else → 500 `Internal Server Error`, logged with
 the exception's type only.
@@ -34,6 +37,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final, NamedTuple
 
 from adapters.observability.context import note_outcome, note_store_error
+from adapters.system.randomness import SystemRandomness
 from adapters.transport.openapi import openapi_json
 from adapters.transport.port import Served
 from adapters.transport.routes import SERVER_ROUTES, RouteTable
@@ -44,6 +48,7 @@ from archive_core.errors import (
     ConcurrencyConflict,
     StorageUnavailable,
 )
+from archive_core.ids import new_id
 from archive_core.requests import Answer, Headers, Request
 
 __all__ = [
@@ -79,6 +84,12 @@ _encode_json: Final = json.JSONEncoder(
 ).encode
 
 log: Final = logging.getLogger("archive_core.http")
+_RANDOMNESS: Final = SystemRandomness()
+
+
+def new_error_id() -> str:
+    """A new `error.id`: `er-` and 134 random bits, unique per answer across processes."""
+    return new_id("er", _RANDOMNESS)
 
 
 class HttpResponse(NamedTuple):
@@ -190,25 +201,32 @@ def _log(
     status: int,
     code: str,
     *,
+    error_id: str = "",
     reason: str = "",
     exception: str = "",
     store: str = "",
     driver_error: str = "",
 ) -> None:
-    if status == 500:
+    # An error answer is logged at WARNING (ERROR for a 500), the default level of
+    # `serve`: its id is what a user reports and an operator looks for.
+    if status >= 500 and status != 503:
         level = logging.ERROR
-    elif status in (409, 503):
+    elif status >= 400:
         level = logging.WARNING
     else:
         level = logging.INFO
     if not log.isEnabledFor(level):
         return
     shown = method if method in _KNOWN_METHODS else "OTHER"
-    # A 503 names the store that failed and the driver's error class, never its text.
-    template = "%s %s -> %d %s store=%s error=%s" if store else "%s %s -> %d %s"
-    arguments = (
-        (shown, route, status, code, store, driver_error) if store else (shown, route, status, code)
-    )
+    template = "%s %s -> %d %s"
+    arguments: tuple[str | int, ...] = (shown, route, status, code)
+    if error_id:
+        template += " id=%s"
+        arguments += (error_id,)
+    if store:
+        # A 503 names the store that failed and the driver's error class, never its text.
+        template += " store=%s error=%s"
+        arguments += (store, driver_error)
     log.log(
         level,
         template,
@@ -220,6 +238,7 @@ def _log(
             "route": route,
             "status": status,
             "code": code,
+            "error_id": error_id,
             "reason": reason,
             "exception": exception,
         },
@@ -236,9 +255,9 @@ def strip_query(target: str) -> str:
 
 
 def head_too_large() -> HttpResponse:
-    """The 431 answer (also sent by the server when a head outgrows its buffer)."""
-    refusal = ArchiveCoreError(Catalogue.HEAD_TOO_LARGE)
-    return render(refusal.status, refusal.to_body())
+    """The 431 answer (also sent by the server when a head outgrows its buffer), logged
+    as every refusal is."""
+    return HttpHandler.refusal(ArchiveCoreError(Catalogue.HEAD_TOO_LARGE), route="unmatched")
 
 
 class HttpHandler:
@@ -316,8 +335,9 @@ class HttpHandler:
             if declaration is None:
                 refusal = ArchiveCoreError(Catalogue.METHOD_NOT_ALLOWED)
                 note_outcome(refusal.code)
-                _log(method, route.name, refusal.status, refusal.code)
-                return render(refusal.status, refusal.to_body(), allow=route.allow)
+                error_id = new_error_id()
+                _log(method, route.name, refusal.status, refusal.code, error_id=error_id)
+                return render(refusal.status, refusal.to_body(error_id), allow=route.allow)
             if declaration is _OPENAPI:
                 _log(method, "openapi", 200, "ok")
                 return self._openapi
@@ -482,17 +502,19 @@ class HttpHandler:
         if isinstance(exception, StorageUnavailable):
             store = exception.store or "unknown"
             driver_error = exception.driver_error or "none"
+        error_id = new_error_id()
         _log(
             method,
             route,
             refusal.status,
             refusal.code,
+            error_id=error_id,
             reason=refusal.reason,
             exception=type(exception).__name__ if unexpected else "",
             store=store,
             driver_error=driver_error,
         )
-        return render(refusal.status, refusal.to_body())
+        return render(refusal.status, refusal.to_body(error_id))
 
 
 _HEALTHY: Final = render(200, {"status": "ok"})

@@ -77,9 +77,16 @@ def _error_schema() -> dict[str, Any]:
         "properties": {
             "error": {
                 "type": "object",
-                "required": ["message", "status", "code"],
+                "required": ["id", "message", "status", "code"],
                 "additionalProperties": False,
                 "properties": {
+                    "id": {
+                        "type": "string",
+                        "description": (
+                            "This answer's own id, made by the server (never the request's "
+                            "X-Request-Id); the server's log line for the answer names it."
+                        ),
+                    },
                     "message": {"type": "string", "description": "Exact, stable message."},
                     "status": {"type": "integer", "description": "The HTTP status."},
                     "code": {
@@ -90,6 +97,10 @@ def _error_schema() -> dict[str, Any]:
                     "reason": {
                         "type": "string",
                         "description": "Which check refused; never an echo of input.",
+                    },
+                    "details": {
+                        "type": "object",
+                        "description": "More about the refusal, where there is more to say.",
                     },
                 },
             }
@@ -260,7 +271,8 @@ def document(routes: RouteTable | None = None) -> dict[str, Any]:
                 "Archive users the way the Dfns API does (DELETE /auth/users/{userId}): "
                 "bearer authentication, one-time signed user actions, a permission matrix. "
                 "Every answer is JSON; every error is "
-                '{"error": {"message", "status", "code"[, "reason"]}} with an exact message.'
+                '{"error": {"id", "message", "status", "code"[, "reason"][, "details"]}} '
+                "with an exact message."
             ),
         },
         "paths": paths,

@@ -23,6 +23,7 @@ from typing import Protocol, Self
 import attrs
 
 from adapters.crypto import credential_verifiers
+from adapters.crypto.page_tokens import PAGE_TOKEN_PURPOSE, HmacPageTokens
 from adapters.crypto.signing_keys import (
     BEARER_PURPOSE,
     EDDSA,
@@ -156,6 +157,14 @@ class Deployment:
         self.close()
 
 
+def _page_tokens(storage: Storage, clock: Clock) -> HmacPageTokens:
+    """The list tokens' sealer, its key made now if the store has none yet (so that a
+    list, a read, never writes to the store)."""
+    ring = SigningKeyRing(storage.signing_keys, purpose=PAGE_TOKEN_PURPOSE, algorithm=HS256)
+    ring.signing_key(now=clock.now())
+    return HmacPageTokens(ring, clock=clock)
+
+
 def build(
     *,
     db_url: str | None = None,
@@ -236,6 +245,7 @@ def build(
             ),
             policy=policy,
             matrix=matrix,
+            page_tokens=_page_tokens(storage, clock),
             log_signer=log_signer,
         )
         return Deployment(

@@ -4,7 +4,7 @@ and check an audit trail (chain and signed evidence)."""
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import timedelta
 from functools import partial
 from typing import Any, NamedTuple
@@ -17,7 +17,14 @@ from adapters.crypto.webauthn import cose_key_from_pem
 from adapters.wiring.bootstrap import Deployment
 from archive_core.audit import AuditRecord, ChainVerification, verify_audit_chain
 from archive_core.audit_tree import TreeBreak, first_tree_break
-from archive_core.entities import FULL_ADMIN, Credential, CredentialKind, User, UserKind
+from archive_core.entities import (
+    FULL_ADMIN,
+    Credential,
+    CredentialKind,
+    Grants,
+    User,
+    UserKind,
+)
 from archive_core.errors import AlreadyExists, ArchiveCoreError
 from archive_core.ids import OrgId, UserId
 from archive_core.operations import KNOWN_PERMISSIONS
@@ -33,9 +40,12 @@ __all__ = [
     "bootstrap_org",
     "check_audit",
     "create_user",
+    "walk_users",
 ]
 
 KEY_CHOICES = ("ed25519", "p256", "secp256k1", "rsa")
+#: How many users `walk_users` reads per unit of work.
+WALK_PAGE = 200
 TOKEN_TTL = timedelta(hours=24)
 
 
@@ -284,3 +294,24 @@ def _tree_breaks(
             breaks.append(broken)
         checked += len(chain)
     return breaks
+
+
+def walk_users(
+    deployment: Deployment, org_id: OrgId, kinds: Iterable[UserKind] = ()
+) -> Iterator[tuple[User, Grants]]:
+    """The org's users not archived (of `kinds`; any when empty), in id order, each with
+    its grants: keyset pages of `WALK_PAGE`, each read in a unit of work of its own, so
+    that an org of any size is walked in bounded memory without holding the store."""
+    chosen = frozenset(kinds)
+    if chosen == frozenset(UserKind):
+        chosen = frozenset()
+    after: UserId | None = None
+    while True:
+        with deployment.storage.uow_factory() as uow:
+            page = uow.users.list_users(org_id, after=after, kinds=chosen, limit=WALK_PAGE)
+            held = uow.permissions.assignments_of_users([u.id for u in page])
+            pairs = [(u, Grants.of(held[u.id], org_id)) for u in page]
+        yield from pairs
+        if len(page) < WALK_PAGE:
+            return
+        after = page[-1].id

@@ -24,6 +24,7 @@ unit of work a bounded number of times.
 
 from __future__ import annotations
 
+import abc
 import hashlib
 import hmac
 import logging
@@ -34,10 +35,10 @@ from typing import Any, Final, NoReturn, Protocol
 import attrs
 
 from archive_core.access import Gate, Screening
-from archive_core.audit import sealed_record
+from archive_core.audit import AuditRecord, sealed_record
 from archive_core.config import Policy
 from archive_core.declarations import Declaration, Wiring
-from archive_core.entities import Grants, Principal, User, UserKind
+from archive_core.entities import Grants, Principal, User, UserActionRecord, UserKind, UserState
 from archive_core.errors import (
     AlreadyExists,
     ArchiveCoreError,
@@ -47,7 +48,7 @@ from archive_core.errors import (
 )
 from archive_core.fields import NO_VALUES, Values
 from archive_core.ids import UserId, is_canonical_id, new_id
-from archive_core.permissions import PermissionMatrix, authorize, denial_message
+from archive_core.permissions import Decision, PermissionMatrix, authorize, denial_message
 from archive_core.ports import (
     ConsumeStatus,
     Randomness,
@@ -59,6 +60,8 @@ from archive_core.requests import Answer, Request
 from archive_core.wire import user_to_wire
 
 __all__ = [
+    "Admitted",
+    "SignedOperation",
     "SignedUserMutation",
     "Subject",
     "UserMutation",
@@ -205,10 +208,22 @@ class UserMutation(Protocol):
         ...
 
 
+@attrs.frozen
+class Admitted:
+    """A signed request past steps 2 to 4: the caller, its token's record (consumed in
+    the unit of work) and the time."""
+
+    principal: Principal
+    record: UserActionRecord
+    now: datetime
+
+
 @attrs.frozen(kw_only=True)
-class SignedUserMutation:
-    """Runs one `UserMutation`, as its declaration says, as a signed request on a user
-    of the caller's org (the user id is the path parameter `userId`)."""
+class SignedOperation(abc.ABC):
+    """What every signed operation shares: the refusal's log line, the retries on a
+    concurrent change, steps 2 to 4 (`admit`), the permission for a user's kind
+    (`authorize_kind`) and the commit's audit record (`seal`). An operation brings
+    `attempt`: one run of its unit of work."""
 
     gate: Gate
     uow_factory: UnitOfWorkFactory
@@ -216,13 +231,24 @@ class SignedUserMutation:
     token_codec: UserActionTokenCodec
     policy: Policy
     matrix: PermissionMatrix
-    declaration: Declaration[SignedUserMutation]
-    mutation: UserMutation
+    declaration: Declaration[Any]
+
+    @staticmethod
+    def wired_parts(wiring: Wiring) -> dict[str, Any]:
+        """What every signed operation takes of a deployment's wiring (its keywords)."""
+        return {
+            "gate": wiring.gate,
+            "uow_factory": wiring.uow_factory,
+            "randomness": wiring.randomness,
+            "token_codec": wiring.token_codec,
+            "policy": wiring.policy,
+            "matrix": wiring.matrix,
+        }
 
     def __call__(self, request: Request) -> Answer:
-        """Answer the request with the user as it now stands (SPEC §1.2)."""
+        """Answer the request (a refusal raises `ArchiveCoreError`, logged here)."""
         try:
-            return self._decide(request, request.params.get("userId", ""))
+            return self._decide(request)
         except ArchiveCoreError as refusal:
             if _log.isEnabledFor(logging.INFO):
                 _log.info(
@@ -237,52 +263,155 @@ class SignedUserMutation:
                 )
             raise
 
-    def _decide(self, request: Request, user_id: str) -> Answer:
+    def _decide(self, request: Request) -> Answer:
         screening = self.gate.screen(request.headers)  # 1, and 2's crypto part
         for _attempt in range(self.policy.max_conflict_retries + 1):
             try:
-                return self._attempt(request, user_id, screening)
+                return self.attempt(request, screening)
             except ConcurrencyConflict:
                 # The nonce was burnt by the first attempt; a retry must not see it again.
                 screening = screening.without_nonce()
         raise ArchiveCoreError(Catalogue.CONFLICT, reason="retries_exhausted")
 
-    def _attempt(self, request: Request, user_id: str, screening: Screening) -> Answer:
-        now = screening.now
-        declaration = self.declaration
-        operation = declaration.name
-        matrix = self.matrix
-        with self.uow_factory() as uow:
-            principal = self.gate.admit(uow, screening)  # 2, and the caller-bound headers
-            caller = principal.user
+    @abc.abstractmethod
+    def attempt(self, request: Request, screening: Screening) -> Answer:
+        """One run of the operation's unit of work (ConcurrencyConflict: run again)."""
 
-            # 3. the user action token: bound to this request, then consumed (single use)
-            token_id = check_user_action(
+    def admit(
+        self,
+        uow: UnitOfWork,
+        request: Request,
+        screening: Screening,
+        *,
+        empty_object_signed_empty: bool,
+    ) -> Admitted:
+        """Steps 2 to 4: the caller, its user action token (consumed), the operation's
+        unconditional permissions."""
+        now = screening.now
+        principal = self.gate.admit(uow, screening)  # 2, and the caller-bound headers
+
+        # 3. the user action token: bound to this request, then consumed (single use)
+        token_id = check_user_action(
+            request,
+            principal,
+            self.token_codec,
+            now=now,
+            empty_object_signed_empty=empty_object_signed_empty,
+        )
+        consumed = uow.user_actions.consume(token_id, at=now)
+        if consumed.status is ConsumeStatus.ALREADY_USED:
+            raise ArchiveCoreError(Catalogue.USER_ACTION_REPLAYED, reason="user_action_used")
+        if consumed.record is None:
+            raise Catalogue.USER_ACTION_INVALID.error("user_action_unknown")
+
+        # 4. the unconditional permissions
+        self.authorize_kind(principal, None)
+        return Admitted(principal, consumed.record, now)
+
+    def authorize_kind(self, principal: Principal, kind: UserKind | None) -> Decision:
+        """The matrix's decision for a user of `kind` (None: the unconditional part);
+        403 naming what is missing when it denies."""
+        grants = principal.grants
+        caller = principal.user
+        decision = authorize(
+            self.matrix,
+            self.declaration.name,
+            granted=grants.operations,
+            full_admin=grants.full_admin,
+            target_kind=kind,
+            caller_kind=caller.kind,
+        )
+        if not decision.allowed:
+            _deny(caller.kind, caller.id, decision.missing)
+        return decision
+
+    def current_caller(self, uow: UnitOfWork, admitted: Admitted) -> AuditRecord | None:
+        """Step 10's turn: the org's audit head read first (taking the org's lock where
+        units of work are not serialised, to the end of this one), then the caller read
+        again under it: a caller changed since admission (deactivated, archived, cut off)
+        sends the unit round again, to be answered as it now stands. The head."""
+        caller = admitted.principal.user
+        head = uow.audit.head(caller.org_id)
+        current = uow.users.get(caller.id)
+        if current is None or current.version != caller.version:
+            raise ConcurrencyConflict(caller.id)
+        return head
+
+    def seal(
+        self,
+        uow: UnitOfWork,
+        head: AuditRecord | None,
+        admitted: Admitted,
+        decision: Decision,
+        *,
+        action: str,
+        target_id: UserId,
+        before: UserState | None,
+        after: UserState,
+    ) -> None:
+        """Append the decision's audit record after `head`."""
+        principal = admitted.principal
+        caller = principal.user
+        uow.audit.append(
+            sealed_record(
+                head,
+                id=new_id("au", self.randomness),
+                org_id=caller.org_id,
+                action=action,
+                user_action_id=admitted.record.grant.token_id,
+                actor_id=caller.id,
+                actor_username=caller.username,
+                actor_kind=caller.kind._value_,
+                token_kind=principal.token_kind._value_,
+                performed_at=admitted.now,
+                evidence=admitted.record.evidence,
+                permissions_required=decision.required,
+                permissions_matched=decision.matched,
+                target_id=target_id,
+                target_before=before,
+                target_after=after,
+                signed_at=admitted.record.grant.issued_at,
+            )
+        )
+
+    def allowed(self, outcome: str, admitted: Admitted, target_id: UserId) -> None:
+        """The decision's log line."""
+        if _log.isEnabledFor(logging.INFO):
+            caller = admitted.principal.user
+            _log.info(
+                "%s allowed",
+                self.declaration.name,
+                extra={
+                    "code": outcome,
+                    "operation": self.declaration.name,
+                    "caller": caller.id,
+                    "target": target_id,
+                    "org": caller.org_id,
+                },
+            )
+
+
+@attrs.frozen(kw_only=True)
+class SignedUserMutation(SignedOperation):
+    """Runs one `UserMutation`, as its declaration says, as a signed request on a user
+    of the caller's org (the user id is the path parameter `userId`)."""
+
+    declaration: Declaration[SignedUserMutation]
+    mutation: UserMutation
+
+    def attempt(self, request: Request, screening: Screening) -> Answer:
+        """Steps 2 to 10 in one unit of work; the user as it now stands (SPEC §1.2)."""
+        user_id = request.params.get("userId", "")
+        declaration = self.declaration
+        with self.uow_factory() as uow:
+            admitted = self.admit(  # 2 to 4
+                uow,
                 request,
-                principal,
-                self.token_codec,
-                now=now,
+                screening,
                 empty_object_signed_empty=self.mutation.empty_object_signed_empty,
             )
-            consumed = uow.user_actions.consume(token_id, at=now)
-            if consumed.status is ConsumeStatus.ALREADY_USED:
-                raise ArchiveCoreError(Catalogue.USER_ACTION_REPLAYED, reason="user_action_used")
-            if consumed.record is None:
-                raise Catalogue.USER_ACTION_INVALID.error("user_action_unknown")
-            record = consumed.record
-
-            # 4. the unconditional permissions
-            grants = principal.grants
-            first = authorize(
-                matrix,
-                operation,
-                granted=grants.operations,
-                full_admin=grants.full_admin,
-                target_kind=None,
-                caller_kind=caller.kind,
-            )
-            if not first.allowed:
-                _deny(caller.kind, caller.id, first.missing)
+            principal = admitted.principal
+            caller = principal.user
 
             # 5. the declared body and query
             values = parse_values(declaration, request)
@@ -297,35 +426,27 @@ class SignedUserMutation:
                 raise ArchiveCoreError(Catalogue.TARGET_NOT_FOUND, reason="target_not_found")
 
             # 8. the permission for the target's kind
-            decision = authorize(
-                matrix,
-                operation,
-                granted=grants.operations,
-                full_admin=grants.full_admin,
-                target_kind=target.kind,
-                caller_kind=caller.kind,
-            )
-            if not decision.allowed:
-                _deny(caller.kind, caller.id, decision.missing)
+            decision = self.authorize_kind(principal, target.kind)
 
             # 9. the operation's own rules
             subject = Subject(
-                request, principal, target, now, self.policy, uow, matrix, operation, values
+                request,
+                principal,
+                target,
+                admitted.now,
+                self.policy,
+                uow,
+                self.matrix,
+                declaration.name,
+                values,
             )
             self.mutation.check(subject)
             after = self.mutation.change(subject)
 
-            # 10. commit: change, audit, token consumption (already staged) — all or nothing.
-            # The org's turn first: reading its audit head takes the org's lock where units
-            # of work are not serialised (to the end of this one), before anything more is
-            # written.
-            # Then the caller is read again under it: a caller changed since admission
-            # (deactivated, archived, cut off) sends the unit round again, to be answered
-            # as it now stands. A no-op takes the same turn: its token stays unused then.
-            head = uow.audit.head(caller.org_id)
-            current = uow.users.get(caller.id)
-            if current is None or current.version != caller.version:
-                raise ConcurrencyConflict(caller.id)
+            # 10. commit: change, audit, token consumption (already staged) — all or nothing,
+            # in the org's turn with the caller current. A no-op takes the same turn: its
+            # token stays unused then.
+            head = self.current_caller(uow, admitted)
             if after is not None:
                 try:
                     uow.users.update(after, expected_version=target.version)
@@ -333,42 +454,20 @@ class SignedUserMutation:
                     raise ArchiveCoreError(
                         Catalogue.USERNAME_TAKEN, reason="username_taken"
                     ) from taken
-                uow.audit.append(
-                    sealed_record(
-                        head,
-                        id=new_id("au", self.randomness),
-                        org_id=caller.org_id,
-                        action=self.mutation.audit_action(target),
-                        user_action_id=record.grant.token_id,
-                        actor_id=caller.id,
-                        actor_username=caller.username,
-                        actor_kind=caller.kind._value_,
-                        token_kind=principal.token_kind._value_,
-                        performed_at=now,
-                        evidence=record.evidence,
-                        permissions_required=decision.required,
-                        permissions_matched=decision.matched,
-                        target_id=target.id,
-                        target_before=target.state,
-                        target_after=after.state,
-                        signed_at=record.grant.issued_at,
-                    )
+                self.seal(
+                    uow,
+                    head,
+                    admitted,
+                    decision,
+                    action=self.mutation.audit_action(target),
+                    target_id=target.id,
+                    before=target.state,
+                    after=after.state,
                 )
             assignments = subject.target_grants.assignments  # read before the commit ends it
             uow.commit()
         outcome = declaration.outcome if after is not None else "unchanged"
-        if _log.isEnabledFor(logging.INFO):
-            _log.info(
-                "%s allowed",
-                operation,
-                extra={
-                    "code": outcome,
-                    "operation": operation,
-                    "caller": caller.id,
-                    "target": target.id,
-                    "org": caller.org_id,
-                },
-            )
+        self.allowed(outcome, admitted, target.id)
         return Answer.json(
             user_to_wire(target if after is None else after, assignments),
             outcome=outcome,
@@ -382,14 +481,7 @@ def signed_user_mutation(
 
     def build(wiring: Wiring, declaration: Declaration[SignedUserMutation]) -> SignedUserMutation:
         return SignedUserMutation(
-            gate=wiring.gate,
-            uow_factory=wiring.uow_factory,
-            randomness=wiring.randomness,
-            token_codec=wiring.token_codec,
-            policy=wiring.policy,
-            matrix=wiring.matrix,
-            declaration=declaration,
-            mutation=mutation,
+            **SignedOperation.wired_parts(wiring), declaration=declaration, mutation=mutation
         )
 
     return build

@@ -17,6 +17,7 @@ RATIOS = {
     "http_rps_ratio",
     "workers_rps_ratio",
     "p99_scale_ratio",
+    "list_p99_scale_ratio",
     "rss_growth_ratio",
     "export_rss_ratio",
     "checkpoint_p99_scale_ratio",

@@ -13,12 +13,13 @@ from __future__ import annotations
 import fcntl
 import functools
 import http.server
-import os
 import shutil
 import subprocess
 import threading
 from pathlib import Path
 from typing import Self
+
+from tests.e2e.conftest import npm_ci
 
 __all__ = ["BROWSER_DIR", "PageServer", "build_page"]
 
@@ -27,30 +28,13 @@ BROWSER_DIR = Path(__file__).resolve().parent / "browser"
 
 def build_page() -> Path:
     """`npm ci` then esbuild: the folder to serve (index.html + the bundled page.js)."""
-    npm = shutil.which("npm")
-    if npm is None:
-        raise RuntimeError("npm is needed to bundle the official browser SDK")
     with (BROWSER_DIR / ".build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
-        return _build(npm)
+        return _build()
 
 
-def _build(npm: str) -> Path:
-    env = {
-        **os.environ,
-        "npm_config_cache": str(BROWSER_DIR / ".npm-cache"),
-        "npm_config_update_notifier": "false",
-        "npm_config_fund": "false",
-        "npm_config_audit": "false",
-    }
-    subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments
-        [npm, "ci", "--no-audit", "--no-fund"],
-        cwd=BROWSER_DIR,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=600,
-    )
+def _build() -> Path:
+    env = npm_ci(BROWSER_DIR)
     dist = BROWSER_DIR / "dist"
     dist.mkdir(exist_ok=True)
     subprocess.run(  # noqa: S603 - the esbuild that npm ci installed, fixed arguments

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -107,3 +110,35 @@ def serve() -> Iterator[Any]:
     for served in started:
         if served.process.poll() is None:
             served.stop()
+
+
+def npm_ci(folder: Path) -> dict[str, str]:
+    """`npm ci` in `folder` (the versions its package-lock.json pins, its npm cache in
+    `.npm-cache/` beside it), one install at a time (`.install.lock`: two test processes
+    never see each other's half-written `node_modules/`); the environment to run what it
+    installed with."""
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is needed to install the official TypeScript SDKs")
+    with (folder / ".install.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        return _npm_ci(npm, folder)
+
+
+def _npm_ci(npm: str, folder: Path) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "npm_config_cache": str(folder / ".npm-cache"),
+        "npm_config_update_notifier": "false",
+        "npm_config_fund": "false",
+        "npm_config_audit": "false",
+    }
+    subprocess.run(  # noqa: S603 - npm from PATH, fixed arguments
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=folder,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return env

@@ -159,6 +159,7 @@ class Org:
         answer = self.complete(challenge, factor_for(challenge))
         assert answer.json() == {
             "error": {
+                "id": answer.json()["error"]["id"],
                 "message": message,
                 "status": status,
                 "code": answer.json()["error"]["code"],

@@ -141,24 +141,6 @@ def test_no_update_of_the_user_is_lost(outcome: tuple[str, list[RaceOutcome], in
 # --------------------------------------------------------------------------- current at commit
 
 ROUNDS = 20
-STORES = ("memory", "sqlite", "postgresql")
-
-
-@pytest.fixture(params=STORES)
-def world(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[World]:
-    store: str = request.param
-    if store == "postgresql":
-        url = request.getfixturevalue("pg_schema").url
-    elif store == "sqlite":
-        url = str(tmp_path / "store.db")
-    else:
-        url = "memory:"
-    with open_storage(url) as storage:
-        yield World(
-            uow_factory=storage.uow_factory,
-            challenges=storage.challenges,
-            replay_guard=storage.replay_guard,
-        )
 
 
 def _signed(world: World, action: str, actor: Actor, target_id: str) -> Callable[[], object]:

@@ -45,8 +45,8 @@ def _preflight(url: str, path: str, method: str, origin: str = PAGE) -> httpx.Re
     [
         ("/auth/action/init", "POST", "POST"),
         ("/auth/action", "POST", "POST"),
-        ("/auth/users/us-2mhcm-9r90a-92ran47bjpl60hmv", "DELETE", "DELETE, GET"),
-        ("/auth/users/us-2mhcm-9r90a-92ran47bjpl60hmv", "GET", "DELETE, GET"),
+        ("/auth/users/us-2mhcm-9r90a-92ran47bjpl60hmv", "DELETE", "DELETE, GET, PUT"),
+        ("/auth/users/us-2mhcm-9r90a-92ran47bjpl60hmv", "GET", "DELETE, GET, PUT"),
         ("/openapi.json", "GET", "GET"),
     ],
 )
@@ -113,6 +113,7 @@ def test_answers_to_an_allowed_origin_carry_it(cors_url: str, scene: Scene) -> N
     assert refused.status_code == 401
     assert refused.headers["access-control-allow-origin"] == PAGE  # the page reads the error
     assert refused.json()["error"] == {
+        "id": refused.json()["error"]["id"],
         "message": "Not Authorized.",
         "status": 401,
         "code": "not_authorized",

@@ -71,7 +71,7 @@ def check_answer(response: HttpResponse) -> dict[str, Any]:
     if status >= 400:
         assert list(document) == ["error"], document
         error = document["error"]
-        assert set(error) <= {"message", "status", "code", "reason"}
+        assert set(error) <= {"id", "message", "status", "code", "reason", "details"}
         assert error["status"] == status
         assert isinstance(error["message"], str) and error["message"]
         assert isinstance(error["code"], str) and error["code"]

@@ -333,3 +333,37 @@ def test_log_config_refuses_unknown_settings() -> None:
     with pytest.raises(ValueError, match="log level"):
         log_config("json", "loud")
     assert log_config("text", "info")["loggers"]["archive_core"]["level"] == "INFO"
+
+
+def test_every_error_answer_has_its_own_id_in_the_log_at_the_default_level(
+    app: ObservedApplication, scene: Scene, caplog: pytest.LogCaptureFixture
+) -> None:
+    # `serve`'s default level is warning: the line of each error answer is written there.
+    caplog.set_level(logging.WARNING, logger="archive_core.http")
+    sent_id = "er-abcde-fghij-klmnopqrstuvwxyz"
+    refusals = [
+        ("GET", f"/auth/users/{scene.employee.id}", [("X-Request-Id", sent_id)]),  # 401
+        ("GET", f"/auth/users/{scene.employee.id}", [("X-Request-Id", sent_id)]),
+        ("GET", "/auth/users/us-x", scene.bearer()),  # 400
+        ("BREW", "/auth/users/x", []),  # 405
+        ("GET", "/nowhere", []),  # 404
+    ]
+    ids = []
+    for method, target, headers in refusals:
+        answer = _call(app, method, target, headers)
+        assert answer.status >= 400
+        error_id = answer.json()["error"]["id"]
+        assert error_id.startswith("er-") and error_id != answer.header("x-request-id")
+        ids.append(error_id)
+    assert len(set(ids)) == len(ids) and sent_id not in ids
+    logged = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    for error_id in ids:
+        assert sum(f" id={error_id}" in message for message in logged) == 1, logged
+    ok = _call(app, "GET", f"/auth/users/{scene.employee.id}", scene.bearer())
+    assert ok.status == 200 and "error" not in ok.json()
+
+
+def test_a_json_log_line_names_the_error_id() -> None:
+    record = logging.LogRecord("archive_core.http", logging.WARNING, __file__, 1, "x", (), None)
+    record.error_id = "er-1"
+    assert json.loads(JsonFormatter().format(record))["error_id"] == "er-1"

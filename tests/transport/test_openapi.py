@@ -89,8 +89,11 @@ def test_paths_are_the_routes() -> None:
     assert {(p, m.upper()) for p, item in paths.items() for m in item if m != "parameters"} == {
         ("/auth/action/init", "POST"),
         ("/auth/action", "POST"),
+        ("/auth/users", "POST"),
+        ("/auth/users", "GET"),
         ("/auth/users/{userId}", "DELETE"),
         ("/auth/users/{userId}", "GET"),
+        ("/auth/users/{userId}", "PUT"),
         ("/auth/users/{userId}/deactivate", "PUT"),
         ("/auth/users/{userId}/activate", "PUT"),
         ("/auth/action/logs", "GET"),

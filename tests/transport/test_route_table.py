@@ -114,9 +114,9 @@ def test_a_path_shared_by_several_declarations_is_one_route_with_their_methods()
     by_path: dict[str, list[str]] = defaultdict(list)
     for declaration in DECLARED:
         by_path[declaration.path].append(declaration.method)
-    assert by_path["/auth/users/{userId}"] == ["DELETE", "GET"]
+    assert by_path["/auth/users/{userId}"] == ["DELETE", "GET", "PUT"]
     (route,) = [r for r in library_routes().routes if r.template == "/auth/users/{userId}"]
-    assert route.allow == "DELETE, GET" and route.name == "users"
+    assert route.allow == "DELETE, GET, PUT" and route.name == "users"
 
 
 def test_a_literal_segment_wins_over_a_parameter() -> None:

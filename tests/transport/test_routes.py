@@ -138,7 +138,6 @@ def test_every_answer_has_a_correct_content_length(client: Client, scene: Scene)
     [
         "/",
         "/auth",
-        "/auth/users",
         "/auth/users/",
         "/auth/action/",
         "/auth/action/init/",
@@ -162,11 +161,11 @@ def test_unknown_route_is_404(client: Client, target: str) -> None:
     [
         ("GET", "/auth/action/init", "POST"),
         ("PUT", "/auth/action", "POST"),
-        ("POST", "/auth/users/us-x", "DELETE, GET"),
-        ("PATCH", "/auth/users/us-x", "DELETE, GET"),
-        ("HEAD", "/auth/users/us-x", "DELETE, GET"),
+        ("POST", "/auth/users/us-x", "DELETE, GET, PUT"),
+        ("PATCH", "/auth/users/us-x", "DELETE, GET, PUT"),
+        ("HEAD", "/auth/users/us-x", "DELETE, GET, PUT"),
         ("OPTIONS", "/auth/action", "POST"),
-        ("delete", "/auth/users/us-x", "DELETE, GET"),
+        ("delete", "/auth/users/us-x", "DELETE, GET, PUT"),
         ("POST", "/openapi.json", "GET"),
         ("BREW", "/auth/action/init", "POST"),
     ],
@@ -317,6 +316,7 @@ def test_storage_and_unexpected_errors_are_mapped(
         assert error["code"] == code
         if status == 500:
             assert error == {
+                "id": error["id"],
                 "message": "Internal Server Error",
                 "status": 500,
                 "code": "internal_error",
@@ -339,7 +339,9 @@ def test_storage_and_unexpected_errors_are_mapped(
                 store,
                 driver,
             )
-            assert record.getMessage().endswith(f"503 unavailable store={store} error={driver}")
+            assert record.getMessage().endswith(
+                f"503 unavailable id={getattr(record, 'error_id', '')} store={store} error={driver}"
+            )
             assert record.levelno == logging.WARNING
     else:
         assert all(getattr(r, "store", None) == "" for r in records)

@@ -60,6 +60,7 @@ def test_on_sqlite_reads_run_on_the_loop_and_writes_and_nonce_burns_wait(tmp_pat
     reads = [d.name for d in deployment.endpoints.declarations if d.reads_only]
     assert reads == [
         "GetUser",
+        "ListUsers",
         "ListAuditLogs",
         "GetAuditLog",
         "GetAuditLogCheckpoint",

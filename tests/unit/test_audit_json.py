@@ -63,7 +63,7 @@ _RECORDS = st.builds(
     permissions_required=st.lists(_TEXT, max_size=3).map(tuple),
     permissions_matched=st.lists(_TEXT, max_size=3).map(tuple),
     target_id=_TEXT.map(UserId),
-    target_before=_STATES,
+    target_before=st.none() | _STATES,  # None: a creation's
     target_after=_STATES,
     prev_hash=_TEXT,
     hash=_TEXT,

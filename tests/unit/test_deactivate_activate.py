@@ -88,6 +88,7 @@ def test_each_change_appends_its_audit_record(scene: Scene) -> None:
         f"PUT /auth/users/{scene.end_user.id}/activate",
     ]
     first, second = records
+    assert first.target_before is not None and second.target_before is not None
     assert (first.target_before.is_active, first.target_after.is_active) == (True, False)
     assert (second.target_before.is_active, second.target_after.is_active) == (False, True)
     assert first.actor_id == scene.admin.id

@@ -254,8 +254,9 @@ def test_policy_windows_must_be_positive() -> None:
 
 def test_errors_render_and_hide_nothing_they_should_not() -> None:
     error = ArchiveCoreError(Catalogue.NONCE_INVALID, reason="nonce_uuid")
-    assert error.to_body() == {
+    assert error.to_body("er-1") == {
         "error": {
+            "id": "er-1",
             "message": "request nonce is missing or invalid",
             "status": 400,
             "code": "nonce_invalid",
@@ -263,9 +264,16 @@ def test_errors_render_and_hide_nothing_they_should_not() -> None:
         }
     }
     assert "nonce_uuid" in repr(error)
-    assert ArchiveCoreError(Catalogue.INTERNAL).to_body() == {
-        "error": {"message": "Internal Server Error", "status": 500, "code": "internal_error"}
+    assert ArchiveCoreError(Catalogue.INTERNAL).to_body("er-2") == {
+        "error": {
+            "id": "er-2",
+            "message": "Internal Server Error",
+            "status": 500,
+            "code": "internal_error",
+        }
     }
+    conflict = ArchiveCoreError(Catalogue.CONFLICT, details={"userId": "us-a-b"})
+    assert conflict.to_body("er-3")["error"]["details"] == {"userId": "us-a-b"}
     codes = [kind.code for kind in Catalogue.all()]
     assert len(codes) == len(set(codes))
 

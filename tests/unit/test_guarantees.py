@@ -237,7 +237,8 @@ def test_audit_record_is_a_full_decision_record(scene: Scene) -> None:
     assert record.performed_at == world.clock.now()
     assert record.permissions_required == ("Auth:Users:Update", "Auth:Types:EndUser")
     assert record.permissions_matched == ("Auth:Users:Update", "Auth:Types:EndUser")
-    assert record.target_before.is_active and not record.target_after.is_active
+    assert record.target_before is not None and record.target_before.is_active
+    assert not record.target_after.is_active
     assert record.target_after.archived_at == world.clock.now()
     [evidence] = record.evidence
     assert evidence.credential_uuid == scene.admin.credential.uuid  # type: ignore[union-attr]

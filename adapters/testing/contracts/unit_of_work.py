@@ -155,6 +155,8 @@ class UnitOfWorkContract(AuditTreeContract, abc.ABC):
             is_service_account=True,
             is_registered=False,
             version=7,
+            is_sso_required=True,
+            external_id="ext-7",
         )
         store(factory, plain, archived)
         assert read(factory, lambda uow: uow.users.get(plain.id)) == plain
@@ -340,6 +342,76 @@ class UnitOfWorkContract(AuditTreeContract, abc.ABC):
         committed(factory, lambda uow: uow.users.update(member.archived(T0), expected_version=1))
         assert read(factory, lambda uow: uow.users.org_exists(org))
         assert not read(factory, lambda uow: uow.users.org_exists(samples.org_id()))
+
+    # ------------------------------------------------------------------ create and list
+
+    def test_an_external_id_finds_its_user_not_archived_and_is_unique_among_them(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org = samples.org_id()
+        first = samples.user(org, external_id="crm-1")
+        store(factory, first)
+        found = read(factory, lambda uow: uow.users.find_by_external_id(org, "crm-1"))
+        assert found == first
+        assert read(factory, lambda uow: uow.users.find_by_external_id(org, "crm-2")) is None
+        elsewhere = samples.org_id()
+        assert read(factory, lambda uow: uow.users.find_by_external_id(elsewhere, "crm-1")) is None
+        with factory() as uow, pytest.raises(AlreadyExists):
+            uow.users.add(samples.user(org, external_id="crm-1"))
+        store(factory, samples.user(elsewhere, external_id="crm-1"))  # another org's
+        committed(factory, lambda uow: uow.users.update(first.archived(T0), expected_version=1))
+        assert read(factory, lambda uow: uow.users.find_by_external_id(org, "crm-1")) is None
+        successor = samples.user(org, external_id="crm-1")
+        store(factory, successor)
+        assert read(factory, lambda uow: uow.users.find_by_external_id(org, "crm-1")) == successor
+
+    def test_a_page_of_users_is_the_orgs_not_archived_in_id_order_after_a_key(
+        self, factory: UnitOfWorkFactory
+    ) -> None:
+        org = samples.org_id()
+        users = [
+            samples.user(
+                org,
+                id=UserId(f"us-list-{n:03d}"),
+                kind=UserKind.END_USER if n % 3 == 0 else UserKind.CUSTOMER_EMPLOYEE,
+            )
+            for n in (7, 3, 11, 5, 1, 9, 2)
+        ]
+        gone = samples.user(org, id=UserId("us-list-004"), is_active=False, archived_at=T0)
+        resting = samples.user(org, id=UserId("us-list-006"), is_active=False)
+        store(factory, *users, gone, resting, samples.user(samples.org_id()))
+        listed = sorted([*users, resting], key=lambda u: u.id)
+        everyone = frozenset[UserKind]()
+
+        def page(after: str | None, kinds: frozenset[UserKind], limit: int) -> list[User]:
+            return read(
+                factory,
+                lambda uow: uow.users.list_users(
+                    org, after=None if after is None else UserId(after), kinds=kinds, limit=limit
+                ),
+            )
+
+        assert page(None, everyone, 100) == listed
+        assert page(None, frozenset(UserKind), 100) == listed
+        assert page(None, everyone, 3) == listed[:3]
+        assert page(listed[2].id, everyone, 3) == listed[3:6]
+        assert page("us-list-004", everyone, 2) == listed[3:5]  # an archived key
+        assert page(listed[-1].id, everyone, 3) == []
+        end_users = [u for u in listed if u.kind is UserKind.END_USER]
+        assert page(None, frozenset({UserKind.END_USER}), 100) == end_users
+        assert page(end_users[0].id, frozenset({UserKind.END_USER}), 1) == end_users[1:2]
+        employees = [u for u in listed if u.kind is UserKind.CUSTOMER_EMPLOYEE]
+        assert page(None, frozenset({UserKind.CUSTOMER_EMPLOYEE}), 100) == employees
+        assert page(None, everyone, 1) == listed[:1]
+        assert (
+            read(
+                factory,
+                lambda uow: uow.users.list_users(
+                    samples.org_id(), after=None, kinds=everyone, limit=10
+                ),
+            )
+            == []
+        )
 
     # ------------------------------------------------------------------ lock-out guard query
 
@@ -610,15 +682,24 @@ class UnitOfWorkContract(AuditTreeContract, abc.ABC):
                 uow.permissions.add_permission(permission)
             for link in links:
                 uow.permissions.assign(link)
-            other = samples.user(org)
             uow.permissions.assign(samples.assignment(granted[0], other))
 
+        other = samples.user(org)
         committed(factory, seed)
         assigned = read(factory, lambda uow: uow.permissions.assignments_of(holder.id))
         assert [(a.assignment_id, a.permission) for a in assigned] == [
             (link.id, permission) for link, permission in zip(links, granted, strict=True)
         ]
         assert read(factory, lambda uow: uow.permissions.assignments_of(UserId("us-x"))) == []
+        # several users at once: each its own, in the same order; none for a stranger
+        nobody = UserId("us-x")
+        many = read(
+            factory, lambda uow: uow.permissions.assignments_of_users([nobody, other.id, holder.id])
+        )
+        assert list(many) == [nobody, other.id, holder.id]
+        assert many[holder.id] == assigned and many[nobody] == []
+        assert [a.permission for a in many[other.id]] == [granted[0]]
+        assert read(factory, lambda uow: uow.permissions.assignments_of_users([])) == {}
 
     def test_assigning_an_unknown_permission_or_a_taken_id_is_refused(
         self, factory: UnitOfWorkFactory
