@@ -64,10 +64,11 @@ def test_the_walk_reaches_every_command() -> None:
         "archive-core",
         "archive-core serve",
         "archive-core users create",
+        "archive-core users list",
         "archive-core credentials add",
         "archive-core demo",
     } <= progs
-    assert len(progs) == 10
+    assert len(progs) == 11
 
 
 @pytest.mark.parametrize("parser", PARSERS, ids=lambda p: p.prog)
