@@ -245,14 +245,14 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--token", action="store_true", help="also issue a bearer token")
     db(create)
     as_json(create)
-    listing = user_commands.add_parser("list", help="list the org's users not archived")
-    listing.add_argument("--org", required=True)
+    listing = _command(user_commands, "list", "list the org's users not archived, every page")
+    listing.add_argument("--org", required=True, help="the org's id (or-…)")
     listing.add_argument(
         "--kind",
         action="append",
         default=[],
         choices=[k.value for k in UserKind],
-        help="only users of this kind (repeatable)",
+        help="only users of this kind (repeatable; default every kind)",
     )
     db(listing)
     as_json(listing)

@@ -64,6 +64,7 @@ def test_the_walk_reaches_every_command() -> None:
         "archive-core",
         "archive-core serve",
         "archive-core users create",
+        "archive-core users list",
         "archive-core credentials add",
         "archive-core demo",
     } <= progs
