@@ -126,7 +126,9 @@ class KeyFileSigner:
         self._heads = Path(f"{path}.heads")
         try:
             self._heads.mkdir(mode=0o700, exist_ok=True)
-            probe = self._heads / ".writable"
+            # A probe of this process's own: workers starting together never remove
+            # each other's.
+            probe = self._heads / f".writable-{os.getpid()}"
             probe.touch()
             probe.unlink()
         except OSError as error:
