@@ -20,11 +20,11 @@ import attrs
 from archive_core.access import Screening
 from archive_core.declarations import Declaration, Wiring
 from archive_core.entities import User, UserKind
-from archive_core.errors import AlreadyExists, ArchiveCoreError, Catalogue
+from archive_core.errors import ArchiveCoreError, Catalogue
 from archive_core.fields import Body, Field, Values
-from archive_core.ids import CredentialUuid, UserId, new_id
 from archive_core.permissions import Entry, Permissions, Requirement
 from archive_core.requests import Answer, Request
+from archive_core.use_cases.provisioning import add_new_user
 from archive_core.use_cases.signed_mutation import SignedOperation, parse_values
 from archive_core.usernames import MAX_USERNAME_LENGTH, check_username
 from archive_core.wire import USER, user_to_wire
@@ -77,20 +77,16 @@ class CreateUser(SignedOperation):
                 uow.commit()  # the token is spent
                 self.allowed("unchanged", admitted, existing.id)
                 return Answer.json(user_to_wire(existing, assignments), outcome="unchanged")
-            user = User(
-                id=UserId(new_id("us", self.randomness)),
+            user = add_new_user(
+                uow,
+                self.randomness,
                 org_id=org_id,
                 username=values["email"],
                 kind=kind,
-                credential_uuid=CredentialUuid(new_id("cr", self.randomness)),
                 is_registered=False,
                 is_sso_required=values["isSSORequired"],
                 external_id=external_id,
             )
-            try:
-                uow.users.add(user)
-            except AlreadyExists as taken:
-                raise ArchiveCoreError(Catalogue.USERNAME_TAKEN, reason="username_taken") from taken
             self.seal(
                 uow,
                 head,

@@ -31,10 +31,10 @@ from archive_core.ids import (
     UserId,
     new_id,
 )
-from archive_core.ports import Randomness, SignatureVerifier, UnitOfWorkFactory
+from archive_core.ports import Randomness, SignatureVerifier, UnitOfWork, UnitOfWorkFactory
 from archive_core.usernames import check_username
 
-__all__ = ["Provisioning"]
+__all__ = ["Provisioning", "add_new_user"]
 
 
 @attrs.frozen(kw_only=True)
@@ -75,20 +75,16 @@ class Provisioning:
         refusal of the store is the name's.
         """
         check_username(username)
-        user = User(
-            id=UserId(new_id("us", self.randomness)),
-            org_id=org_id,
-            username=username,
-            kind=kind,
-            credential_uuid=CredentialUuid(new_id("cr", self.randomness)),
-            is_service_account=is_service_account,
-            is_registered=is_registered,
-        )
         with self.uow_factory() as uow:
-            try:
-                uow.users.add(user)
-            except AlreadyExists as exc:
-                raise ArchiveCoreError(Catalogue.USERNAME_TAKEN) from exc
+            user = add_new_user(
+                uow,
+                self.randomness,
+                org_id=org_id,
+                username=username,
+                kind=kind,
+                is_service_account=is_service_account,
+                is_registered=is_registered,
+            )
             uow.commit()
         return user
 
@@ -169,3 +165,36 @@ class Provisioning:
         )
         self.assign(permission, user)
         return permission
+
+
+def add_new_user(
+    uow: UnitOfWork,
+    randomness: Randomness,
+    *,
+    org_id: OrgId,
+    username: str,
+    kind: UserKind,
+    is_service_account: bool = False,
+    is_registered: bool = True,
+    is_sso_required: bool = False,
+    external_id: str | None = None,
+) -> User:
+    """A new active user of the org with fresh ids (its credential uuid reserved), added in
+    `uow`; 409 `username_taken` when a user not archived of the org holds the name (the
+    store decides: user ids are random, so a refusal of the store is the name's)."""
+    user = User(
+        id=UserId(new_id("us", randomness)),
+        org_id=org_id,
+        username=username,
+        kind=kind,
+        credential_uuid=CredentialUuid(new_id("cr", randomness)),
+        is_service_account=is_service_account,
+        is_registered=is_registered,
+        is_sso_required=is_sso_required,
+        external_id=external_id,
+    )
+    try:
+        uow.users.add(user)
+    except AlreadyExists as taken:
+        raise ArchiveCoreError(Catalogue.USERNAME_TAKEN, reason="username_taken") from taken
+    return user
